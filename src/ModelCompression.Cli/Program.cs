@@ -1,0 +1,3 @@
+using ModelCompression.Cli;
+
+return CommandLine.Build().Parse(args).Invoke();

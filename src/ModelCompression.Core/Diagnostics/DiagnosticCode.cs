@@ -1,0 +1,67 @@
+namespace ModelCompression.Core.Diagnostics;
+
+/// <summary>
+/// The stable <c>MCnnnn</c> codes of every error and warning the product reports.
+/// Ranges: 1xxx model, 2xxx data, 3xxx configuration, 4xxx budgets, 5xxx plan lock,
+/// 6xxx output, 7xxx generated wrapper, 9xxx internal. Codes are never reused or renumbered.
+/// </summary>
+public static class DiagnosticCode
+{
+    /// <summary>The model file does not exist.</summary>
+    public const string ModelNotFound = "MC1001";
+    /// <summary>The model file is not a valid ONNX model (truncated, corrupt, or not ONNX).</summary>
+    public const string ModelInvalid = "MC1002";
+    /// <summary>ONNX Runtime cannot load or run the model (unsupported operator, opset or type).</summary>
+    public const string ModelUnsupported = "MC1003";
+    /// <summary>A tensor's external-data file is missing or shorter than the model says.</summary>
+    public const string ExternalDataMissing = "MC1004";
+    /// <summary>The model's signature cannot be fixed for the wrapper (a dimension no data resolves).</summary>
+    public const string SignatureUnresolved = "MC1005";
+
+    /// <summary>A data file (ValidationData or CalibrationData) does not exist.</summary>
+    public const string DataNotFound = "MC2001";
+    /// <summary>A data file is not a readable .npz archive of .npy arrays.</summary>
+    public const string DataInvalid = "MC2002";
+    /// <summary>The data's array names do not match the model's inputs.</summary>
+    public const string DataNamesMismatch = "MC2003";
+    /// <summary>An array's shape or element type does not fit its model input.</summary>
+    public const string DataShapeMismatch = "MC2004";
+    /// <summary>The arrays hold different sample counts, or none.</summary>
+    public const string DataSampleCountMismatch = "MC2005";
+    /// <summary>The metric needs a <c>labels</c> array, or the labels are not valid class indices.</summary>
+    public const string LabelsInvalid = "MC2006";
+    /// <summary>Warning: no ValidationData, so only lossless passes run.</summary>
+    public const string NoValidationData = "MC2101";
+
+    /// <summary>An item metadata or property value cannot be parsed.</summary>
+    public const string InvalidSetting = "MC3001";
+
+    /// <summary>No candidate keeps the metric within MaxAccuracyDrop.</summary>
+    public const string AccuracyBudgetNotMet = "MC4001";
+    /// <summary>No candidate within the accuracy budget fits MaxSize.</summary>
+    public const string SizeBudgetNotMet = "MC4002";
+    /// <summary>No candidate within the other budgets meets MaxLatency (or is not slower than the original).</summary>
+    public const string LatencyBudgetNotMet = "MC4003";
+
+    /// <summary>Locked mode: the plan lock is missing.</summary>
+    public const string LockMissing = "MC5001";
+    /// <summary>Locked mode: the plan lock does not match the model, data, budgets or tool version.</summary>
+    public const string LockStale = "MC5002";
+    /// <summary>The locked plan, re-measured, no longer meets its budget.</summary>
+    public const string LockedPlanRegressed = "MC5003";
+    /// <summary>The plan lock file cannot be read.</summary>
+    public const string LockInvalid = "MC5004";
+
+    /// <summary>An output file cannot be written.</summary>
+    public const string OutputWriteFailed = "MC6001";
+
+    /// <summary>The generator cannot read a signature sidecar.</summary>
+    public const string SignatureInvalid = "MC7001";
+    /// <summary>The ClassName or Namespace is not a valid C# identifier.</summary>
+    public const string InvalidTypeName = "MC7002";
+
+    /// <summary>An unexpected internal failure (a bug: please report it with the log).</summary>
+    public const string InternalError = "MC9001";
+    /// <summary>The compression worker could not be started or ended without a result.</summary>
+    public const string WorkerFailed = "MC9002";
+}

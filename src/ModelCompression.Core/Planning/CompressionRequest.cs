@@ -1,0 +1,46 @@
+namespace ModelCompression.Core.Planning;
+
+/// <summary>One <c>CompressedModel</c> item, resolved: the files involved and the parsed settings.</summary>
+public sealed record CompressionRequest
+{
+    /// <summary>The source model.</summary>
+    public required string ModelPath { get; init; }
+
+    /// <summary>Where the compressed model is written.</summary>
+    public required string OutputPath { get; init; }
+
+    public string? ValidationDataPath { get; init; }
+
+    /// <summary>Calibration and fine-tuning data; defaults to the validation data.</summary>
+    public string? CalibrationDataPath { get; init; }
+
+    public Budgets Budgets { get; init; } = Budgets.Default;
+
+    /// <summary>The metric; null picks accuracy when the data has labels, else agreement.</summary>
+    public MetricKind? Metric { get; init; }
+
+    public Technique Techniques { get; init; } = Technique.All;
+
+    /// <summary>The signature sidecar to write for the generator; null writes none.</summary>
+    public string? SignaturePath { get; init; }
+
+    public string ClassName { get; init; } = "";
+
+    public string Namespace { get; init; } = "";
+
+    /// <summary>The compressed model's path relative to the app's directory, as the wrapper loads it.</summary>
+    public string ModelRelativePath { get; init; } = "";
+
+    /// <summary>Where the Markdown/JSON/SVG report goes; null writes none.</summary>
+    public string? ReportDirectory { get; init; }
+
+    /// <summary>The plan lock; defaults to <c>&lt;model&gt;.compression.lock.json</c> beside the model.</summary>
+    public string? LockPath { get; init; }
+
+    /// <summary>Fail on a missing or stale lock instead of searching.</summary>
+    public bool LockedMode { get; init; }
+
+    public static TimeSpan DefaultMaxSearchTime { get; } = TimeSpan.FromMinutes(10);
+
+    public TimeSpan MaxSearchTime { get; init; } = DefaultMaxSearchTime;
+}

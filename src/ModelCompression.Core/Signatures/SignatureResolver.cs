@@ -1,0 +1,62 @@
+using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Evaluation;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Tensors;
+
+namespace ModelCompression.Signatures;
+
+/// <summary>
+/// Fixes the compressed model's real signature for the wrapper: every input and output with a
+/// concrete shape. Inputs take their shape from a batch-1 sample (so symbolic sizes such as image
+/// width come from the user's data); outputs take the shape ONNX Runtime actually produces for it.
+/// </summary>
+public static class SignatureResolver
+{
+    /// <param name="sample">One batch-1 sample per input, as fed to the model; null when there is no data.</param>
+    public static (IReadOnlyList<SidecarTensor> Inputs, IReadOnlyList<SidecarTensor> Outputs) Resolve(
+        ModelProto model, IReadOnlyDictionary<string, NdArray>? sample, string modelFile)
+    {
+        var inputs = GraphInputs(model).ToList();
+        var feed = sample ?? ZeroSample(inputs, modelFile);
+        using var runner = new ModelRunner(model);
+        var outputs = runner.Run(feed);
+        return (
+            inputs.Select(i => new SidecarTensor(i.Name, ElementTypes.Name((DataType)i.Type.TensorType.ElemType), feed[i.Name].Shape.ToArray())).ToList(),
+            runner.OutputNames.Select(n => new SidecarTensor(n, ElementTypes.Name(outputs[n].ElementType), outputs[n].Shape.ToArray())).ToList());
+    }
+
+    /// <summary>The model's real inputs: graph inputs that are not initializers (older IRs list both).</summary>
+    public static IEnumerable<ValueInfoProto> GraphInputs(ModelProto model)
+    {
+        var initializers = model.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        return model.Graph.Input.Where(i => !initializers.Contains(i.Name));
+    }
+
+    // Without data only static shapes can be fixed: a leading symbolic dimension is the batch axis (1).
+    private static Dictionary<string, NdArray> ZeroSample(IEnumerable<ValueInfoProto> inputs, string modelFile)
+    {
+        var sample = new Dictionary<string, NdArray>(StringComparer.Ordinal);
+        foreach (var input in inputs)
+        {
+            var type = (DataType)input.Type.TensorType.ElemType;
+            var dims = input.Type.TensorType.Shape?.Dim
+                ?? throw Unresolved(modelFile, input.Name, "its rank is unknown");
+            var shape = new long[dims.Count];
+            for (var axis = 0; axis < dims.Count; axis++)
+            {
+                if (dims[axis].HasDimValue) shape[axis] = dims[axis].DimValue;
+                else if (axis == 0) shape[axis] = 1;
+                else throw Unresolved(modelFile, input.Name, $"dimension {axis} ('{dims[axis].DimParam}') is not fixed");
+            }
+            var count = shape.Aggregate(1L, (a, d) => a * d);
+            sample[input.Name] = type == DataType.String
+                ? new NdArray(shape, Enumerable.Repeat("", (int)count).ToArray())
+                : new NdArray(type, shape, new byte[count * ElementTypes.SizeOf(type)]);
+        }
+        return sample;
+    }
+
+    private static CompressionException Unresolved(string modelFile, string input, string reason) =>
+        new(DiagnosticCode.SignatureUnresolved, modelFile,
+            $"The wrapper needs a fixed shape for input '{input}', but {reason}. Set ValidationData: its first sample fixes the shape.");
+}
