@@ -55,10 +55,13 @@ public static class DiagnosticCode
     /// <summary>An output file cannot be written.</summary>
     public const string OutputWriteFailed = "MC6001";
 
-    /// <summary>The generator cannot read a signature sidecar.</summary>
+    /// <summary>The generator cannot read a signature sidecar, or the sidecar declares a tensor the wrapper cannot bind
+    /// (an element type without a blittable .NET counterpart, such as string, or more elements than an array holds).</summary>
     public const string SignatureInvalid = "MC7001";
-    /// <summary>The ClassName or Namespace is not a valid C# identifier.</summary>
+    /// <summary>The ClassName or Namespace is not a valid C# identifier (or a keyword, or an all-lowercase class name).</summary>
     public const string InvalidTypeName = "MC7002";
+    /// <summary>Two signature sidecars of one project generate the same class (same Namespace and ClassName).</summary>
+    public const string DuplicateWrapperClass = "MC7003";
 
     /// <summary>An unexpected internal failure (a bug: please report it with the log).</summary>
     public const string InternalError = "MC9001";

@@ -1,0 +1,69 @@
+using ModelCompression.Signatures;
+
+namespace ModelCompression.Generators.Tests;
+
+/// <summary>The signatures the snapshot and compile tests generate wrappers for.</summary>
+internal static class SidecarCases
+{
+    /// <summary>fashion-cnn: one float input, one float output.</summary>
+    public static readonly SidecarContent FashionCnn = new("FashionCnn", "FashionClassifier", "Models/fashion-cnn.onnx",
+        [new("input", "float", [1, 1, 28, 28])],
+        [new("logits", "float", [1, 10])]);
+
+    /// <summary>silero-vad-like names, a scalar, and several element types.</summary>
+    public static readonly SidecarContent MixedTypes = new("SileroVad", "Audio.Detection", "Models/silero_vad.onnx",
+        [
+            new("input", "float16", [1, 512]),
+            new("state", "float", [2, 1, 128]),
+            new("sr", "int64", []),
+            new("frame", "int32", [1]),
+        ],
+        [
+            new("output", "float", [1, 1]),
+            new("stateN", "float", [2, 1, 128]),
+            new("speech", "bool", [1]),
+            new("level", "uint8", [1]),
+        ]);
+
+    /// <summary>ONNX names that need sanitising or deduplication, and characters that need escaping.</summary>
+    public static readonly SidecarContent AwkwardNames = new("Detector", "My.App", "Models/detector \"v2\".onnx",
+        [
+            new("softmax_11.tmp_0", "float", [1, 2]),
+            new("123", "float", [1]),
+            new("x", "float", [1]),
+            new("X", "float", [1]),
+            new("x_shape", "int64", [2]),
+            new("Run", "float", [1]),
+            new("detector", "float", [1]),
+            new("ToString", "float", [1]),
+            new("a<b>&\"c\\d", "float", [1]),
+            new("line\nbreak", "float", [1]),
+        ],
+        [
+            new("output", "float", [1]),
+            new(":", "float", [1]),
+            new("0", "float", [1]),
+            new("input:0", "float", [1]),
+        ]);
+
+    /// <summary>An empty Namespace: the class goes into the global namespace.</summary>
+    public static readonly SidecarContent GlobalNamespace = new("TinyModel", "", "tiny.onnx",
+        [new("x", "double", [3])],
+        [new("y", "int16", [3]), new("z", "uint64", [])]);
+
+    public static TheoryData<string> Names => [nameof(FashionCnn), nameof(MixedTypes), nameof(AwkwardNames), nameof(GlobalNamespace)];
+
+    public static SidecarContent Get(string name) => name switch
+    {
+        nameof(FashionCnn) => FashionCnn,
+        nameof(MixedTypes) => MixedTypes,
+        nameof(AwkwardNames) => AwkwardNames,
+        nameof(GlobalNamespace) => GlobalNamespace,
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
+    };
+
+    public static string PathOf(SidecarContent content) => $"/project/obj/{content.ClassName}.mcsig";
+
+    public static Microsoft.CodeAnalysis.AdditionalText Text(SidecarContent content) =>
+        GeneratorHarness.Sidecar(PathOf(content), SignatureSidecar.Write(content));
+}

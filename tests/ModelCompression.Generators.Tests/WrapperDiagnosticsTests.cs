@@ -1,0 +1,127 @@
+using Microsoft.CodeAnalysis;
+using ModelCompression.Signatures;
+
+namespace ModelCompression.Generators.Tests;
+
+public class WrapperDiagnosticsTests
+{
+    private const string Path = "/project/obj/Models/model.mcsig";
+
+    [Fact]
+    public void Corrupt_sidecar_is_MC7001_with_the_path_and_the_format_error()
+    {
+        var result = GeneratorHarness.Run(GeneratorHarness.Sidecar(Path, "this is not a sidecar\n"));
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MC7001", diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal("ModelCompression", diagnostic.Descriptor.Category);
+        var message = diagnostic.GetMessage();
+        Assert.Contains(Path, message);
+        Assert.Contains("line 1: expected 'modelcompression-signature<TAB>1'", message);
+        Assert.Equal(Path, diagnostic.Location.GetLineSpan().Path);
+        Assert.Empty(result.GeneratedSources);
+    }
+
+    [Fact]
+    public void String_tensor_is_MC7001_naming_the_tensor_and_the_bindable_types()
+    {
+        var content = new SidecarContent("Tokenizer", "App", "tokenizer.onnx",
+            [new("text", "string", [1])], [new("ids", "int64", [1, 16])]);
+
+        var result = GeneratorHarness.Run(GeneratorHarness.Sidecar(Path, SignatureSidecar.Write(content)));
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MC7001", diagnostic.Id);
+        var message = diagnostic.GetMessage();
+        Assert.Contains(Path, message);
+        Assert.Contains("input 'text' has element type 'string'", message);
+        Assert.Contains("float, float16, double, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool", message);
+        Assert.Empty(result.GeneratedSources);
+    }
+
+    [Fact]
+    public void Tensor_larger_than_an_array_is_MC7001()
+    {
+        var content = new SidecarContent("Huge", "App", "huge.onnx", [new("x", "float", [1, 100_000, 100_000])], [new("y", "float", [1])]);
+
+        var result = GeneratorHarness.Run(GeneratorHarness.Sidecar(Path, SignatureSidecar.Write(content)));
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MC7001", diagnostic.Id);
+        Assert.Contains("input 'x' has shape [1,100000,100000], more elements than a .NET array holds", diagnostic.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("my-model", "ClassName", "the class name 'my-model'")]
+    [InlineData("class", "ClassName", "the class name 'class'")]
+    [InlineData("model", "ClassName", "only lower-case ASCII letters")]
+    [InlineData("1stModel", "ClassName", "the class name '1stModel'")]
+    public void Invalid_class_name_is_MC7002_saying_which_metadata_to_change(string className, string metadata, string expected)
+    {
+        var result = GeneratorHarness.Run(GeneratorHarness.Sidecar(Path, Sidecar(className, "App")));
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MC7002", diagnostic.Id);
+        var message = diagnostic.GetMessage();
+        Assert.Contains(Path, message);
+        Assert.Contains(expected, message);
+        Assert.Contains($"Set the {metadata} metadata", message);
+        Assert.Empty(result.GeneratedSources);
+    }
+
+    [Theory]
+    [InlineData("App.1x", "'1x' is not a valid identifier")]
+    [InlineData("App..Models", "'' is not a valid identifier")]
+    [InlineData("App.namespace", "'namespace' is not a valid identifier")]
+    [InlineData("global.App", "starts with 'global'")]
+    public void Invalid_namespace_is_MC7002_saying_which_metadata_to_change(string ns, string expected)
+    {
+        var result = GeneratorHarness.Run(GeneratorHarness.Sidecar(Path, Sidecar("Model", ns)));
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MC7002", diagnostic.Id);
+        Assert.Contains(expected, diagnostic.GetMessage());
+        Assert.Contains("Set the Namespace metadata", diagnostic.GetMessage());
+    }
+
+    [Fact]
+    public void Two_sidecars_generating_the_same_class_is_MC7003_and_the_first_still_generates()
+    {
+        var result = GeneratorHarness.Run(
+            GeneratorHarness.Sidecar("/project/obj/a/model.mcsig", Sidecar("Model", "App")),
+            GeneratorHarness.Sidecar("/project/obj/b/model.mcsig", Sidecar("Model", "App")));
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MC7003", diagnostic.Id);
+        Assert.Contains("/project/obj/b/model.mcsig", diagnostic.GetMessage());
+        Assert.Contains("'/project/obj/a/model.mcsig' generates too", diagnostic.GetMessage());
+        Assert.Equal("App.Model.g.cs", Assert.Single(result.GeneratedSources).HintName);
+    }
+
+    [Fact]
+    public void Classes_whose_names_differ_only_in_case_both_generate()
+    {
+        var result = GeneratorHarness.Run(
+            GeneratorHarness.Sidecar("/project/obj/a.mcsig", Sidecar("Model", "App")),
+            GeneratorHarness.Sidecar("/project/obj/b.mcsig", Sidecar("MODEL", "App")));
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(["App.Model.g.cs", "App.MODEL.2.g.cs"], result.GeneratedSources.Select(s => s.HintName));
+    }
+
+    [Fact]
+    public void A_bad_sidecar_does_not_stop_the_others_and_other_files_are_ignored()
+    {
+        var result = GeneratorHarness.Run(
+            GeneratorHarness.Sidecar("/project/obj/bad.mcsig", ""),
+            GeneratorHarness.Sidecar("/project/obj/good.MCSIG", Sidecar("Good", "App")),
+            GeneratorHarness.Sidecar("/project/notes.txt", "modelcompression-signature\t1\n"));
+
+        Assert.Equal("MC7001", Assert.Single(result.Diagnostics).Id);
+        Assert.Equal("App.Good.g.cs", Assert.Single(result.GeneratedSources).HintName);
+    }
+
+    private static string Sidecar(string className, string ns) =>
+        SignatureSidecar.Write(new SidecarContent(className, ns, "model.onnx", [new("x", "float", [1])], [new("y", "float", [1])]));
+}
