@@ -9,7 +9,7 @@ var originalPath = Path.Combine(baseDirectory, "original", "fashion-cnn.onnx");
 var data = Npz.Read(Path.Combine(baseDirectory, "Models", "fashion-cnn.validation.npz"));
 var images = (float[])data["input"];
 var labels = (long[])data["labels"];
-var imageSize = FashionCnn.InputElementCount;
+var imageSize = FashionCnn.InputLength;
 var samples = labels.Length;
 
 using var compressed = new FashionCnn();
