@@ -1,0 +1,17 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace ModelCompression.Core.Evaluation;
+
+/// <summary>How models are run to measure them.</summary>
+public sealed record EvaluationOptions
+{
+    public static EvaluationOptions Default { get; } = new();
+
+    /// <summary>Samples per run when the model and data allow batching (see <see cref="Data.SampleSet.CanBatch"/>); 1 runs one sample at a time.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+
+    /// <summary>ONNX Runtime's intra-op threads; 0 lets it choose.</summary>
+    public int IntraOpThreads { get; init; }
+}
