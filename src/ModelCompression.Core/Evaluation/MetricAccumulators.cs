@@ -40,7 +40,7 @@ internal sealed class AccuracyAccumulator(SampleSet samples, string outputName) 
         if (label >= first.LastAxis)
             throw new CompressionException(DiagnosticCode.LabelsInvalid, samples.File,
                 $"Data file '{samples.File}': labels[{samples.SourceIndex(index)}] is {label}, but the model's first output '{outputName}' has {first.LastAxis} classes (0..{first.LastAxis - 1}). Fix the labels array.");
-        return OutputValues.ArgMax(first.At(0));
+        return OutputValues.ArgMaxOf(first.At(0));
     }
 }
 
@@ -57,7 +57,7 @@ internal sealed class AgreementAccumulator(Reference reference, SampleSet sample
         {
             var original = reference.ArgMaxOf(o, source);
             for (var p = 0; p < original.Length; p++)
-                if (OutputValues.ArgMax(outputs[o].At(p)) == original[p]) _agreeing++;
+                if (OutputValues.ArgMaxOf(outputs[o].At(p)) == original[p]) _agreeing++;
             _total += original.Length;
         }
     }

@@ -16,11 +16,11 @@ public readonly record struct OutputValues(ReadOnlyMemory<float> Values, int Las
     public int[] ArgMax()
     {
         var result = new int[Positions];
-        for (var p = 0; p < result.Length; p++) result[p] = ArgMax(At(p));
+        for (var p = 0; p < result.Length; p++) result[p] = ArgMaxOf(At(p));
         return result;
     }
 
-    internal static int ArgMax(ReadOnlySpan<float> values)
+    internal static int ArgMaxOf(ReadOnlySpan<float> values)
     {
         var best = 0;
         for (var i = 0; i < values.Length; i++)
