@@ -156,6 +156,9 @@ public sealed class SampleSet
 
     private static void CheckNames(string file, IReadOnlyList<string> names, IReadOnlyList<ModelInput> inputs)
     {
+        if (inputs.Count == 0)
+            throw new CompressionException(DiagnosticCode.DataNamesMismatch, file,
+                $"Data file '{file}' cannot feed the model: the model takes no inputs. Remove the data setting for this model.");
         var inputNames = inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var missing = inputs.Where(i => !names.Contains(i.Name)).Select(i => i.Name).ToList();
         var unexpected = names.Where(n => !inputNames.Contains(n) && n != LabelsName).ToList();
@@ -208,7 +211,7 @@ public sealed class SampleSet
             throw Mismatch(file, input, array, "the model does not declare that input's rank, so the data contract cannot tell how samples are stored", "give the model input a shape");
         if (array.ElementType != input.ElementType)
             throw Mismatch(file, input, array, $"the input takes {Npy.DtypeName(input.ElementType)}, not {Npy.DtypeName(array.ElementType)} (no conversion is made)",
-                $"save it as {Npy.DtypeName(input.ElementType)} (x.astype(np.{Npy.DtypeName(input.ElementType)}))");
+                $"save it as {Npy.DtypeName(input.ElementType)} (x.astype('{Npy.DtypeName(input.ElementType)}'))");
 
         var rank = dims.Count;
         var sampleDims = rank == 0 ? "" : $", {string.Join(", ", input.DimNames)}";

@@ -58,18 +58,21 @@ public sealed class Evaluator : IDisposable
     /// <exception cref="CompressionException">MC1003 ONNX Runtime fails on a sample.</exception>
     public void Run(SampleSet samples, Action<int, IReadOnlyList<OutputValues>> onSample)
     {
-        var batchSize = samples.CanBatch && _outputsHaveBatchAxis ? Math.Max(1, _options.BatchSize) : 1;
+        var batching = samples.CanBatch && _outputsHaveBatchAxis && _options.BatchSize > 1;
+        var batchSize = 1; // the first run, of one sample, sizes the others: MaxBatchOutputBytes of outputs at most
         var start = 0;
-        while (start < samples.Count && batchSize > 1)
+        while (batching && start < samples.Count)
         {
             var count = Math.Min(batchSize, samples.Count - start);
             var outputs = Execute(samples.Batch(start, count), samples, start, count);
             // An output whose axis 0 is not the batch after all (e.g. a transposed sequence): run singly from here.
             if (outputs.Any(o => o.Rank == 0 || o.Shape[0] != count))
             {
-                batchSize = 1;
+                batching = false;
                 break;
             }
+            if (start == 0)
+                batchSize = (int)Math.Clamp(_options.MaxBatchOutputBytes / Math.Max(1, outputs.Sum(o => o.Data.LongLength)), 1, _options.BatchSize);
             var values = outputs.Select(o => o.ToFloats()).ToArray();
             var lastAxes = outputs.Select(LastAxis).ToArray();
             var sample = new OutputValues[outputs.Length];

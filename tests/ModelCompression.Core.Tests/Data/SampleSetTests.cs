@@ -116,6 +116,17 @@ public class SampleSetTests
         Assert.DoesNotContain("'labels'", error.Message.Split("The model's inputs")[0]);
     }
 
+    [Fact]
+    public void A_model_without_inputs_takes_no_data()
+    {
+        var model = new OnnxBuilder().Initializer("c", [1f], 1).Node("Identity", ["c"], ["y"]).Output("y", DataType.Float, 1L).Build();
+
+        var error = Assert.Throws<CompressionException>(() => SampleSet.FromArrays("d.npz", new Dictionary<string, NdArray> { ["x"] = Floats([2, 3]) }, model));
+
+        Assert.Equal(DiagnosticCode.DataNamesMismatch, error.Code);
+        Assert.Contains("takes no inputs", error.Message);
+    }
+
     [Theory]
     [InlineData(new long[] { 4, 3, 1, 1 }, "must have rank 2 or 3, not 4")]
     [InlineData(new long[] { 4 }, "must have rank 2 or 3, not 1")]

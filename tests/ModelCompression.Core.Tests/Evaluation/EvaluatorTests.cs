@@ -88,13 +88,16 @@ public class EvaluatorTests
         Assert.Equal(single.Evaluate(candidate, "candidate"), batched.Evaluate(candidate, "candidate"));
     }
 
-    [Fact]
-    public void Batches_hand_out_each_samples_own_outputs()
+    [Theory]
+    [InlineData(64, 16 << 20)] // 150 samples: 1, then batches of 64, 64 and 21
+    [InlineData(64, 100)]      // 20 output bytes per sample: batches of 5
+    [InlineData(7, 16 << 20)]
+    public void Batches_hand_out_each_samples_own_outputs(int batchSize, long maxBatchOutputBytes)
     {
         var model = Mlp();
         var samples = Data(model);
-        var batched = Collect(model, samples, 64);
-        var single = Collect(model, samples, 1);
+        var batched = Collect(model, samples, new EvaluationOptions { BatchSize = batchSize, MaxBatchOutputBytes = maxBatchOutputBytes });
+        var single = Collect(model, samples, new EvaluationOptions { BatchSize = 1 });
 
         Assert.Equal(Count, batched.Count);
         for (var i = 0; i < Count; i++) Assert.Equal(single[i], batched[i]);
@@ -111,7 +114,7 @@ public class EvaluatorTests
             ["x"] = NdArray.Create<float>([5, 3], Enumerable.Range(0, 15).Select(i => (float)i).ToArray()),
         }, model);
 
-        var outputs = Collect(model, samples, 64);
+        var outputs = Collect(model, samples, EvaluationOptions.Default);
 
         Assert.Equal(5, outputs.Count);
         Assert.Equal(new[] { 6f, 7f, 8f }, outputs[2]); // sample 2 alone: [3, 1]
@@ -184,10 +187,10 @@ public class EvaluatorTests
         Assert.Contains("sample 0 of 'd.npz'", error.Message);
     }
 
-    private static List<float[]> Collect(ModelProto model, SampleSet samples, int batchSize)
+    private static List<float[]> Collect(ModelProto model, SampleSet samples, EvaluationOptions options)
     {
         var outputs = new List<float[]>();
-        using var evaluator = new Evaluator(model, "model.onnx", new EvaluationOptions { BatchSize = batchSize });
+        using var evaluator = new Evaluator(model, "model.onnx", options);
         evaluator.Run(samples, (index, values) =>
         {
             Assert.Equal(outputs.Count, index);
