@@ -61,8 +61,8 @@ public sealed class SampleSet
         var inputs = ModelInput.Of(model);
         CheckNames(archive.Path, archive.Names, inputs);
         var headers = archive.Names.ToDictionary(n => n, archive.Header, StringComparer.Ordinal);
-        var layouts = CheckShapes(archive.Path, headers, inputs);
-        return Create(archive.Path, inputs, layouts, name => archive.Read(name));
+        var perSample = CheckShapes(archive.Path, headers, inputs);
+        return Create(archive.Path, inputs, perSample, HasLabelsArray(headers, inputs), archive.Read);
     }
 
     /// <summary>Binds arrays already in memory (named as in an .npz) to <paramref name="model"/>'s inputs, with the same checks as <see cref="Bind"/>.</summary>
@@ -72,8 +72,8 @@ public sealed class SampleSet
         var inputs = ModelInput.Of(model);
         CheckNames(file, arrays.Keys.ToList(), inputs);
         var headers = arrays.ToDictionary(a => a.Key, a => new NpyHeader(a.Value.ElementType, a.Value.Shape.ToArray()), StringComparer.Ordinal);
-        var layouts = CheckShapes(file, headers, inputs);
-        return Create(file, inputs, layouts, name => arrays[name]);
+        var perSample = CheckShapes(file, headers, inputs);
+        return Create(file, inputs, perSample, HasLabelsArray(headers, inputs), name => arrays[name]);
     }
 
     /// <summary>Both sets are views of the same bound arrays (the same file, bound once).</summary>
@@ -133,16 +133,18 @@ public sealed class SampleSet
         return (Subset(selected), Subset(Enumerable.Range(0, Count).Where(i => !chosen.Contains(i))));
     }
 
-    private static SampleSet Create(string file, IReadOnlyList<ModelInput> inputs, IReadOnlyDictionary<string, bool> perSample, Func<string, NdArray> read)
+    private static SampleSet Create(string file, IReadOnlyList<ModelInput> inputs, IReadOnlyDictionary<string, bool> perSample, bool hasLabels, Func<string, NdArray> read)
     {
         var bound = inputs.Select(i => new BoundArray(i, read(i.Name), perSample[i.Name])).ToArray();
         var count = (int)bound[0].Array.Shape[0];
-        long[]? labels = null;
-        if (perSample.ContainsKey(LabelsName) && inputs.All(i => i.Name != LabelsName))
-            labels = ReadLabels(file, read(LabelsName));
+        var labels = hasLabels ? ReadLabels(file, read(LabelsName)) : null;
         var canBatch = bound.All(b => !b.PerSample && b.Input.HasFreeBatchAxis);
         return new SampleSet(file, bound, labels, Enumerable.Range(0, count).ToArray(), canBatch);
     }
+
+    // A model input named 'labels' takes that array; only otherwise is it the class indices.
+    private static bool HasLabelsArray(IReadOnlyDictionary<string, NpyHeader> headers, IReadOnlyList<ModelInput> inputs) =>
+        headers.ContainsKey(LabelsName) && inputs.All(i => i.Name != LabelsName);
 
     private static long[] ReadLabels(string file, NdArray labels)
     {
@@ -191,15 +193,15 @@ public sealed class SampleSet
             throw new CompressionException(DiagnosticCode.DataSampleCountMismatch, file,
                 $"Data file '{file}' holds {sampleCount:N0} samples, more than this tool handles; use fewer.");
 
-        if (headers.TryGetValue(LabelsName, out var labels) && !perSample.ContainsKey(LabelsName))
+        if (HasLabelsArray(headers, inputs))
         {
+            var labels = headers[LabelsName];
             if (labels.ElementType is not (DataType.Int64 or DataType.Int32))
                 throw new CompressionException(DiagnosticCode.LabelsInvalid, file,
                     $"Data file '{file}': '{LabelsName}' holds {Npy.DtypeName(labels.ElementType)}, but labels are class indices: save them as int64 (labels.astype(np.int64)).");
             if (labels.Rank != 1 || labels.Shape[0] != sampleCount)
                 throw new CompressionException(DiagnosticCode.LabelsInvalid, file,
                     $"Data file '{file}': '{LabelsName}' has shape [{string.Join(", ", labels.Shape)}], but it must hold one class index per sample: [{sampleCount}].");
-            perSample[LabelsName] = false;
         }
         return perSample;
     }

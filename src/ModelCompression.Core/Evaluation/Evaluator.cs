@@ -50,6 +50,9 @@ public sealed class Evaluator : IDisposable
     /// <summary>The outputs measured, in the model's order.</summary>
     public IReadOnlyList<string> OutputNames { get; }
 
+    /// <summary>How many ONNX Runtime runs the last <see cref="Run"/> made: fewer than its samples when it batched.</summary>
+    public int RunCount { get; private set; }
+
     /// <summary>
     /// Runs every sample of <paramref name="samples"/> in order and calls <paramref name="onSample"/>
     /// with the sample's index in <paramref name="samples"/> and its outputs (in <see cref="OutputNames"/> order).
@@ -58,6 +61,7 @@ public sealed class Evaluator : IDisposable
     /// <exception cref="CompressionException">MC1003 ONNX Runtime fails on a sample.</exception>
     public void Run(SampleSet samples, Action<int, IReadOnlyList<OutputValues>> onSample)
     {
+        RunCount = 0;
         var batching = samples.CanBatch && _outputsHaveBatchAxis && _options.BatchSize > 1;
         var batchSize = 1; // the first run, of one sample, sizes the others: MaxBatchOutputBytes of outputs at most
         var start = 0;
@@ -100,6 +104,7 @@ public sealed class Evaluator : IDisposable
     {
         try
         {
+            RunCount++;
             var results = _runner.Run(feed, OutputNames);
             return OutputNames.Select(n => results[n]).ToArray();
         }

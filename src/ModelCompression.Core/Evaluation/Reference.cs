@@ -11,6 +11,18 @@ namespace ModelCompression.Core.Evaluation;
 /// is small and gives agreement and accuracy on any subset) and the full values (only for the
 /// cosine and mse metrics, which need them).
 /// </summary>
+/// <example>
+/// The planner's path through data and evaluation:
+/// <code>
+/// var validation = SampleSet.Load(validationPath, DataSetting.ValidationData, original);
+/// var calibration = SampleSet.Load(calibrationPath, DataSetting.CalibrationData, original);
+/// var reference = Reference.Measure(original, modelPath, validation, request.Metric ?? Metrics.DefaultFor(validation));
+/// var (search, _) = validation.Split(Math.Min(validation.Count, 500));   // a fast subset for the search
+/// double drop = reference.ScoreOn(search) - reference.Evaluate(candidate, "int8", search);
+/// double final = reference.Evaluate(candidate, "int8");                  // all samples: compare with reference.Score
+/// double ratio = LatencyMeter.Compare(original, modelPath, candidate, "int8", validation.Sample(0)).Ratio;
+/// </code>
+/// </example>
 public sealed class Reference
 {
     private readonly int[]?[][] _argMax;   // [output][source sample] → argmax per position

@@ -89,15 +89,15 @@ public class EvaluatorTests
     }
 
     [Theory]
-    [InlineData(64, 16 << 20)] // 150 samples: 1, then batches of 64, 64 and 21
-    [InlineData(64, 100)]      // 20 output bytes per sample: batches of 5
-    [InlineData(7, 16 << 20)]
-    public void Batches_hand_out_each_samples_own_outputs(int batchSize, long maxBatchOutputBytes)
+    [InlineData(64, 16 << 20, 4)] // 150 samples: 1, then batches of 64, 64 and 21
+    [InlineData(64, 100, 31)]     // 20 output bytes per sample: 1, then 30 batches of 5 (the last of 4)
+    [InlineData(7, 16 << 20, 23)] // 1, then 21 batches of 7 and one of 2
+    public void Batches_hand_out_each_samples_own_outputs(int batchSize, long maxBatchOutputBytes, int runs)
     {
         var model = Mlp();
         var samples = Data(model);
-        var batched = Collect(model, samples, new EvaluationOptions { BatchSize = batchSize, MaxBatchOutputBytes = maxBatchOutputBytes });
-        var single = Collect(model, samples, new EvaluationOptions { BatchSize = 1 });
+        var batched = Collect(model, samples, new EvaluationOptions { BatchSize = batchSize, MaxBatchOutputBytes = maxBatchOutputBytes }, runs);
+        var single = Collect(model, samples, new EvaluationOptions { BatchSize = 1 }, Count);
 
         Assert.Equal(Count, batched.Count);
         for (var i = 0; i < Count; i++) Assert.Equal(single[i], batched[i]);
@@ -106,18 +106,18 @@ public class EvaluatorTests
     [Fact]
     public void An_output_whose_axis_0_is_not_the_batch_falls_back_to_one_sample_at_a_time()
     {
-        // y = xᵀ: declared [M, N], so nothing says axis 0 is not the batch until a batch runs.
-        var model = new OnnxBuilder().Input("x", DataType.Float, "N", 3L).Node("Transpose", ["x"], ["y"])
-            .Output("y", DataType.Float, "M", "N").Build();
+        // y = x flattened to [3N]: axis 0 is free, so nothing says it is not the batch until a run shows [3] for one sample.
+        var model = new OnnxBuilder().Input("x", DataType.Float, "N", 3L).Initializer("s", NdArray.Create<long>([1], [-1]))
+            .Node("Reshape", ["x", "s"], ["y"]).Output("y", DataType.Float, "M").Build();
         var samples = SampleSet.FromArrays("d.npz", new Dictionary<string, NdArray>
         {
             ["x"] = NdArray.Create<float>([5, 3], Enumerable.Range(0, 15).Select(i => (float)i).ToArray()),
         }, model);
 
-        var outputs = Collect(model, samples, EvaluationOptions.Default);
+        var outputs = Collect(model, samples, EvaluationOptions.Default, runs: 1 + 5); // the try with one sample, then one by one
 
         Assert.Equal(5, outputs.Count);
-        Assert.Equal(new[] { 6f, 7f, 8f }, outputs[2]); // sample 2 alone: [3, 1]
+        Assert.Equal(new[] { 6f, 7f, 8f }, outputs[2]);
     }
 
     [Fact]
@@ -187,7 +187,7 @@ public class EvaluatorTests
         Assert.Contains("sample 0 of 'd.npz'", error.Message);
     }
 
-    private static List<float[]> Collect(ModelProto model, SampleSet samples, EvaluationOptions options)
+    private static List<float[]> Collect(ModelProto model, SampleSet samples, EvaluationOptions options, int runs)
     {
         var outputs = new List<float[]>();
         using var evaluator = new Evaluator(model, "model.onnx", options);
@@ -196,6 +196,7 @@ public class EvaluatorTests
             Assert.Equal(outputs.Count, index);
             outputs.Add(values[0].Values.ToArray());
         });
+        Assert.Equal(runs, evaluator.RunCount);
         return outputs;
     }
 }

@@ -82,6 +82,14 @@ public class SharedModelEvaluationTests
         Assert.Equal(1.0, reference.Score);
         Assert.Equal(1.0, self);
 
+        // Batched for real: [40, 6625] floats (1.06 MB) per sample caps batches at 15 within 16 MB; 20 samples take 1 + 15 + 4.
+        var first20 = samples.Subset(Enumerable.Range(0, 20));
+        using (var evaluator = new Evaluator(model, "ppocr-rec"))
+        {
+            evaluator.Run(first20, (i, outputs) => Assert.Equal(reference.ArgMaxOf(0, i), outputs[0].ArgMax()));
+            Assert.Equal(3, evaluator.RunCount);
+        }
+
         // The task metric of the README from the reference's stored argmax: CTC greedy decoding, then character error rate.
         var keys = File.ReadAllLines(Path.Combine(folder, "ppocr_keys_v1.txt"));
         var alphabet = new[] { "" }.Concat(keys).Append(" ").ToArray(); // 0 = blank, 6624 = space
