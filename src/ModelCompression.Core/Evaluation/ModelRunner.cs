@@ -15,10 +15,16 @@ public sealed class ModelRunner : IDisposable
 
     public ModelRunner(ModelProto model, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL, int intraOpThreads = 0)
     {
+        _session = CreateSession(model, optimization, intraOpThreads);
+    }
+
+    /// <summary>An ORT session over an in-memory model, configured as every measurement in this tool is.</summary>
+    internal static InferenceSession CreateSession(ModelProto model, GraphOptimizationLevel optimization, int intraOpThreads)
+    {
         using var options = new SessionOptions { GraphOptimizationLevel = optimization, IntraOpNumThreads = intraOpThreads };
         // ORT logs warnings (e.g. unused initializers) to stderr; they are not ours to show.
         options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
-        _session = new InferenceSession(model.ToByteArray(), options);
+        return new InferenceSession(model.ToByteArray(), options);
     }
 
     public IReadOnlyList<string> InputNames => _session.InputNames;

@@ -1,0 +1,156 @@
+using ModelCompression.Core.Data;
+using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Planning;
+
+namespace ModelCompression.Core.Evaluation;
+
+/// <summary>
+/// The original model measured on a set of samples: its score and, per sample and output, what
+/// candidates are compared against: the argmax along the last axis of every position (always; it
+/// is small and gives agreement and accuracy on any subset) and the full values (only for the
+/// cosine and mse metrics, which need them).
+/// </summary>
+/// <example>
+/// The planner's path through data and evaluation:
+/// <code>
+/// var validation = SampleSet.Load(validationPath, DataSetting.ValidationData, original);
+/// var calibration = SampleSet.Load(calibrationPath, DataSetting.CalibrationData, original);
+/// var reference = Reference.Measure(original, modelPath, validation, request.Metric ?? Metrics.DefaultFor(validation));
+/// var (search, _) = validation.Split(Math.Min(validation.Count, 500));   // a fast subset for the search
+/// double drop = reference.ScoreOn(search) - reference.Evaluate(candidate, "int8", search);
+/// double final = reference.Evaluate(candidate, "int8");                  // all samples: compare with reference.Score
+/// double ratio = LatencyMeter.Compare(original, modelPath, candidate, "int8", validation.Sample(0)).Ratio;
+/// </code>
+/// </example>
+public sealed class Reference
+{
+    private readonly int[]?[][] _argMax;   // [output][source sample] → argmax per position
+    private readonly float[]?[][]? _values; // [output][source sample] → all values (cosine, mse)
+    private readonly int[] _valueCounts;    // per output: values per sample
+    private readonly int[] _lastAxes;       // per output: length of the last axis
+    private readonly EvaluationOptions _options;
+
+    private Reference(SampleSet samples, MetricKind metric, IReadOnlyList<string> outputNames, EvaluationOptions options)
+    {
+        Samples = samples;
+        Metric = metric;
+        OutputNames = outputNames;
+        _options = options;
+        var sources = Enumerable.Range(0, samples.Count).Select(samples.SourceIndex).DefaultIfEmpty(-1).Max() + 1;
+        _argMax = outputNames.Select(_ => new int[]?[sources]).ToArray();
+        _values = metric is MetricKind.Cosine or MetricKind.Mse ? outputNames.Select(_ => new float[]?[sources]).ToArray() : null;
+        _valueCounts = new int[outputNames.Count];
+        _lastAxes = new int[outputNames.Count];
+    }
+
+    /// <summary>The samples the original was measured on.</summary>
+    public SampleSet Samples { get; }
+
+    public MetricKind Metric { get; }
+
+    /// <summary>The measured outputs, in the model's order.</summary>
+    public IReadOnlyList<string> OutputNames { get; }
+
+    /// <summary>The original's score on <see cref="Samples"/>: its accuracy, or 1 for the similarity metrics.</summary>
+    public double Score { get; private set; }
+
+    /// <summary>
+    /// Runs the original model over <paramref name="samples"/> once and keeps what <paramref name="metric"/>
+    /// needs to score candidates against it. The options are reused for every candidate.
+    /// </summary>
+    /// <param name="modelName">The model file, named in errors.</param>
+    /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot run the model; MC2006 the metric is accuracy and the labels are missing or do not fit the first output.</exception>
+    public static Reference Measure(ModelProto original, string modelName, SampleSet samples, MetricKind metric, EvaluationOptions? options = null)
+    {
+        if (samples.Count == 0) throw new ArgumentException("There are no samples to measure.", nameof(samples));
+        if (metric == MetricKind.Accuracy && !samples.HasLabels)
+            throw new CompressionException(DiagnosticCode.LabelsInvalid, samples.File,
+                $"Data file '{samples.File}' has no 'labels' array, but Metric is accuracy. Add labels (int64 class indices, one per sample: np.savez_compressed(f, ..., labels=y)) or set Metric=\"agreement\".");
+        options ??= EvaluationOptions.Default;
+        using var evaluator = new Evaluator(original, modelName, options);
+        var reference = new Reference(samples, metric, evaluator.OutputNames, options);
+        var accuracy = metric == MetricKind.Accuracy ? new AccuracyAccumulator(samples, evaluator.OutputNames[0]) : null;
+        evaluator.Run(samples, (index, outputs) =>
+        {
+            reference.Record(samples.SourceIndex(index), outputs);
+            accuracy?.Add(index, outputs);
+        });
+        reference.Score = accuracy?.Score ?? 1;
+        return reference;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="candidate"/> over <paramref name="samples"/> (default: all of <see cref="Samples"/>;
+    /// a subset of them, e.g. from <see cref="SampleSet.Split"/>, to search faster) and scores it with <see cref="Metric"/>.
+    /// Compare with <see cref="ScoreOn"/> of the same samples.
+    /// </summary>
+    /// <param name="candidateName">How errors name the candidate.</param>
+    /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot run the candidate; MC9001 its outputs do not match the original's.</exception>
+    public double Evaluate(ModelProto candidate, string candidateName, SampleSet? samples = null)
+    {
+        samples ??= Samples;
+        CheckCovered(samples);
+        using var evaluator = new Evaluator(candidate, candidateName, _options);
+        if (!evaluator.OutputNames.SequenceEqual(OutputNames))
+            throw OutputMismatch(candidateName, $"outputs [{string.Join(", ", evaluator.OutputNames)}] differ from the original's [{string.Join(", ", OutputNames)}]");
+        MetricAccumulator metric = Metric switch
+        {
+            MetricKind.Accuracy => new AccuracyAccumulator(samples, OutputNames[0]),
+            MetricKind.Agreement => new AgreementAccumulator(this, samples),
+            MetricKind.Cosine => new CosineAccumulator(this, samples),
+            MetricKind.Mse => new MseAccumulator(this, samples),
+            _ => throw new ArgumentOutOfRangeException(nameof(Metric), Metric, null),
+        };
+        evaluator.Run(samples, (index, outputs) =>
+        {
+            for (var o = 0; o < outputs.Count; o++)
+                if (outputs[o].Values.Length != _valueCounts[o] || outputs[o].LastAxis != _lastAxes[o])
+                    throw OutputMismatch(candidateName, $"output '{OutputNames[o]}' has {outputs[o].Values.Length} values per sample with a last axis of {outputs[o].LastAxis}; the original's has {_valueCounts[o]} and {_lastAxes[o]}");
+            metric.Add(index, outputs);
+        });
+        return metric.Score;
+    }
+
+    /// <summary>The original's score on <paramref name="samples"/> (a subset of <see cref="Samples"/>): what a candidate's score there is compared with.</summary>
+    public double ScoreOn(SampleSet samples)
+    {
+        CheckCovered(samples);
+        if (Metric != MetricKind.Accuracy) return 1;
+        long correct = 0;
+        for (var i = 0; i < samples.Count; i++)
+            if (ArgMaxOf(0, samples.SourceIndex(i))[0] == samples.Label(i)) correct++;
+        return (double)correct / samples.Count;
+    }
+
+    internal int[] ArgMaxOf(int output, int source) => _argMax[output][source]!;
+
+    internal ReadOnlySpan<float> ValuesOf(int output, int source) => _values![output][source];
+
+    private void Record(int source, IReadOnlyList<OutputValues> outputs)
+    {
+        for (var o = 0; o < outputs.Count; o++)
+        {
+            _argMax[o][source] = outputs[o].ArgMax();
+            if (_values is not null) _values[o][source] = outputs[o].Values.ToArray();
+            _valueCounts[o] = outputs[o].Values.Length;
+            _lastAxes[o] = outputs[o].LastAxis;
+        }
+    }
+
+    private void CheckCovered(SampleSet samples)
+    {
+        if (!samples.SharesDataWith(Samples))
+            throw new ArgumentException($"The samples are not from '{Samples.File}' as bound for this reference.", nameof(samples));
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var source = samples.SourceIndex(i);
+            if (source >= _argMax[0].Length || _argMax[0][source] is null)
+                throw new ArgumentException($"Sample {source} of '{Samples.File}' was not measured on the original.", nameof(samples));
+        }
+    }
+
+    private static CompressionException OutputMismatch(string candidate, string problem) =>
+        new(DiagnosticCode.InternalError, candidate,
+            $"The compressed candidate '{candidate}' no longer matches the original model: its {problem}. A compression pass changed the model's outputs; please report this.");
+}
