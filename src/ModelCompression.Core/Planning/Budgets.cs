@@ -8,4 +8,9 @@ namespace ModelCompression.Core.Planning;
 public sealed record Budgets(double MaxAccuracyDrop, long? MaxSizeBytes, TimeSpan? MaxLatency)
 {
     public static Budgets Default { get; } = new(0.01, null, null);
+
+    /// <summary>Whether a score this far below the original's is allowed (a tiny epsilon absorbs float rounding).</summary>
+    public bool AllowsDrop(double drop) => drop <= MaxAccuracyDrop + 1e-12;
+
+    public bool AllowsSize(long bytes) => MaxSizeBytes is not { } max || bytes <= max;
 }

@@ -1,24 +1,109 @@
+using System.Reflection;
+using ModelCompression.Core.Data;
+using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.IO;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes;
+using ModelCompression.Core.Reporting;
+using ModelCompression.Core.Tensors;
 using ModelCompression.Signatures;
 
 namespace ModelCompression.Core.Planning;
 
-/// <summary>Compresses one model: load, plan, apply, measure, then write the model and its sidecar.</summary>
+/// <summary>
+/// Compresses one model: load it and its data, measure the original, search for the smallest
+/// candidate within the budgets, then write the model, its signature sidecar and the report.
+/// User errors surface as <see cref="CompressionException"/>s; budget failures as diagnostics.
+/// </summary>
 public sealed class Compressor(ICompressionLog log)
 {
+    public static string ToolVersion { get; } =
+        typeof(Compressor).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
     public void Run(CompressionRequest request)
     {
-        var model = OnnxModelFile.Load(request.ModelPath);
-        OnnxModelFile.Save(model, request.OutputPath);
-        log.Info($"{request.ModelPath}: wrote {request.OutputPath} ({Quantity.FormatSize(new FileInfo(request.OutputPath).Length)})");
-        if (request.SignaturePath is not null) WriteSignature(request, model);
+        var modelFile = request.ModelPath;
+        var name = Path.GetFileNameWithoutExtension(modelFile);
+        var source = OnnxModelFile.Load(modelFile);
+        new NodeNaming().Apply(source);
+        var basePlan = Plan.Empty;
+
+        if (request.ValidationDataPath is null)
+        {
+            log.Report(Diagnostic.Warning(DiagnosticCode.NoValidationData, modelFile,
+                "No ValidationData is set, so accuracy cannot be measured and only lossless passes run. Set ValidationData to an .npz of samples to allow quantization."));
+            var model = PassCatalog.Apply(source, basePlan);
+            WriteOutputs(request, model, sample: null);
+            log.Info($"{name}: wrote {Quantity.FormatSize(OnnxModelFile.SizeOf(model))} (lossless only)");
+            return;
+        }
+
+        var validation = SampleSet.Load(request.ValidationDataPath, DataSetting.ValidationData, source);
+        var metric = request.Metric ?? Metrics.DefaultFor(validation);
+        log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} samples)");
+        var reference = Reference.Measure(source, modelFile, validation, metric);
+        var search = new WeightQuantizationSearch(source, basePlan, reference.Score, request.Budgets,
+            (model, label) => reference.Evaluate(model, label), log);
+        var candidates = search.Run(allowInt8: request.Techniques.HasFlag(Technique.Int8));
+
+        var selection = CandidateSelection.Select(candidates, reference.Score, request.Budgets, modelFile);
+        var report = BuildReport(request, validation, metric, reference.Score, new FileInfo(modelFile).Length, candidates, selection);
+        WriteReport(request, report, name, selection);
+
+        if (selection.Chosen is { } chosen)
+        {
+            WriteOutputs(request, chosen.Model, validation.Sample(0));
+            log.Info($"{name}: chose {chosen.Label}: {Quantity.FormatSize(chosen.SizeBytes)}, {ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller, " +
+                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Score)} (original {ReportWriter.Score(reference.Score)})");
+        }
+        else
+        {
+            // A failed build must not leave an older compressed model that the next, incremental build would accept.
+            if (File.Exists(request.OutputPath)) File.Delete(request.OutputPath);
+            log.Report(selection.Failure!);
+        }
     }
 
-    private static void WriteSignature(CompressionRequest request, ModelProto model)
+    private void WriteOutputs(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
     {
-        var (inputs, outputs) = SignatureResolver.Resolve(model, sample: null, request.ModelPath);
+        OnnxModelFile.Save(model, request.OutputPath);
+        if (request.SignaturePath is null) return;
+        var (inputs, outputs) = SignatureResolver.Resolve(model, sample, request.ModelPath);
         var content = new SidecarContent(request.ClassName, request.Namespace, request.ModelRelativePath, inputs, outputs);
-        AtomicFile.WriteAllText(request.SignaturePath!, SignatureSidecar.Write(content));
+        AtomicFile.WriteAllText(request.SignaturePath, SignatureSidecar.Write(content));
+    }
+
+    private void WriteReport(CompressionRequest request, CompressionReport report, string name, CandidateSelection selection)
+    {
+        foreach (var line in ReportWriter.LogTable(report)) log.Info(line);
+        if (request.ReportDirectory is null) return;
+        var markdown = ReportWriter.Write(report, request.ReportDirectory, name);
+        if (selection.Chosen is null && selection.BestFailing is { } best)
+            OnnxModelFile.Save(best.Model, Path.Combine(request.ReportDirectory, $"{name}.best-candidate.onnx"));
+        log.Info($"{name}: report {markdown}");
+    }
+
+    private static CompressionReport BuildReport(CompressionRequest request, SampleSet validation, MetricKind metric, double originalScore,
+        long originalSize, IReadOnlyList<Candidate> candidates, CandidateSelection selection)
+    {
+        CandidateSummary Summarize(Candidate c) => new(c.Label, c.Plan.ToString(), c.SizeBytes, c.Score, c.Drop(originalScore),
+            request.Budgets.AllowsDrop(c.Drop(originalScore)), request.Budgets.AllowsSize(c.SizeBytes), ReferenceEquals(c, selection.Chosen));
+        return new CompressionReport
+        {
+            Model = request.ModelPath,
+            ToolVersion = ToolVersion,
+            Metric = MetricKinds.Name(metric),
+            ValidationData = validation.File,
+            ValidationSamples = validation.Count,
+            Budgets = new BudgetSummary(request.Budgets.MaxAccuracyDrop, request.Budgets.MaxSizeBytes, request.Budgets.MaxLatency?.TotalMilliseconds),
+            OriginalSizeBytes = originalSize,
+            OriginalScore = originalScore,
+            Candidates = candidates.Select(Summarize).ToList(),
+            Chosen = selection.Chosen is { } chosen ? Summarize(chosen) : null,
+            BestFailing = selection.BestFailing is { } best ? Summarize(best) : null,
+            Failure = selection.Failure?.Message,
+            Notes = ["Weights stored as int8 are expanded to float when ONNX Runtime loads the model: the file shrinks, a loaded session's memory does not."],
+        };
     }
 }

@@ -26,9 +26,16 @@ public enum DequantizeForm
 /// channel, dequantized inside the graph, so inputs, outputs and arithmetic stay float. The file
 /// shrinks; the memory of a loaded session does not (the weights are floats again once loaded).
 /// </summary>
-public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = null, DequantizeForm form = DequantizeForm.CastMul, int minElements = 128) : IGraphPass
+public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = null, DequantizeForm form = DequantizeForm.CastMul, int minElements = Int8WeightQuantization.DefaultMinElements) : IGraphPass
 {
+    /// <summary>Below this many elements a weight is left as is: its scales and nodes would cost about what int8 saves.</summary>
+    public const int DefaultMinElements = 128;
+
     public string Name => "int8-weights";
+
+    /// <summary>The weights of <paramref name="graph"/> this pass can quantize, whatever nodes it is limited to.</summary>
+    public static IEnumerable<QuantizableWeight> Eligible(GraphProto graph, int minElements = DefaultMinElements) =>
+        QuantizableWeight.Find(graph).Where(w => TensorProtoConverter.ElementCount(w.Initializer) >= minElements);
 
     public int Apply(ModelProto model)
     {
@@ -36,9 +43,8 @@ public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = nul
         foreach (var graph in OnnxWalk.Graphs(model).ToList())
         {
             // One quantized copy per weight tensor, however many of the chosen nodes read it.
-            var groups = QuantizableWeight.Find(graph)
+            var groups = Eligible(graph, minElements)
                 .Where(w => nodeNames is null || nodeNames.Contains(w.Node.Name))
-                .Where(w => TensorProtoConverter.ElementCount(w.Initializer) >= minElements)
                 .GroupBy(w => (w.Initializer.Name, w.ChannelAxis))
                 .ToList();
             foreach (var group in groups)
