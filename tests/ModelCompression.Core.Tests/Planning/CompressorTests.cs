@@ -1,0 +1,199 @@
+using ModelCompression.Core.Data;
+using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Evaluation;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Planning;
+using ModelCompression.Core.Reporting;
+using ModelCompression.Core.Tensors;
+using ModelCompression.Signatures;
+using ModelCompression.Testing;
+
+namespace ModelCompression.Core.Tests.Planning;
+
+public class CompressorTests
+{
+    private const int Hidden = 64, Classes = 10, Samples = 300;
+
+    /// <summary>
+    /// y = Relu(x·A)·B. Hidden unit 0 is always 0 (A's column 0 is zero), and B's row 0 holds a
+    /// huge weight in every column: harmless in float, but int8 per-column scales then round every
+    /// other weight of B to 0. A quantizes fine. So int8 everywhere fails, int8 on A alone passes.
+    /// </summary>
+    private static ModelProto SensitiveModel()
+    {
+        var random = new Random(7);
+        var a = new float[Hidden * Hidden];
+        for (var i = 0; i < a.Length; i++) a[i] = i % Hidden == 0 ? 0 : (float)(random.NextDouble() - 0.5);
+        var b = new float[Hidden * Classes];
+        for (var i = 0; i < b.Length; i++) b[i] = i < Classes ? 1000f : (float)(random.NextDouble() - 0.5);
+        return new OnnxBuilder(13)
+            .Input("x", DataType.Float, "N", Hidden)
+            .Initializer("A", a, Hidden, Hidden)
+            .Initializer("B", b, Hidden, Classes)
+            .Node("MatMul", ["x", "A"], ["h"], "layer_a")
+            .Node("Relu", ["h"], ["r"], "relu")
+            .Node("MatMul", ["r", "B"], ["y"], "layer_b")
+            .Output("y", DataType.Float, "N", Classes)
+            .Build();
+    }
+
+    /// <summary>Random inputs labelled with the original model's own predictions (accuracy 1).</summary>
+    private static string WriteData(TempDirectory dir, ModelProto model)
+    {
+        var random = new Random(11);
+        var x = NdArray.Create<float>([Samples, Hidden], Enumerable.Range(0, Samples * Hidden).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray());
+        using var runner = new ModelRunner(model);
+        var logits = runner.Run(new Dictionary<string, NdArray> { ["x"] = x })["y"].ToFloats();
+        var labels = Enumerable.Range(0, Samples).Select(s => (long)Enumerable.Range(0, Classes).MaxBy(c => logits[s * Classes + c])).ToArray();
+        var path = dir.Combine("data.npz");
+        NpzArchive.Write(path, [new("x", x), new("labels", NdArray.Create<long>([Samples], labels))]);
+        return path;
+    }
+
+    private static (CompressionRequest Request, TempDirectory Dir) Setup(Func<CompressionRequest, CompressionRequest>? configure = null)
+    {
+        var dir = new TempDirectory();
+        var model = SensitiveModel();
+        OnnxModelFile.Save(model, dir.Combine("model.onnx"));
+        var request = new CompressionRequest
+        {
+            ModelPath = dir.Combine("model.onnx"),
+            OutputPath = dir.Combine("out", "model.onnx"),
+            ValidationDataPath = WriteData(dir, model),
+            SignaturePath = dir.Combine("out", "Model.mcsig"),
+            ClassName = "Model",
+            Namespace = "App",
+            ModelRelativePath = "model.onnx",
+            ReportDirectory = dir.Combine("report"),
+            Budgets = new Budgets(0.02, null, null),
+        };
+        return (configure?.Invoke(request) ?? request, dir);
+    }
+
+    private static CompressionReport ReadReport(TempDirectory dir) =>
+        ReportWriter.FromJson(File.ReadAllText(dir.Combine("report", "model.report.json")));
+
+    [Fact]
+    public void Keeps_int8_only_on_the_layers_the_budget_allows()
+    {
+        var (request, dir) = Setup();
+        using var _ = dir;
+        var log = new RecordingLog();
+
+        new Compressor(log).Run(request);
+
+        Assert.Empty(log.Diagnostics);
+        var report = ReadReport(dir);
+        Assert.Equal(1.0, report.OriginalScore);
+        var int8Everywhere = report.Candidates.Single(c => c.Label == "int8");
+        Assert.True(int8Everywhere.Drop > 0.02, $"int8 everywhere should break the budget, dropped {int8Everywhere.Drop}");
+        var chosen = report.Chosen!;
+        Assert.Equal("int8 on 1/2 layers", chosen.Label);
+        Assert.Contains("nodes=layer_a", chosen.Plan);
+        Assert.True(chosen.Drop <= 0.02);
+        Assert.True(chosen.SizeBytes < report.OriginalSizeBytes * 0.5);
+
+        // The written model is the chosen one, and it scores what the report says.
+        var written = OnnxModelFile.Load(request.OutputPath);
+        Assert.Equal(chosen.SizeBytes, new FileInfo(request.OutputPath).Length);
+        var validation = SampleSet.Load(request.ValidationDataPath!, DataSetting.ValidationData, written);
+        Assert.Equal(chosen.Score, Reference.Measure(written, "written", validation, MetricKind.Accuracy).Score);
+
+        var sidecar = SignatureSidecar.Read(File.ReadAllText(request.SignaturePath!));
+        Assert.Equal([1L, Hidden], sidecar.Inputs.Single().Shape);
+        Assert.Equal([1L, Classes], sidecar.Outputs.Single().Shape);
+        Assert.True(File.Exists(dir.Combine("report", "model.report.md")));
+    }
+
+    [Fact]
+    public void A_size_budget_no_candidate_meets_is_MC4002_and_still_writes_the_report_and_best_candidate()
+    {
+        var (request, dir) = Setup(r => r with { Budgets = new Budgets(0.02, 2000, null) });
+        using var _ = dir;
+        var log = new RecordingLog();
+
+        new Compressor(log).Run(request);
+
+        var error = Assert.Single(log.Diagnostics);
+        Assert.Equal(DiagnosticCode.SizeBudgetNotMet, error.Code);
+        Assert.Contains("MaxSize allows 2 KB (2000 bytes)", error.Message);
+        Assert.Contains("int8 on 1/2 layers", error.Message);
+        Assert.False(File.Exists(request.OutputPath));
+        var report = ReadReport(dir);
+        Assert.Null(report.Chosen);
+        Assert.Equal("int8 on 1/2 layers", report.BestFailing!.Label);
+        Assert.Equal(error.Message, report.Failure);
+        Assert.True(File.Exists(dir.Combine("report", "model.best-candidate.onnx")));
+    }
+
+    [Fact]
+    public void When_only_inaccurate_candidates_fit_the_size_budget_the_error_is_MC4001()
+    {
+        // int8 everywhere is the only candidate this small, and it breaks the accuracy budget.
+        var (request, dir) = Setup();
+        using var _ = dir;
+        new Compressor(new RecordingLog()).Run(request);
+        var int8Size = ReadReport(dir).Candidates.Single(c => c.Label == "int8").SizeBytes;
+        var log = new RecordingLog();
+
+        new Compressor(log).Run(request with { Budgets = new Budgets(0.02, int8Size, null) });
+
+        var error = Assert.Single(log.Diagnostics);
+        Assert.Equal(DiagnosticCode.AccuracyBudgetNotMet, error.Code);
+        Assert.Contains("where +2.00 pt is allowed", error.Message);
+    }
+
+    [Fact]
+    public void Without_validation_data_only_lossless_passes_run_with_warning_MC2101()
+    {
+        var (request, dir) = Setup(r => r with { ValidationDataPath = null });
+        using var _ = dir;
+        var log = new RecordingLog();
+
+        new Compressor(log).Run(request);
+
+        var warning = Assert.Single(log.Diagnostics);
+        Assert.Equal(DiagnosticCode.NoValidationData, warning.Code);
+        Assert.Equal(DiagnosticSeverity.Warning, warning.Severity);
+        Assert.DoesNotContain(OnnxModelFile.Load(request.OutputPath).Graph.Initializer, t => t.DataType == (int)DataType.Int8);
+        Assert.True(File.Exists(request.SignaturePath));
+    }
+
+    [Fact]
+    public void Without_the_int8_technique_the_model_stays_float()
+    {
+        var (request, dir) = Setup(r => r with { Techniques = Technique.Fusion });
+        using var _ = dir;
+
+        new Compressor(new RecordingLog()).Run(request);
+
+        Assert.Equal(["lossless"], ReadReport(dir).Candidates.Select(c => c.Label));
+    }
+
+    [Fact]
+    public void Data_that_does_not_fit_the_model_is_an_error_before_any_output()
+    {
+        var (request, dir) = Setup();
+        using var _ = dir;
+        NpzArchive.Write(request.ValidationDataPath!, [new("input", NdArray.Create<float>([2, Hidden], new float[2 * Hidden]))]);
+
+        var e = Assert.Throws<CompressionException>(() => new Compressor(new RecordingLog()).Run(request));
+
+        Assert.Equal(DiagnosticCode.DataNamesMismatch, e.Code);
+        Assert.False(File.Exists(request.OutputPath));
+    }
+}
+
+/// <summary>Keeps what the compressor logs, for assertions.</summary>
+internal sealed class RecordingLog : ICompressionLog
+{
+    public List<string> Lines { get; } = [];
+
+    public List<Diagnostic> Diagnostics { get; } = [];
+
+    public void Info(string message) => Lines.Add(message);
+
+    public void Detail(string message) => Lines.Add(message);
+
+    public void Report(Diagnostic diagnostic) => Diagnostics.Add(diagnostic);
+}
