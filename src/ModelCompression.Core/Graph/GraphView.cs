@@ -56,9 +56,10 @@ public sealed class GraphView
     /// <summary>An initializer of this graph (not of enclosing graphs).</summary>
     public TensorProto? Initializer(string name) => Current.Initializers.GetValueOrDefault(name);
 
-    /// <summary>Whether this graph itself defines the value: as an input, an initializer or a node output.</summary>
+    /// <summary>Whether this graph itself defines the value: as an input, an initializer (dense or sparse) or a node output.</summary>
     public bool DefinesLocally(string value) =>
-        Current.Inputs.Contains(value) || Current.Initializers.ContainsKey(value) || Current.Producers.ContainsKey(value);
+        Current.Inputs.Contains(value) || Current.Initializers.ContainsKey(value) || Current.Producers.ContainsKey(value)
+        || Current.SparseInitializers.Contains(value);
 
     /// <summary>An initializer of this graph whose value is fixed (not an input default a caller may override).</summary>
     public bool IsConstantInitializer(string name) =>
@@ -338,6 +339,7 @@ public sealed class GraphView
         public HashSet<string> Inputs { get; } = new(StringComparer.Ordinal);
         public HashSet<string> Outputs { get; } = new(StringComparer.Ordinal);
         public Dictionary<string, TensorProto> Initializers { get; } = new(StringComparer.Ordinal);
+        public HashSet<string> SparseInitializers { get; } = new(StringComparer.Ordinal);
         public Dictionary<NodeProto, HashSet<string>> OuterReferences { get; } = new(ReferenceEqualityComparer.Instance);
 
         public static Index Build(GraphProto graph)
@@ -345,6 +347,8 @@ public sealed class GraphView
             var index = new Index();
             foreach (var input in graph.Input) index.Inputs.Add(input.Name);
             foreach (var initializer in graph.Initializer) index.Initializers.TryAdd(initializer.Name, initializer);
+            foreach (var sparse in graph.SparseInitializer)
+                if (sparse.Values is not null) index.SparseInitializers.Add(sparse.Values.Name);
             foreach (var node in graph.Node)
                 foreach (var output in node.Output)
                     if (output.Length > 0) index.Producers.TryAdd(output, node);
@@ -383,6 +387,8 @@ public sealed class GraphView
             var defined = new HashSet<string>(bound, StringComparer.Ordinal);
             foreach (var input in graph.Input) defined.Add(input.Name);
             foreach (var initializer in graph.Initializer) defined.Add(initializer.Name);
+            foreach (var sparse in graph.SparseInitializer)
+                if (sparse.Values is not null) defined.Add(sparse.Values.Name);
             foreach (var node in graph.Node)
                 foreach (var output in node.Output)
                     if (output.Length > 0) defined.Add(output);

@@ -91,6 +91,20 @@ public class ConstantFoldingTests
     }
 
     [Fact]
+    public void A_node_holding_subgraphs_is_not_folded_even_with_constant_inputs()
+    {
+        var thenBranch = new OnnxBuilder().Node("Neg", ["x"], ["t"]).Output("t", DataType.Float, 2).Graph();
+        var elseBranch = new OnnxBuilder().Node("Abs", ["x"], ["e"]).Output("e", DataType.Float, 2).Graph();
+        var model = new OnnxBuilder()
+            .Input("x", DataType.Float, 2)
+            .Initializer("cond", NdArray.Create<bool>([], [true]))
+            .Node("If", ["cond"], ["y"], ("then_branch", thenBranch), ("else_branch", elseBranch))
+            .Output("y", DataType.Float, 2).Build();
+
+        Assert.Equal(0, Apply(new ConstantFolding(), model).Rewrites);
+    }
+
+    [Fact]
     public void A_node_inside_an_if_branch_folds_from_outer_constants()
     {
         var thenBranch = new OnnxBuilder()
