@@ -67,4 +67,6 @@ public static class DiagnosticCode
     public const string InternalError = "MC9001";
     /// <summary>The compression worker could not be started or ended without a result.</summary>
     public const string WorkerFailed = "MC9002";
+    /// <summary>Warning: a lossless rewrite changed the model's outputs on the data, so it was discarded (a bug: please report it).</summary>
+    public const string LosslessRewriteDiscarded = "MC9003";
 }

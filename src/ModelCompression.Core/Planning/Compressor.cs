@@ -27,7 +27,7 @@ public sealed class Compressor(ICompressionLog log)
         var name = Path.GetFileNameWithoutExtension(modelFile);
         var source = OnnxModelFile.Load(modelFile);
         new NodeNaming().Apply(source);
-        var basePlan = Plan.Empty;
+        var basePlan = request.Techniques.HasFlag(Technique.Fusion) ? Plan.Empty.Then(new PassStep(PassCatalog.Lossless)) : Plan.Empty;
 
         if (request.ValidationDataPath is null)
         {
@@ -40,6 +40,7 @@ public sealed class Compressor(ICompressionLog log)
         }
 
         var validation = SampleSet.Load(request.ValidationDataPath, DataSetting.ValidationData, source);
+        basePlan = VerifiedLosslessPlan(source, basePlan, validation, modelFile);
         var metric = request.Metric ?? Metrics.DefaultFor(validation);
         log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} samples)");
         var reference = Reference.Measure(source, modelFile, validation, metric);
@@ -63,6 +64,17 @@ public sealed class Compressor(ICompressionLog log)
             if (File.Exists(request.OutputPath)) File.Delete(request.OutputPath);
             log.Report(selection.Failure!);
         }
+    }
+
+    // Lossless passes are conformance-tested; this checks them once more on the user's own data.
+    private Plan VerifiedLosslessPlan(ModelProto source, Plan basePlan, SampleSet validation, string modelFile)
+    {
+        if (basePlan.Steps.IsEmpty) return basePlan;
+        var mismatch = RewriteVerification.FirstMismatch(source, PassCatalog.Apply(source, basePlan), validation);
+        if (mismatch is null) return basePlan;
+        log.Report(Diagnostic.Warning(DiagnosticCode.LosslessRewriteDiscarded, modelFile,
+            $"The lossless graph rewrites changed the model's outputs ({mismatch}), so they were discarded and the model is compressed as it is. This is a bug: please report it with the model."));
+        return Plan.Empty;
     }
 
     private void WriteOutputs(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)

@@ -1,5 +1,6 @@
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Passes.Quantization;
 
 namespace ModelCompression.Core.Planning;
@@ -7,6 +8,7 @@ namespace ModelCompression.Core.Planning;
 /// <summary>Turns plan steps into passes, and applies plans. The one place that knows every pass by name.</summary>
 public static class PassCatalog
 {
+    public const string Lossless = "lossless";
     public const string Int8Weights = "int8-weights";
 
     /// <summary>The <c>nodes</c> parameter: the node names a pass is limited to, separated by ';'.</summary>
@@ -17,6 +19,7 @@ public static class PassCatalog
 
     public static IGraphPass Create(PassStep step) => step.Pass switch
     {
+        Lossless => new LosslessPipeline(),
         Int8Weights => new Int8WeightQuantization(NodesOf(step)),
         _ => throw new ArgumentException($"Unknown pass '{step.Pass}'.", nameof(step)),
     };

@@ -1,3 +1,4 @@
+using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Tensors;
 
@@ -39,61 +40,50 @@ public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = nul
 
     public int Apply(ModelProto model)
     {
+        var view = new ModelView(model);
         var rewrites = 0;
-        foreach (var graph in OnnxWalk.Graphs(model).ToList())
+        foreach (var graph in view.Graphs().Where(g => g.CanAddInitializers))
         {
             // One quantized copy per weight tensor, however many of the chosen nodes read it.
-            var groups = Eligible(graph, minElements)
+            var groups = Eligible(graph.Proto, minElements)
                 .Where(w => nodeNames is null || nodeNames.Contains(w.Node.Name))
                 .GroupBy(w => (w.Initializer.Name, w.ChannelAxis))
                 .ToList();
             foreach (var group in groups)
             {
-                var dequantized = Dequantize(graph, group.First());
-                foreach (var weight in group) weight.Node.Input[weight.InputIndex] = dequantized;
+                var dequantized = Dequantize(graph, view.Names, group.First());
+                foreach (var weight in group) graph.SetInput(weight.Node, weight.InputIndex, dequantized);
+                if (!graph.IsUsed(group.Key.Name)) graph.RemoveInitializer(group.Key.Name);
                 rewrites += group.Count();
             }
         }
-        RemoveUnusedInitializers(model);
         return rewrites;
     }
 
-    private string Dequantize(GraphProto graph, QuantizableWeight weight)
+    private string Dequantize(GraphView graph, UniqueNames names, QuantizableWeight weight)
     {
         var source = TensorProtoConverter.ToNdArray(weight.Initializer);
         var (codes, scales) = PerChannelQuantizer.Quantize(source.ToFloats(), source.Shape, weight.ChannelAxis);
         var baseName = weight.Initializer.Name;
-        var codesName = $"{baseName}.int8";
-        var scalesName = $"{baseName}.scale";
-        var outputName = $"{baseName}.dequantized";
-        var index = graph.Node.IndexOf(weight.Node);
-        graph.Initializer.Add(TensorProtoConverter.ToTensorProto(NdArray.Create<sbyte>(source.Shape, codes), codesName));
+        var codesName = names.Next($"{baseName}.int8");
+        var scalesName = names.Next($"{baseName}.scale");
+        var outputName = names.Next($"{baseName}.dequantized");
+        graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<sbyte>(source.Shape, codes), codesName));
         if (form == DequantizeForm.DequantizeLinear)
         {
-            graph.Initializer.Add(TensorProtoConverter.ToTensorProto(NdArray.Create<float>([scales.Length], scales), scalesName));
-            graph.Node.Insert(index, OnnxFactory.Node("DequantizeLinear", [codesName, scalesName], [outputName],
-                $"{baseName}.dequantize", attributes: ("axis", weight.ChannelAxis)));
+            graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<float>([scales.Length], scales), scalesName));
+            graph.InsertBefore(weight.Node, OnnxFactory.Node("DequantizeLinear", [codesName, scalesName], [outputName],
+                names.Next($"{baseName}.dequantize"), attributes: ("axis", weight.ChannelAxis)));
         }
         else
         {
             // Scales shaped to broadcast along the channel axis: [M,1,1,1] for Conv, [N] for MatMul.
             var scaleShape = Enumerable.Range(0, source.Rank).Select(a => a == weight.ChannelAxis ? (long)scales.Length : 1L).ToArray();
-            graph.Initializer.Add(TensorProtoConverter.ToTensorProto(NdArray.Create<float>(scaleShape, scales), scalesName));
-            var castName = $"{baseName}.cast";
-            graph.Node.Insert(index, OnnxFactory.Node("Mul", [castName, scalesName], [outputName], $"{baseName}.dequantize"));
-            graph.Node.Insert(index, OnnxFactory.Node("Cast", [codesName], [castName], $"{baseName}.cast", attributes: ("to", (int)DataType.Float)));
+            graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<float>(scaleShape, scales), scalesName));
+            var castName = names.Next($"{baseName}.cast");
+            graph.InsertBefore(weight.Node, OnnxFactory.Node("Cast", [codesName], [castName], names.Next($"{baseName}.cast"), attributes: ("to", (int)DataType.Float)));
+            graph.InsertBefore(weight.Node, OnnxFactory.Node("Mul", [castName, scalesName], [outputName], names.Next($"{baseName}.dequantize")));
         }
         return outputName;
-    }
-
-    private static void RemoveUnusedInitializers(ModelProto model)
-    {
-        foreach (var graph in OnnxWalk.Graphs(model))
-        {
-            var used = OnnxWalk.GraphAndSubgraphs(graph).SelectMany(g => g.Node).SelectMany(n => n.Input)
-                .Concat(graph.Output.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
-            for (var i = graph.Initializer.Count - 1; i >= 0; i--)
-                if (!used.Contains(graph.Initializer[i].Name)) graph.Initializer.RemoveAt(i);
-        }
     }
 }
