@@ -81,6 +81,75 @@ public sealed class ConsumerBuildTests(PackedPackage package)
         Assert.Contains("max-accuracy-drop=2%", File.ReadAllText(app.CompressionOutput(Model) + ".settings"));
     }
 
+    /// <summary>A plan lock pulled from a teammate is an input: one build applies it, the next one skips again.</summary>
+    [Fact]
+    public void NewPlanLock_ReRunsCompressionOnce()
+    {
+        using var app = NewApp();
+        app.Build().AssertSucceeded();
+
+        var lockFile = app.PathOf("Models", "digits-mlp.compression.lock.json");
+        if (!File.Exists(lockFile)) File.WriteAllText(lockFile, "{}");
+        Touch(lockFile);
+        var afterLock = app.Build().AssertSucceeded();
+        var next = app.Build().AssertSucceeded();
+
+        Assert.Contains($"--lock \"{lockFile}\"", afterLock.Output);
+        Assert.True(afterLock.Compressed(Model), afterLock.ToString());
+        Assert.False(next.Compressed(Model), next.ToString());
+    }
+
+    [Fact]
+    public void TwoModels_AreCompressedIndependently()
+    {
+        using var app = new ConsumerProject(package);
+        app.AddSharedModel();
+        File.Copy(app.PathOf("Models", "digits-mlp.onnx"), app.PathOf("Models", "digits-copy.onnx"));
+        app.WriteProject(ConsumerProject.DigitsItem + """<CompressedModel Include="Models/digits-copy.onnx" />""");
+        var first = app.Build().AssertSucceeded();
+
+        Touch(app.PathOf("Models", "digits-copy.onnx"));
+        var second = app.Build().AssertSucceeded();
+
+        Assert.True(first.Compressed(Model) && first.Compressed("Models/digits-copy.onnx"), first.ToString());
+        Assert.False(second.Compressed(Model), second.ToString());
+        Assert.True(second.Compressed("Models/digits-copy.onnx"), second.ToString());
+        Assert.Contains("class\tDigitsCopy", File.ReadAllLines(app.CompressionOutput("Models/digits-copy.onnx") + ".mcsig"));
+    }
+
+    [Fact]
+    public void TwoItemsForTheSameAppPath_AreMC3001()
+    {
+        using var app = new ConsumerProject(package);
+        app.AddSharedModel();
+        app.WriteProject("""
+            <CompressedModel Include="Models/digits-mlp.onnx" Link="model.onnx" />
+            <CompressedModel Include="Models/digits-mlp.validation.npz" Link="model.onnx" />
+            """);
+
+        var build = app.Build().AssertFailed();
+
+        var error = Assert.Single(build.Errors);
+        Assert.Equal("MC3001", error.Code);
+        Assert.Contains("model.onnx", error.Message);
+        Assert.False(build.Compressed("model.onnx"), build.ToString());
+    }
+
+    /// <summary>The switches reach the worker (what it does with them is the worker's tests' business).</summary>
+    [Fact]
+    public void ContinuousIntegrationBuild_TurnsOnLockedMode_AndMaxSearchTimeIsPassed()
+    {
+        using var app = NewApp();
+
+        var ci = app.Build("-p:ContinuousIntegrationBuild=true", "-p:ModelCompressionMaxSearchTime=90s");
+        var ciOptedOut = app.Build("-p:ContinuousIntegrationBuild=true", "-p:ModelCompressionLockedMode=false");
+
+        Assert.Contains("--locked-mode", ci.Output);
+        Assert.Contains("--max-search-time 90s", ci.Output);
+        Assert.True(ciOptedOut.Compressed(Model), ciOptedOut.ToString());
+        Assert.DoesNotContain("--locked-mode", ciOptedOut.Output);
+    }
+
     [Fact]
     public void TruncatedModel_FailsWithMC1002_WithoutStackTraceOrOutputs()
     {
@@ -161,6 +230,6 @@ public sealed class ConsumerBuildTests(PackedPackage package)
 
     private static string SharedModelsFolder() => ModelCompression.Testing.SharedModels.Folder("digits-mlp");
 
-    // Later than anything a build before it wrote, whatever the file system's timestamp resolution.
-    private static void Touch(string path) => File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(2));
+    // Now, as an editor saving the file would: later than anything the builds before wrote, earlier than what the next writes.
+    private static void Touch(string path) => File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
 }
