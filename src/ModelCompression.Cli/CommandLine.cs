@@ -1,6 +1,9 @@
 using System.CommandLine;
 using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.IO;
+using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Planning;
+using ModelCompression.Signatures;
 
 namespace ModelCompression.Cli;
 
@@ -11,6 +14,7 @@ public static class CommandLine
     {
         var root = new RootCommand("ModelCompression.Build worker: compresses ONNX models within accuracy, size and latency budgets.");
         root.Subcommands.Add(CompressCommand());
+        root.Subcommands.Add(SignatureCommand());
         return root;
     }
 
@@ -79,6 +83,49 @@ public static class CommandLine
                 // A bug, not a user error: one coded line for the build, the details for the report.
                 log.Report(Diagnostic.Error(DiagnosticCode.InternalError, modelPath,
                     $"Internal error while compressing: {e.GetType().Name}: {e.Message}. Please report it with the detailed build log."));
+                log.Detail(e.ToString());
+            }
+            return log.HasErrors ? 1 : 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// <c>signature</c>: only the sidecar of the model as it is, for builds with
+    /// ModelCompressionEnabled=false (the app ships the original model and still gets its wrapper).
+    /// </summary>
+    private static Command SignatureCommand()
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The ONNX model." };
+        var signature = new Option<FileInfo>("--signature") { Description = "Write the signature sidecar here.", Required = true };
+        var className = new Option<string>("--class-name") { Description = "The wrapper's class name.", DefaultValueFactory = _ => "" };
+        var ns = new Option<string>("--namespace") { Description = "The wrapper's namespace.", DefaultValueFactory = _ => "" };
+        var relativePath = new Option<string?>("--model-relative-path") { Description = "The model's path relative to the app directory." };
+
+        var command = new Command("signature", "Write the signature sidecar of a model without compressing it.")
+        {
+            model, signature, className, ns, relativePath,
+        };
+        command.SetAction(result =>
+        {
+            var log = new ConsoleLog();
+            var modelPath = result.GetValue(model)!.FullName;
+            try
+            {
+                var proto = OnnxModelFile.Load(modelPath);
+                var (inputs, outputs) = SignatureResolver.Resolve(proto, sample: null, modelPath);
+                var content = new SidecarContent(result.GetValue(className)!, result.GetValue(ns)!,
+                    result.GetValue(relativePath) ?? Path.GetFileName(modelPath), inputs, outputs);
+                AtomicFile.WriteAllText(result.GetValue(signature)!.FullName, SignatureSidecar.Write(content));
+            }
+            catch (CompressionException e)
+            {
+                log.Report(Diagnostic.From(e));
+            }
+            catch (Exception e)
+            {
+                log.Report(Diagnostic.Error(DiagnosticCode.InternalError, modelPath,
+                    $"Internal error while reading the signature: {e.GetType().Name}: {e.Message}. Please report it with the detailed build log."));
                 log.Detail(e.ToString());
             }
             return log.HasErrors ? 1 : 0;

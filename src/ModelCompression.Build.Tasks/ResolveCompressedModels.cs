@@ -1,0 +1,116 @@
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace ModelCompression.Build.Tasks;
+
+/// <summary>
+/// Turns <c>CompressedModel</c> items into everything the targets need per model: the path it has
+/// in the app, the defaulted class name, full paths of its data, its outputs under
+/// <c>$(IntermediateOutputPath)ModelCompression/</c>, its plan lock, and one line of settings
+/// (the content of the per-item stamp that makes a metadata change re-run compression).
+/// Cheap and side-effect free, so it also runs in design-time builds.
+/// </summary>
+public sealed class ResolveCompressedModels : Microsoft.Build.Utilities.Task
+{
+    [Required]
+    public ITaskItem[] Models { get; set; } = [];
+
+    [Required]
+    public string ProjectDirectory { get; set; } = "";
+
+    /// <summary>Where the outputs go, usually <c>$(IntermediateOutputPath)ModelCompression</c>.</summary>
+    [Required]
+    public string OutputDirectory { get; set; } = "";
+
+    [Output]
+    public ITaskItem[] ResolvedModels { get; private set; } = [];
+
+    public override bool Execute()
+    {
+        var outputDirectory = Path.GetFullPath(Path.Combine(ProjectDirectory, OutputDirectory));
+        var resolved = new List<ITaskItem>();
+        var byRelativePath = new Dictionary<string, ITaskItem>(StringComparer.OrdinalIgnoreCase);
+        foreach (var model in Models)
+        {
+            var fullPath = model.GetMetadata("FullPath");
+            var relativePath = RelativePath(model, fullPath);
+            if (byRelativePath.TryGetValue(relativePath, out var other))
+            {
+                Log.LogError(null, "MC3001", null, fullPath, 0, 0, 0, 0,
+                    $"The CompressedModel items '{other.ItemSpec}' and '{model.ItemSpec}' would both be written to '{relativePath}' in the output directory. Set Link=\"...\" on one of them to give it another path.");
+                continue;
+            }
+            byRelativePath.Add(relativePath, model);
+            resolved.Add(Resolve(model, fullPath, relativePath, outputDirectory));
+        }
+        ResolvedModels = resolved.ToArray();
+        return !Log.HasLoggedErrors;
+    }
+
+    private ITaskItem Resolve(ITaskItem model, string fullPath, string relativePath, string outputDirectory)
+    {
+        var item = new TaskItem(fullPath, model.CloneCustomMetadata());
+        var className = Metadata(model, "ClassName") ?? ClassNames.FromFileName(Path.GetFileNameWithoutExtension(relativePath));
+        var outputBase = Path.Combine(outputDirectory, relativePath);
+        var lockFile = Path.Combine(Path.GetDirectoryName(fullPath)!, Path.GetFileNameWithoutExtension(fullPath) + ".compression.lock.json");
+
+        item.SetMetadata("RelativePath", relativePath);
+        item.SetMetadata("TargetPath", relativePath); // what ContentWithTargetPath copies to the output directory
+        item.SetMetadata("AppRelativePath", relativePath.Replace('\\', '/'));
+        item.SetMetadata("ClassName", className);
+        item.SetMetadata("Namespace", Metadata(model, "Namespace") ?? "");
+        item.SetMetadata("ValidationDataFullPath", FullPathOf(Metadata(model, "ValidationData")));
+        item.SetMetadata("CalibrationDataFullPath", FullPathOf(Metadata(model, "CalibrationData")));
+        item.SetMetadata("OutputModel", outputBase);
+        item.SetMetadata("Signature", outputBase + ".mcsig");
+        item.SetMetadata("ReportDirectory", outputBase + ".report");
+        item.SetMetadata("SettingsFile", outputBase + ".settings");
+        item.SetMetadata("LockFile", lockFile);
+        // An input only when present: a missing input would make every build re-run compression.
+        item.SetMetadata("ExistingLockFile", File.Exists(lockFile) ? lockFile : "");
+        item.SetMetadata("Settings", string.Join("|",
+            "model=" + fullPath,
+            "path=" + relativePath,
+            "class=" + className,
+            "namespace=" + item.GetMetadata("Namespace"),
+            "validation=" + item.GetMetadata("ValidationDataFullPath"),
+            "calibration=" + item.GetMetadata("CalibrationDataFullPath"),
+            "max-accuracy-drop=" + model.GetMetadata("MaxAccuracyDrop"),
+            "max-size=" + model.GetMetadata("MaxSize"),
+            "max-latency=" + model.GetMetadata("MaxLatency"),
+            "metric=" + model.GetMetadata("Metric"),
+            "techniques=" + model.GetMetadata("Techniques"),
+            "lock=" + lockFile));
+        return item;
+    }
+
+    /// <summary>
+    /// The model's path in the app: its Link when set, else its path inside the project; a file
+    /// outside the project without a Link keeps just its name (as Content items do).
+    /// </summary>
+    private string RelativePath(ITaskItem model, string fullPath)
+    {
+        var link = Metadata(model, "Link");
+        if (link is not null) return Normalize(link);
+        var projectDirectory = Path.GetFullPath(ProjectDirectory).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        return fullPath.StartsWith(projectDirectory, StringComparison.OrdinalIgnoreCase)
+            ? fullPath.Substring(projectDirectory.Length)
+            : Path.GetFileName(fullPath);
+    }
+
+    private static string Normalize(string path)
+    {
+        var parts = path.Split(['/', '\\'], StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".");
+        return string.Join(Path.DirectorySeparatorChar.ToString(), parts);
+    }
+
+    // Metadata is not normalised by MSBuild: accept either separator, as item specs are.
+    private string FullPathOf(string? path) =>
+        path is null ? "" : Path.GetFullPath(Path.Combine(ProjectDirectory, path.Replace('\\', '/')));
+
+    private static string? Metadata(ITaskItem item, string name)
+    {
+        var value = item.GetMetadata(name).Trim();
+        return value.Length == 0 ? null : value;
+    }
+}

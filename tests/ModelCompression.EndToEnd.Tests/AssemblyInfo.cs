@@ -1,0 +1,7 @@
+using ModelCompression.EndToEnd.Tests.Harness;
+using Xunit.Sdk;
+using Xunit.v3;
+
+// One package for the whole run; builds one at a time (each already uses both cores).
+[assembly: AssemblyFixture(typeof(PackedPackage))]
+[assembly: Parallelization(Mode = ParallelMode.None)]
