@@ -85,7 +85,6 @@ public sealed class CompressModel : ToolTask
         if (!SignatureOnly)
         {
             command.AppendSwitchIfNotNull("--output ", Model.GetMetadata("OutputModel"));
-            AppendIfSet(command, "--validation-data ", "ValidationDataFullPath");
             AppendIfSet(command, "--calibration-data ", "CalibrationDataFullPath");
             AppendIfSet(command, "--max-accuracy-drop ", "MaxAccuracyDrop");
             AppendIfSet(command, "--max-size ", "MaxSize");
@@ -97,6 +96,8 @@ public sealed class CompressModel : ToolTask
             if (LockedMode) command.AppendSwitch("--locked-mode");
             if (!string.IsNullOrWhiteSpace(MaxSearchTime)) command.AppendSwitchIfNotNull("--max-search-time ", MaxSearchTime!.Trim());
         }
+        // The first validation sample fixes the wrapper's shapes (also for the signature alone).
+        AppendIfSet(command, "--validation-data ", "ValidationDataFullPath");
         command.AppendSwitchIfNotNull("--signature ", Model.GetMetadata("Signature"));
         command.AppendSwitchIfNotNull("--class-name ", Model.GetMetadata("ClassName"));
         AppendIfSet(command, "--namespace ", "Namespace");

@@ -1,13 +1,13 @@
 using System.CommandLine;
 using ModelCompression.Core.Diagnostics;
-using ModelCompression.Core.IO;
-using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Planning;
-using ModelCompression.Signatures;
 
 namespace ModelCompression.Cli;
 
-/// <summary>The worker's command line: <c>compress</c> does one CompressedModel item.</summary>
+/// <summary>
+/// The worker's command line: <c>compress</c> does one CompressedModel item; <c>signature</c> only
+/// writes the wrapper's sidecar (ModelCompressionEnabled=false: the app ships the original model).
+/// </summary>
 public static class CommandLine
 {
     public static RootCommand Build()
@@ -22,114 +22,107 @@ public static class CommandLine
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress." };
         var output = new Option<FileInfo>("--output") { Description = "Where to write the compressed model.", Required = true };
-        var validation = new Option<FileInfo?>("--validation-data") { Description = "The .npz whose samples measure the metric." };
         var calibration = new Option<FileInfo?>("--calibration-data") { Description = "The .npz for calibration (default: the validation data)." };
         var maxDrop = new Option<string>("--max-accuracy-drop") { Description = "Allowed drop of the metric, e.g. 1%.", DefaultValueFactory = _ => "1%" };
         var maxSize = new Option<string?>("--max-size") { Description = "Largest allowed compressed file, e.g. 400KB." };
         var maxLatency = new Option<string?>("--max-latency") { Description = "Largest allowed median batch-1 latency, e.g. 2ms." };
         var metric = new Option<string?>("--metric") { Description = "accuracy, agreement, cosine or mse." };
         var techniques = new Option<string?>("--techniques") { Description = "Techniques the search may use, e.g. fusion;int8." };
-        var signature = new Option<FileInfo?>("--signature") { Description = "Write the signature sidecar for the wrapper generator here." };
-        var className = new Option<string>("--class-name") { Description = "The wrapper's class name (for the sidecar).", DefaultValueFactory = _ => "" };
-        var ns = new Option<string>("--namespace") { Description = "The wrapper's namespace (for the sidecar).", DefaultValueFactory = _ => "" };
-        var relativePath = new Option<string?>("--model-relative-path") { Description = "The compressed model's path relative to the app directory." };
         var reportDir = new Option<DirectoryInfo?>("--report-dir") { Description = "Write the Markdown, JSON and SVG report here." };
         var lockPath = new Option<FileInfo?>("--lock") { Description = "The plan lock (default: <model>.compression.lock.json)." };
         var locked = new Option<bool>("--locked-mode") { Description = "Fail on a missing or stale plan lock instead of searching." };
         var maxSearch = new Option<string?>("--max-search-time") { Description = "Stop the search after this long, e.g. 10m." };
+        var common = new CommonOptions(signatureRequired: false);
 
         var command = new Command("compress", "Compress one model within its budgets.")
         {
-            model, output, validation, calibration, maxDrop, maxSize, maxLatency, metric, techniques,
-            signature, className, ns, relativePath, reportDir, lockPath, locked, maxSearch,
+            model, output, calibration, maxDrop, maxSize, maxLatency, metric, techniques, reportDir, lockPath, locked, maxSearch,
         };
-        command.SetAction(result =>
+        common.AddTo(command);
+        command.SetAction(result => Guarded(result.GetValue(model)!.FullName, "compressing", (modelPath, log) =>
         {
-            var log = new ConsoleLog();
-            var modelPath = result.GetValue(model)!.FullName;
-            try
+            var request = common.Read(result, modelPath) with
             {
-                var request = new CompressionRequest
-                {
-                    ModelPath = modelPath,
-                    OutputPath = result.GetValue(output)!.FullName,
-                    ValidationDataPath = result.GetValue(validation)?.FullName,
-                    CalibrationDataPath = result.GetValue(calibration)?.FullName,
-                    Budgets = new Budgets(
-                        Quantity.ParsePercent(result.GetValue(maxDrop)!, "MaxAccuracyDrop", modelPath),
-                        result.GetValue(maxSize) is { Length: > 0 } size ? Quantity.ParseSize(size, "MaxSize", modelPath) : null,
-                        result.GetValue(maxLatency) is { Length: > 0 } latency ? Quantity.ParseDuration(latency, "MaxLatency", modelPath) : null),
-                    Metric = result.GetValue(metric) is { Length: > 0 } m ? MetricKinds.Parse(m, modelPath) : null,
-                    Techniques = Techniques.Parse(result.GetValue(techniques), modelPath),
-                    SignaturePath = result.GetValue(signature)?.FullName,
-                    ClassName = result.GetValue(className)!,
-                    Namespace = result.GetValue(ns)!,
-                    ModelRelativePath = result.GetValue(relativePath) ?? Path.GetFileName(modelPath),
-                    ReportDirectory = result.GetValue(reportDir)?.FullName,
-                    LockPath = result.GetValue(lockPath)?.FullName,
-                    LockedMode = result.GetValue(locked),
-                    MaxSearchTime = result.GetValue(maxSearch) is { Length: > 0 } t
-                        ? Quantity.ParseDuration(t, "ModelCompressionMaxSearchTime", modelPath)
-                        : CompressionRequest.DefaultMaxSearchTime,
-                };
-                new Compressor(log).Run(request);
-            }
-            catch (CompressionException e)
-            {
-                log.Report(Diagnostic.From(e));
-            }
-            catch (Exception e)
-            {
-                // A bug, not a user error: one coded line for the build, the details for the report.
-                log.Report(Diagnostic.Error(DiagnosticCode.InternalError, modelPath,
-                    $"Internal error while compressing: {e.GetType().Name}: {e.Message}. Please report it with the detailed build log."));
-                log.Detail(e.ToString());
-            }
-            return log.HasErrors ? 1 : 0;
-        });
+                OutputPath = result.GetValue(output)!.FullName,
+                CalibrationDataPath = result.GetValue(calibration)?.FullName,
+                Budgets = new Budgets(
+                    Quantity.ParsePercent(result.GetValue(maxDrop)!, "MaxAccuracyDrop", modelPath),
+                    result.GetValue(maxSize) is { Length: > 0 } size ? Quantity.ParseSize(size, "MaxSize", modelPath) : null,
+                    result.GetValue(maxLatency) is { Length: > 0 } latency ? Quantity.ParseDuration(latency, "MaxLatency", modelPath) : null),
+                Metric = result.GetValue(metric) is { Length: > 0 } m ? MetricKinds.Parse(m, modelPath) : null,
+                Techniques = Techniques.Parse(result.GetValue(techniques), modelPath),
+                ReportDirectory = result.GetValue(reportDir)?.FullName,
+                LockPath = result.GetValue(lockPath)?.FullName,
+                LockedMode = result.GetValue(locked),
+                MaxSearchTime = result.GetValue(maxSearch) is { Length: > 0 } t
+                    ? Quantity.ParseDuration(t, "ModelCompressionMaxSearchTime", modelPath)
+                    : CompressionRequest.DefaultMaxSearchTime,
+            };
+            new Compressor(log).Run(request);
+        }));
         return command;
     }
 
-    /// <summary>
-    /// <c>signature</c>: only the sidecar of the model as it is, for builds with
-    /// ModelCompressionEnabled=false (the app ships the original model and still gets its wrapper).
-    /// </summary>
     private static Command SignatureCommand()
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model." };
-        var signature = new Option<FileInfo>("--signature") { Description = "Write the signature sidecar here.", Required = true };
-        var className = new Option<string>("--class-name") { Description = "The wrapper's class name.", DefaultValueFactory = _ => "" };
-        var ns = new Option<string>("--namespace") { Description = "The wrapper's namespace.", DefaultValueFactory = _ => "" };
-        var relativePath = new Option<string?>("--model-relative-path") { Description = "The model's path relative to the app directory." };
-
-        var command = new Command("signature", "Write the signature sidecar of a model without compressing it.")
-        {
-            model, signature, className, ns, relativePath,
-        };
-        command.SetAction(result =>
-        {
-            var log = new ConsoleLog();
-            var modelPath = result.GetValue(model)!.FullName;
-            try
-            {
-                var proto = OnnxModelFile.Load(modelPath);
-                var (inputs, outputs) = SignatureResolver.Resolve(proto, sample: null, modelPath);
-                var content = new SidecarContent(result.GetValue(className)!, result.GetValue(ns)!,
-                    result.GetValue(relativePath) ?? Path.GetFileName(modelPath), inputs, outputs);
-                AtomicFile.WriteAllText(result.GetValue(signature)!.FullName, SignatureSidecar.Write(content));
-            }
-            catch (CompressionException e)
-            {
-                log.Report(Diagnostic.From(e));
-            }
-            catch (Exception e)
-            {
-                log.Report(Diagnostic.Error(DiagnosticCode.InternalError, modelPath,
-                    $"Internal error while reading the signature: {e.GetType().Name}: {e.Message}. Please report it with the detailed build log."));
-                log.Detail(e.ToString());
-            }
-            return log.HasErrors ? 1 : 0;
-        });
+        var common = new CommonOptions(signatureRequired: true);
+        var command = new Command("signature", "Write the signature sidecar of a model without compressing it.") { model };
+        common.AddTo(command);
+        command.SetAction(result => Guarded(result.GetValue(model)!.FullName, "reading the signature",
+            (modelPath, log) => new Compressor(log).WriteSignatureOnly(common.Read(result, modelPath))));
         return command;
+    }
+
+    /// <summary>Runs one command's work: user errors become their MCnnnn line, anything else MC9001; never a stack trace on the build's error list.</summary>
+    private static int Guarded(string modelPath, string activity, Action<string, ConsoleLog> work)
+    {
+        var log = new ConsoleLog();
+        try
+        {
+            work(modelPath, log);
+        }
+        catch (CompressionException e)
+        {
+            log.Report(Diagnostic.From(e));
+        }
+        catch (Exception e)
+        {
+            // A bug, not a user error: one coded line for the build, the details at detailed verbosity.
+            log.Report(Diagnostic.Error(DiagnosticCode.InternalError, modelPath,
+                $"Internal error while {activity}: {e.GetType().Name}: {e.Message}. Please report it with the detailed build log."));
+            log.Detail(e.ToString());
+        }
+        return log.HasErrors ? 1 : 0;
+    }
+
+    /// <summary>The options both commands take: the validation data and what the wrapper's sidecar needs.</summary>
+    private sealed class CommonOptions(bool signatureRequired)
+    {
+        private readonly Option<FileInfo?> _validation = new("--validation-data") { Description = "The .npz whose samples measure the metric (its first sample fixes the wrapper's shapes)." };
+        private readonly Option<FileInfo?> _signature = new("--signature") { Description = "Write the signature sidecar for the wrapper generator here.", Required = signatureRequired };
+        private readonly Option<string> _className = new("--class-name") { Description = "The wrapper's class name (for the sidecar).", DefaultValueFactory = _ => "" };
+        private readonly Option<string> _namespace = new("--namespace") { Description = "The wrapper's namespace (for the sidecar).", DefaultValueFactory = _ => "" };
+        private readonly Option<string?> _relativePath = new("--model-relative-path") { Description = "The model's path relative to the app directory." };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(_validation);
+            command.Options.Add(_signature);
+            command.Options.Add(_className);
+            command.Options.Add(_namespace);
+            command.Options.Add(_relativePath);
+        }
+
+        public CompressionRequest Read(ParseResult result, string modelPath) => new()
+        {
+            ModelPath = modelPath,
+            OutputPath = modelPath,
+            ValidationDataPath = result.GetValue(_validation)?.FullName,
+            SignaturePath = result.GetValue(_signature)?.FullName,
+            ClassName = result.GetValue(_className)!,
+            Namespace = result.GetValue(_namespace)!,
+            ModelRelativePath = result.GetValue(_relativePath) ?? Path.GetFileName(modelPath),
+        };
     }
 }

@@ -66,6 +66,14 @@ public sealed class Compressor(ICompressionLog log)
         }
     }
 
+    /// <summary>Writes only the sidecar of the model as it is (no compression), its shapes fixed by the first validation sample if any.</summary>
+    public void WriteSignatureOnly(CompressionRequest request)
+    {
+        var model = OnnxModelFile.Load(request.ModelPath);
+        var sample = request.ValidationDataPath is null ? null : SampleSet.Load(request.ValidationDataPath, DataSetting.ValidationData, model).Sample(0);
+        WriteSignature(request, model, sample);
+    }
+
     // Lossless passes are conformance-tested; this checks them once more on the user's own data.
     private Plan VerifiedLosslessPlan(ModelProto source, Plan basePlan, SampleSet validation, string modelFile)
     {
@@ -77,9 +85,14 @@ public sealed class Compressor(ICompressionLog log)
         return Plan.Empty;
     }
 
-    private void WriteOutputs(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
+    private static void WriteOutputs(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
     {
         OnnxModelFile.Save(model, request.OutputPath);
+        WriteSignature(request, model, sample);
+    }
+
+    private static void WriteSignature(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
+    {
         if (request.SignaturePath is null) return;
         var (inputs, outputs) = SignatureResolver.Resolve(model, sample, request.ModelPath);
         var content = new SidecarContent(request.ClassName, request.Namespace, request.ModelRelativePath, inputs, outputs);
