@@ -1,13 +1,26 @@
+using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Onnx;
 
 namespace ModelCompression.Core.Planning;
 
-/// <summary>A plan applied to the source model and measured.</summary>
-/// <param name="Label">A short name for logs and reports, e.g. "int8".</param>
-/// <param name="Score">The metric on the validation samples.</param>
-/// <param name="SizeBytes">The size of the file the model makes.</param>
-public sealed record Candidate(string Label, Plan Plan, ModelProto Model, double Score, long SizeBytes)
+/// <summary>A score measured on some samples, with the original model's score on the same samples.</summary>
+public sealed record Measurement(double Score, double OriginalScore, int Samples)
 {
     /// <summary>How far the score fell below the original's (negative when it rose).</summary>
-    public double Drop(double originalScore) => originalScore - Score;
+    public double Drop => OriginalScore - Score;
+}
+
+/// <summary>
+/// A plan applied to the source model and measured: its size, its score on the search split, its
+/// latency against the original and, once judged, its score on the full validation data.
+/// </summary>
+/// <param name="Label">A short name for logs and reports, e.g. "int4 ×1 + int8 ×5".</param>
+/// <param name="Hash">SHA-256 of the model's bytes: equal hashes are the same model.</param>
+public sealed record Candidate(string Label, Plan Plan, ModelProto Model, string Hash, long SizeBytes, Measurement Search, LatencyComparison Latency)
+{
+    /// <summary>The score on the full validation data; null until the candidate is judged.</summary>
+    public Measurement? Validation { get; init; }
+
+    /// <summary>The most authoritative score known: validation when judged, else the search split.</summary>
+    public Measurement Best => Validation ?? Search;
 }

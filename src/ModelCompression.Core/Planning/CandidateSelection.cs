@@ -4,38 +4,67 @@ using ModelCompression.Core.Reporting;
 namespace ModelCompression.Core.Planning;
 
 /// <summary>
-/// The smallest candidate within every budget; when there is none, the binding budget's error
-/// (MC4001 accuracy, MC4002 size) with measured against allowed, and the closest candidate.
+/// Picks the model to ship: the smallest candidate within every budget on the search split that also
+/// holds its accuracy budget on the full validation data. When none does, the error names the
+/// binding budget (MC4001 accuracy, MC4002 size, MC4003 latency) with measured against allowed, and
+/// the closest candidate.
 /// </summary>
-/// <param name="BestFailing">The candidate to show the user when nothing met the budgets.</param>
-public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailing, Diagnostic? Failure)
+/// <param name="Judged">The candidates scored on the validation data, in the order they were tried.</param>
+public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailing, Diagnostic? Failure, IReadOnlyList<Candidate> Judged)
 {
-    public static CandidateSelection Select(IReadOnlyList<Candidate> candidates, double originalScore, Budgets budgets, string modelFile)
+    /// <summary>How many search-split winners are judged on the validation data before giving up.</summary>
+    public const int MaxJudged = 5;
+
+    public static CandidateSelection Select(IReadOnlyList<Candidate> candidates, Budgets budgets, Func<Candidate, Candidate> judge, string modelFile)
     {
-        bool Accurate(Candidate c) => budgets.AllowsDrop(c.Drop(originalScore));
-        bool Fits(Candidate c) => budgets.AllowsSize(c.SizeBytes);
-
-        var within = candidates.Where(c => Accurate(c) && Fits(c)).ToList();
-        if (within.Count > 0) return new(Smallest(within), null, null);
-
-        var fitSize = candidates.Where(Fits).ToList();
-        if (fitSize.Count > 0)
+        var judged = new List<Candidate>();
+        var eligible = candidates
+            .Where(c => budgets.AllowsDrop(c.Search.Drop) && budgets.AllowsSize(c.SizeBytes) && budgets.AllowsLatency(c.Latency))
+            .OrderBy(c => c.SizeBytes).ThenByDescending(c => c.Search.Score);
+        foreach (var candidate in eligible.Take(MaxJudged))
         {
-            var best = fitSize.MaxBy(c => c.Score)!;
-            return new(null, best, Diagnostic.Error(DiagnosticCode.AccuracyBudgetNotMet, modelFile,
-                $"No candidate keeps the accuracy within MaxAccuracyDrop: the best within MaxSize ({Quantity.FormatSize(budgets.MaxSizeBytes ?? 0)}), {best.Label}, " +
-                $"scores {ReportWriter.Score(best.Score)} against the original's {ReportWriter.Score(originalScore)}, a drop of {ReportWriter.Points(best.Drop(originalScore))} where {ReportWriter.Points(budgets.MaxAccuracyDrop)} is allowed. " +
-                "Raise MaxAccuracyDrop or MaxSize."));
+            var withValidation = judge(candidate);
+            judged.Add(withValidation);
+            if (budgets.AllowsDrop(withValidation.Validation!.Drop)) return new(withValidation, null, null, judged);
         }
 
-        var accurate = candidates.Where(Accurate).ToList();
-        var closest = Smallest(accurate.Count > 0 ? accurate : candidates);
-        var which = accurate.Count > 0 ? "the smallest candidate within MaxAccuracyDrop" : "the smallest candidate";
-        return new(null, closest, Diagnostic.Error(DiagnosticCode.SizeBudgetNotMet, modelFile,
-            $"No candidate fits MaxSize: {which}, {closest.Label}, is {Quantity.FormatSize(closest.SizeBytes)} ({closest.SizeBytes} bytes) " +
-            $"where MaxSize allows {Quantity.FormatSize(budgets.MaxSizeBytes!.Value)} ({budgets.MaxSizeBytes} bytes). Raise MaxSize, or MaxAccuracyDrop so that more aggressive techniques qualify."));
+        if (judged.Count > 0)
+        {
+            var best = judged.MaxBy(c => c.Validation!.Score)!;
+            return new(null, best, AccuracyError(modelFile, budgets,
+                $"{judged.Count} candidate(s) held the budget on the search split but not on the full validation data; the best there, {best.Label}, " +
+                $"scores {ReportWriter.Score(best.Validation!.Score)} against the original's {ReportWriter.Score(best.Validation.OriginalScore)}, a drop of {ReportWriter.Points(best.Validation.Drop)}"), judged);
+        }
+
+        // Nothing small enough at all: size is the binding budget. Something small enough but never accurate
+        // enough: accuracy is. Small and accurate enough but slower: latency is.
+        var small = candidates.Where(c => budgets.AllowsSize(c.SizeBytes)).ToList();
+        if (small.Count == 0)
+        {
+            var accurate = candidates.Where(c => budgets.AllowsDrop(c.Search.Drop)).ToList();
+            var smallest = judge((accurate.Count > 0 ? accurate : candidates).MinBy(c => c.SizeBytes)!);
+            var which = accurate.Count > 0 ? "the smallest within MaxAccuracyDrop" : "the smallest candidate";
+            return new(null, smallest, Diagnostic.Error(DiagnosticCode.SizeBudgetNotMet, modelFile,
+                $"No candidate fits MaxSize: {which}, {smallest.Label}, is {Quantity.FormatSize(smallest.SizeBytes)} ({smallest.SizeBytes} bytes) " +
+                $"where MaxSize allows {Quantity.FormatSize(budgets.MaxSizeBytes!.Value)} ({budgets.MaxSizeBytes} bytes). Raise MaxSize, or MaxAccuracyDrop so that more aggressive techniques qualify."), [smallest]);
+        }
+        var smallAndAccurate = small.Where(c => budgets.AllowsDrop(c.Search.Drop)).ToList();
+        if (smallAndAccurate.Count == 0)
+        {
+            var closest = judge(small.MaxBy(c => c.Search.Score)!);
+            return new(null, closest, AccuracyError(modelFile, budgets,
+                $"the best within MaxSize, {closest.Label}, scores {ReportWriter.Score(closest.Search.Score)} against the original's {ReportWriter.Score(closest.Search.OriginalScore)} on the search split, a drop of {ReportWriter.Points(closest.Search.Drop)}"), [closest]);
+        }
+        var fastest = judge(smallAndAccurate.MinBy(c => c.Latency.Candidate)!);
+        var allowed = budgets.MaxLatency is { } max
+            ? $"MaxLatency allows {Quantity.FormatDuration(max)}"
+            : $"without MaxLatency the model may not be slower than the original ({Quantity.FormatDuration(fastest.Latency.Baseline)}, +{Budgets.LatencyTolerance:P0} for noise)";
+        return new(null, fastest, Diagnostic.Error(DiagnosticCode.LatencyBudgetNotMet, modelFile,
+            $"No candidate is fast enough: the fastest within the other budgets, {fastest.Label}, takes {Quantity.FormatDuration(fastest.Latency.Candidate)} " +
+            $"(×{fastest.Latency.Ratio:0.00} the original) per batch-1 run, and {allowed}. Raise MaxLatency, or allow the techniques that are faster on this machine."), [fastest]);
     }
 
-    // Ties go to the earlier (simpler) candidate.
-    private static Candidate Smallest(IEnumerable<Candidate> candidates) => candidates.MinBy(c => c.SizeBytes)!;
+    private static Diagnostic AccuracyError(string modelFile, Budgets budgets, string measured) =>
+        Diagnostic.Error(DiagnosticCode.AccuracyBudgetNotMet, modelFile,
+            $"No candidate keeps the accuracy within MaxAccuracyDrop: {measured}, where {ReportWriter.Points(budgets.MaxAccuracyDrop)} is allowed. Raise MaxAccuracyDrop or MaxSize.");
 }

@@ -18,6 +18,9 @@ namespace ModelCompression.Core.Planning;
 /// </summary>
 public sealed class Compressor(ICompressionLog log)
 {
+    /// <summary>At most this many samples score candidates during the search; the full validation data judges the winner.</summary>
+    public const int SearchSamples = 512;
+
     public static string ToolVersion { get; } =
         typeof(Compressor).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
@@ -33,30 +36,37 @@ public sealed class Compressor(ICompressionLog log)
         {
             log.Report(Diagnostic.Warning(DiagnosticCode.NoValidationData, modelFile,
                 "No ValidationData is set, so accuracy cannot be measured and only lossless passes run. Set ValidationData to an .npz of samples to allow quantization."));
-            var model = PassCatalog.Apply(source, basePlan);
+            var model = PassCatalog.Apply(source, basePlan, PassContext.None);
             WriteOutputs(request, model, sample: null);
             log.Info($"{name}: wrote {Quantity.FormatSize(OnnxModelFile.SizeOf(model))} (lossless only)");
             return;
         }
 
         var validation = SampleSet.Load(request.ValidationDataPath, DataSetting.ValidationData, source);
+        var calibration = request.CalibrationDataPath is null ? validation : SampleSet.Load(request.CalibrationDataPath, DataSetting.CalibrationData, source);
+        var context = new PassContext(calibration);
         basePlan = VerifiedLosslessPlan(source, basePlan, validation, modelFile);
-        var metric = request.Metric ?? Metrics.DefaultFor(validation);
-        log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} samples)");
-        var reference = Reference.Measure(source, modelFile, validation, metric);
-        var search = new WeightQuantizationSearch(source, basePlan, reference.Score, request.Budgets,
-            (model, label) => reference.Evaluate(model, label), log);
-        var candidates = search.Run(allowInt8: request.Techniques.HasFlag(Technique.Int8));
 
-        var selection = CandidateSelection.Select(candidates, reference.Score, request.Budgets, modelFile);
-        var report = BuildReport(request, validation, metric, reference.Score, new FileInfo(modelFile).Length, candidates, selection);
+        var metric = request.Metric ?? Metrics.DefaultFor(validation);
+        log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} validation samples)");
+        var validationReference = Reference.Measure(source, modelFile, validation, metric);
+        var searchReference = SearchReference(source, modelFile, calibration, metric);
+        var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
+
+        var layers = LayerCatalog.Find(PassCatalog.Apply(source, basePlan, context), request.Techniques);
+        log.Info($"{name}: searching ({layers.Count} quantizable layers, search split: {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
+        var planner = new QuantizationPlanner(evaluator, basePlan, layers, request.Budgets, [QuantizationKnobs.Default], request.MaxSearchTime, log);
+        var result = planner.Run();
+        var selection = CandidateSelection.Select(result.Candidates, request.Budgets, evaluator.Judge, modelFile);
+
+        var report = BuildReport(request, validation, metric, validationReference.Score, new FileInfo(modelFile).Length, result.Candidates, selection);
         WriteReport(request, report, name, selection);
 
         if (selection.Chosen is { } chosen)
         {
             WriteOutputs(request, chosen.Model, validation.Sample(0));
             log.Info($"{name}: chose {chosen.Label}: {Quantity.FormatSize(chosen.SizeBytes)}, {ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller, " +
-                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Score)} (original {ReportWriter.Score(reference.Score)})");
+                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency ×{chosen.Latency.Ratio:0.00}");
         }
         else
         {
@@ -74,11 +84,22 @@ public sealed class Compressor(ICompressionLog log)
         WriteSignature(request, model, sample);
     }
 
+    /// <summary>
+    /// The original measured on the search split: up to <see cref="SearchSamples"/> calibration samples
+    /// spread over the file. When the calibration data has no labels the search ranks by agreement.
+    /// </summary>
+    private static Reference SearchReference(ModelProto source, string modelFile, SampleSet calibration, MetricKind metric)
+    {
+        var (split, _) = calibration.Split(Math.Min(SearchSamples, calibration.Count));
+        var searchMetric = metric == MetricKind.Accuracy && !split.HasLabels ? MetricKind.Agreement : metric;
+        return Reference.Measure(source, modelFile, split, searchMetric);
+    }
+
     // Lossless passes are conformance-tested; this checks them once more on the user's own data.
     private Plan VerifiedLosslessPlan(ModelProto source, Plan basePlan, SampleSet validation, string modelFile)
     {
         if (basePlan.Steps.IsEmpty) return basePlan;
-        var mismatch = RewriteVerification.FirstMismatch(source, PassCatalog.Apply(source, basePlan), validation);
+        var mismatch = RewriteVerification.FirstMismatch(source, PassCatalog.Apply(source, basePlan, PassContext.None), validation);
         if (mismatch is null) return basePlan;
         log.Report(Diagnostic.Warning(DiagnosticCode.LosslessRewriteDiscarded, modelFile,
             $"The lossless graph rewrites changed the model's outputs ({mismatch}), so they were discarded and the model is compressed as it is. This is a bug: please report it with the model."));
@@ -112,8 +133,13 @@ public sealed class Compressor(ICompressionLog log)
     private static CompressionReport BuildReport(CompressionRequest request, SampleSet validation, MetricKind metric, double originalScore,
         long originalSize, IReadOnlyList<Candidate> candidates, CandidateSelection selection)
     {
-        CandidateSummary Summarize(Candidate c) => new(c.Label, c.Plan.ToString(), c.SizeBytes, c.Score, c.Drop(originalScore),
-            request.Budgets.AllowsDrop(c.Drop(originalScore)), request.Budgets.AllowsSize(c.SizeBytes), ReferenceEquals(c, selection.Chosen));
+        var judged = selection.Judged.ToDictionary(c => c.Hash);
+        CandidateSummary Summarize(Candidate c)
+        {
+            var best = (judged.GetValueOrDefault(c.Hash) ?? c).Best;
+            return new(c.Label, c.Plan.ToString(), c.SizeBytes, best.Score, best.Drop,
+                request.Budgets.AllowsDrop(best.Drop), request.Budgets.AllowsSize(c.SizeBytes), c.Hash == selection.Chosen?.Hash);
+        }
         return new CompressionReport
         {
             Model = request.ModelPath,
@@ -126,7 +152,7 @@ public sealed class Compressor(ICompressionLog log)
             OriginalScore = originalScore,
             Candidates = candidates.Select(Summarize).ToList(),
             Chosen = selection.Chosen is { } chosen ? Summarize(chosen) : null,
-            BestFailing = selection.BestFailing is { } best ? Summarize(best) : null,
+            BestFailing = selection.BestFailing is { } failing ? Summarize(failing) : null,
             Failure = selection.Failure?.Message,
             Notes = ["Weights stored as int8 are expanded to float when ONNX Runtime loads the model: the file shrinks, a loaded session's memory does not."],
         };

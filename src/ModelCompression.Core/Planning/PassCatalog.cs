@@ -14,10 +14,14 @@ public static class PassCatalog
     /// <summary>The <c>nodes</c> parameter: the node names a pass is limited to, separated by ';'.</summary>
     public const string NodesParameter = "nodes";
 
-    public static PassStep Int8WeightsStep(IEnumerable<string>? nodes = null) =>
-        new(Int8Weights, nodes is null ? null : [new(NodesParameter, JoinNodes(nodes))]);
+    public static PassStep Step(string pass, IEnumerable<string>? nodes = null, params (string Name, string Value)[] parameters)
+    {
+        var all = parameters.Select(p => KeyValuePair.Create(p.Name, p.Value)).ToList();
+        if (nodes is not null) all.Add(KeyValuePair.Create(NodesParameter, JoinNodes(nodes)));
+        return new PassStep(pass, all);
+    }
 
-    public static IGraphPass Create(PassStep step) => step.Pass switch
+    public static IGraphPass Create(PassStep step, PassContext context) => step.Pass switch
     {
         Lossless => new LosslessPipeline(),
         Int8Weights => new Int8WeightQuantization(NodesOf(step)),
@@ -25,10 +29,10 @@ public static class PassCatalog
     };
 
     /// <summary>A copy of <paramref name="source"/> with <paramref name="plan"/> applied.</summary>
-    public static ModelProto Apply(ModelProto source, Plan plan)
+    public static ModelProto Apply(ModelProto source, Plan plan, PassContext context)
     {
         var model = source.Clone();
-        foreach (var step in plan.Steps) Create(step).Apply(model);
+        foreach (var step in plan.Steps) Create(step, context).Apply(model);
         return model;
     }
 

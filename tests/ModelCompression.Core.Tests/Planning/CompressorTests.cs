@@ -85,10 +85,10 @@ public class CompressorTests
         Assert.Empty(log.Diagnostics);
         var report = ReadReport(dir);
         Assert.Equal(1.0, report.OriginalScore);
-        var int8Everywhere = report.Candidates.Single(c => c.Label == "int8");
+        var int8Everywhere = report.Candidates.Single(c => c.Label == "int8 ×2");
         Assert.True(int8Everywhere.Drop > 0.02, $"int8 everywhere should break the budget, dropped {int8Everywhere.Drop}");
         var chosen = report.Chosen!;
-        Assert.Equal("int8 on 1/2 layers", chosen.Label);
+        Assert.Equal("layer_a alone at int8", chosen.Label);
         Assert.Contains("nodes=layer_a", chosen.Plan);
         Assert.True(chosen.Drop <= 0.02);
         Assert.True(chosen.SizeBytes < report.OriginalSizeBytes * 0.5);
@@ -117,11 +117,11 @@ public class CompressorTests
         var error = Assert.Single(log.Diagnostics);
         Assert.Equal(DiagnosticCode.SizeBudgetNotMet, error.Code);
         Assert.Contains("MaxSize allows 2 KB (2000 bytes)", error.Message);
-        Assert.Contains("int8 on 1/2 layers", error.Message);
+        Assert.Contains("layer_a alone at int8", error.Message);
         Assert.False(File.Exists(request.OutputPath));
         var report = ReadReport(dir);
         Assert.Null(report.Chosen);
-        Assert.Equal("int8 on 1/2 layers", report.BestFailing!.Label);
+        Assert.Equal("layer_a alone at int8", report.BestFailing!.Label);
         Assert.Equal(error.Message, report.Failure);
         Assert.True(File.Exists(dir.Combine("report", "model.best-candidate.onnx")));
     }
@@ -133,7 +133,7 @@ public class CompressorTests
         var (request, dir) = Setup();
         using var _ = dir;
         new Compressor(new RecordingLog()).Run(request);
-        var int8Size = ReadReport(dir).Candidates.Single(c => c.Label == "int8").SizeBytes;
+        var int8Size = ReadReport(dir).Candidates.Single(c => c.Label == "int8 ×2").SizeBytes;
         var log = new RecordingLog();
 
         new Compressor(log).Run(request with { Budgets = new Budgets(0.02, int8Size, null) });
@@ -141,6 +141,36 @@ public class CompressorTests
         var error = Assert.Single(log.Diagnostics);
         Assert.Equal(DiagnosticCode.AccuracyBudgetNotMet, error.Code);
         Assert.Contains("where +2.00 pt is allowed", error.Message);
+    }
+
+    [Fact]
+    public void A_latency_budget_no_candidate_meets_is_MC4003()
+    {
+        var (request, dir) = Setup(r => r with { Budgets = new Budgets(0.02, null, TimeSpan.FromTicks(1)) });
+        using var _ = dir;
+        var log = new RecordingLog();
+
+        new Compressor(log).Run(request);
+
+        var error = Assert.Single(log.Diagnostics);
+        Assert.Equal(DiagnosticCode.LatencyBudgetNotMet, error.Code);
+        Assert.Contains("MaxLatency allows 0 µs", error.Message);
+        Assert.False(File.Exists(request.OutputPath));
+    }
+
+    [Fact]
+    public void A_used_up_search_time_keeps_the_best_candidate_measured_so_far()
+    {
+        var (request, dir) = Setup(r => r with { MaxSearchTime = TimeSpan.Zero });
+        using var _ = dir;
+        var log = new RecordingLog();
+
+        new Compressor(log).Run(request);
+
+        Assert.Empty(log.Diagnostics);
+        Assert.Equal(["lossless"], ReadReport(dir).Candidates.Select(c => c.Label));
+        Assert.Contains(log.Lines, l => l.Contains("search time"));
+        Assert.True(File.Exists(request.OutputPath));
     }
 
     [Fact]
