@@ -174,14 +174,15 @@ public static class ReportWriter
     }
 
     /// <summary>
-    /// The few lines the build log shows: the original, then the chosen candidate (or the closest
-    /// one) and the best trade-offs of size against score, at most <see cref="LogCandidates"/>.
+    /// The few lines the build log shows: the original, then every candidate when there are at most
+    /// <see cref="LogCandidates"/>, else the chosen one (or the closest) and the best trade-offs of size against score.
     /// </summary>
     public static IEnumerable<string> LogTable(CompressionReport report)
     {
         var split = report.SearchSamples is not null;
-        string Row(string mark, string label, string size, string score, string validation, string latency) =>
-            $"{mark} {label,-30} {size,10} {score,10}{(split ? $" {validation,10}" : "")} {latency,9}";
+        var latency = report.OriginalLatencyMilliseconds is not null || report.Candidates.Any(c => c.LatencyRatio is not null);
+        string Row(string mark, string label, string size, string score, string validation, string time) =>
+            ($"{mark} {label,-30} {size,10} {score,10}" + (split ? $" {validation,10}" : "") + (latency ? $" {time,9}" : "")).TrimEnd();
 
         yield return Row(" ", "technique", "size", report.Metric, "validation", "latency");
         yield return Row(" ", "original", Quantity.FormatSize(report.OriginalSizeBytes), Score(report.OriginalSearchScore ?? report.OriginalScore),
@@ -190,13 +191,14 @@ public static class ReportWriter
         foreach (var c in shown)
             yield return Row(c.Chosen ? "✓" : " ", Truncate(c.Label, 30), Quantity.FormatSize(c.SizeBytes), Score(split ? c.Score : c.ValidationScore ?? c.Score),
                 c.ValidationScore is { } v ? Score(v) : "", c.LatencyRatio is { } r ? Times(r) : "");
-        if (report.Candidates.Count > shown.Count)
-            yield return $"  (and {report.Candidates.Count - shown.Count} more candidates in the report)";
+        var more = report.Candidates.Count - shown.Count;
+        if (more > 0) yield return $"  (and {more} more candidate{(more == 1 ? "" : "s")} in the report)";
     }
 
-    // The chosen (or closest) candidate and the best trade-offs: those no other candidate beats on both size and score.
+    // All candidates when they are few; else the chosen (or closest) one and the best trade-offs: those no other candidate beats on both size and score.
     private static List<CandidateSummary> LogSelection(CompressionReport report)
     {
+        if (report.Candidates.Count <= LogCandidates) return report.Candidates.ToList();
         var highlighted = report.Chosen ?? report.BestFailing;
         var front = report.Candidates
             .Where(c => c != highlighted && !report.Candidates.Any(d => d.SizeBytes <= c.SizeBytes && d.Score >= c.Score && (d.SizeBytes < c.SizeBytes || d.Score > c.Score)))

@@ -78,6 +78,29 @@ public class ReportWriterTests
     }
 
     [Fact]
+    public void A_short_search_shows_every_candidate_and_no_empty_columns()
+    {
+        var report = new CompressionReport
+        {
+            Model = "model.onnx", ToolVersion = "0.1.0", Metric = "accuracy", ValidationData = "v.npz", ValidationSamples = 100,
+            Budgets = new BudgetSummary(0.01, null, null), OriginalSizeBytes = 3_484_613, OriginalScore = 0.9104,
+            Candidates =
+            [
+                new("lossless", "lossless", 3_484_100, 0.9104, 0, true, true, false),
+                new("int8", "lossless → int8-weights", 877_280, 0.9105, -0.0001, true, true, true),
+            ],
+        };
+
+        Assert.Equal(
+        [
+            "  technique                            size   accuracy",
+            "  original                          3.32 MB     0.9104",
+            "  lossless                          3.32 MB     0.9104",
+            "✓ int8                             856.7 KB     0.9105",
+        ], ReportWriter.LogTable(report));
+    }
+
+    [Fact]
     public void The_json_report_reads_back_with_every_field()
     {
         var report = ExampleReports.Searched() with { PlanSource = PlanSource.Lock };
