@@ -1,15 +1,68 @@
 namespace ModelCompression.Core.Reporting;
 
 /// <summary>One measured candidate, as the report shows it.</summary>
+/// <param name="Label">The technique, e.g. "int4+int8".</param>
+/// <param name="Plan">The plan's text form (<see cref="Planning.Plan.ToString"/>).</param>
+/// <param name="Score">The score on the samples the search ranked candidates on: the search split
+/// (<see cref="CompressionReport.SearchSamples"/>), or the validation set when there is no split.</param>
+/// <param name="Drop">How far <see cref="Score"/> fell below the original's on the same samples (negative when it rose).</param>
+/// <param name="MeetsAccuracy">Within MaxAccuracyDrop on the samples it was judged on (the validation set when <see cref="ValidationScore"/> is set).</param>
 public sealed record CandidateSummary(
-    string Label, string Plan, long SizeBytes, double Score, double Drop, bool MeetsAccuracy, bool MeetsSize, bool Chosen);
+    string Label, string Plan, long SizeBytes, double Score, double Drop, bool MeetsAccuracy, bool MeetsSize, bool Chosen)
+{
+    /// <summary>The score on the full validation set, for the candidates judged on it (at least the chosen one); null for the others.</summary>
+    public double? ValidationScore { get; init; }
+
+    /// <summary>How far <see cref="ValidationScore"/> fell below the original's validation score.</summary>
+    public double? ValidationDrop { get; init; }
+
+    /// <summary>Median latency of one batch-1 run, in milliseconds; null when not measured.</summary>
+    public double? LatencyMilliseconds { get; init; }
+
+    /// <summary>Median latency / the original's, measured in the same process (below 1: faster).</summary>
+    public double? LatencyRatio { get; init; }
+
+    /// <summary>Within MaxLatency (or, without it, not slower than the original); null when latency was not judged.</summary>
+    public bool? MeetsLatency { get; init; }
+
+    /// <summary>The number of weights (elements of initializers), when the search counted them.</summary>
+    public long? ParameterCount { get; init; }
+
+    /// <summary>Within every budget that was judged.</summary>
+    public bool WithinBudgets => MeetsAccuracy && MeetsSize && MeetsLatency != false;
+}
 
 /// <summary>The budgets a model was compressed against (null: none set).</summary>
 public sealed record BudgetSummary(double MaxAccuracyDrop, long? MaxSizeBytes, double? MaxLatencyMilliseconds);
 
+/// <summary>Where the compressed model's plan came from.</summary>
+public enum PlanSource
+{
+    /// <summary>A search over candidates (no lock, or a stale one).</summary>
+    Search,
+    /// <summary>A current plan lock, applied without a search and measured again.</summary>
+    Lock,
+}
+
 /// <summary>
-/// What one compression did and measured: the report written as JSON and Markdown under obj/,
-/// also when the budgets were not met (then <see cref="Failure"/> says why and the best candidate is named).
+/// How sensitive one node is: its score drop when only it is compressed, at the most aggressive
+/// setting tried, and the precision it ended with.
+/// </summary>
+/// <param name="Node">The node's name.</param>
+/// <param name="OpType">Its operator, e.g. "Conv".</param>
+/// <param name="Tried">The most aggressive setting it was measured at alone, e.g. "int4".</param>
+/// <param name="DropAlone">How far the score fell with only this node at <paramref name="Tried"/>.</param>
+/// <param name="Final">The precision it ended with in the chosen plan: "int4", "int8", "fp16", "fp32"...</param>
+public sealed record NodeSensitivity(string Node, string OpType, string Tried, double DropAlone, string Final)
+{
+    /// <summary>Why it fell back, when the default ("int4 → int8: drop 0.62 pt alone") does not say it (e.g. an operator int4 cannot take).</summary>
+    public string? Reason { get; init; }
+}
+
+/// <summary>
+/// What one compression did and measured: the report written as JSON and Markdown (with an SVG
+/// chart) under obj/, also when the budgets were not met (then <see cref="Failure"/> says why and
+/// the best candidate is named).
 /// </summary>
 public sealed record CompressionReport
 {
@@ -20,7 +73,11 @@ public sealed record CompressionReport
     public required int ValidationSamples { get; init; }
     public required BudgetSummary Budgets { get; init; }
     public required long OriginalSizeBytes { get; init; }
+
+    /// <summary>The original model's score on the validation set.</summary>
     public required double OriginalScore { get; init; }
+
+    /// <summary>Every candidate measured, in the order tried.</summary>
     public required IReadOnlyList<CandidateSummary> Candidates { get; init; }
 
     /// <summary>The chosen candidate; null when no candidate met the budgets.</summary>
@@ -33,4 +90,33 @@ public sealed record CompressionReport
     public string? Failure { get; init; }
 
     public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>The file the search split comes from (calibration or validation data); null when the search ranked on the validation set.</summary>
+    public string? SearchData { get; init; }
+
+    /// <summary>How many samples the search ranked candidates on; null when it used the whole validation set.</summary>
+    public int? SearchSamples { get; init; }
+
+    /// <summary>The original's score on the search split.</summary>
+    public double? OriginalSearchScore { get; init; }
+
+    /// <summary>The original's median batch-1 latency, in milliseconds.</summary>
+    public double? OriginalLatencyMilliseconds { get; init; }
+
+    /// <summary>The original's number of weights, when counted.</summary>
+    public long? OriginalParameterCount { get; init; }
+
+    /// <summary>How long the search (or the re-measurement of a locked plan) took, in seconds.</summary>
+    public double? SearchSeconds { get; init; }
+
+    public PlanSource PlanSource { get; init; } = PlanSource.Search;
+
+    /// <summary>The plan lock read or written, if any.</summary>
+    public string? LockFile { get; init; }
+
+    /// <summary>Why a lock that existed was not used (it was stale), in plain words; empty otherwise.</summary>
+    public IReadOnlyList<string> StaleLockReasons { get; init; } = [];
+
+    /// <summary>Per node: its sensitivity and the precision it ended with.</summary>
+    public IReadOnlyList<NodeSensitivity> Sensitivity { get; init; } = [];
 }

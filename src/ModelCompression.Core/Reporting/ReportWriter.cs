@@ -1,26 +1,37 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using ModelCompression.Core.IO;
 using ModelCompression.Core.Planning;
 
 namespace ModelCompression.Core.Reporting;
 
-/// <summary>Writes a <see cref="CompressionReport"/> as <c>{name}.report.json</c> and <c>{name}.report.md</c>.</summary>
+/// <summary>
+/// Writes a <see cref="CompressionReport"/> as <c>{name}.report.json</c>, <c>{name}.report.md</c>
+/// and the chart <c>{name}.report.svg</c> the Markdown links; and the few lines of the build log.
+/// </summary>
 public static class ReportWriter
 {
+    /// <summary>The build log shows at most this many candidates: the chosen one and the best trade-offs.</summary>
+    public const int LogCandidates = 6;
+
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
+    /// <summary>Writes the JSON, the SVG chart and the Markdown report into <paramref name="directory"/>, each atomically.</summary>
     /// <returns>The Markdown report's path.</returns>
     public static string Write(CompressionReport report, string directory, string name)
     {
+        var chart = $"{name}.report.svg";
         AtomicFile.WriteAllText(Path.Combine(directory, $"{name}.report.json"), ToJson(report));
+        AtomicFile.WriteAllText(Path.Combine(directory, chart), CandidateChart.ToSvg(report));
         var markdown = Path.Combine(directory, $"{name}.report.md");
-        AtomicFile.WriteAllText(markdown, ToMarkdown(report));
+        AtomicFile.WriteAllText(markdown, ToMarkdown(report, chart));
         return markdown;
     }
 
@@ -29,57 +40,192 @@ public static class ReportWriter
     public static CompressionReport FromJson(string json) =>
         JsonSerializer.Deserialize<CompressionReport>(json, JsonOptions) ?? throw new JsonException("The report is empty.");
 
-    public static string ToMarkdown(CompressionReport report)
+    /// <param name="chartFile">The chart's file name beside the report, linked at the top; null links none.</param>
+    public static string ToMarkdown(CompressionReport report, string? chartFile = null)
     {
         var text = new StringBuilder();
         var metric = report.Metric;
         text.AppendLine($"# Compression report: {Path.GetFileName(report.Model)}");
         text.AppendLine();
-        text.AppendLine($"- Model: `{report.Model}` ({Quantity.FormatSize(report.OriginalSizeBytes)})");
-        text.AppendLine($"- Metric: {metric} on {report.ValidationSamples} samples of `{report.ValidationData}`; original scores {Score(report.OriginalScore)}");
-        text.AppendLine($"- Budgets: {BudgetText(report.Budgets)}");
-        text.AppendLine($"- Tool: ModelCompression.Build {report.ToolVersion}");
-        text.AppendLine();
         if (report.Chosen is { } chosen)
-            text.AppendLine($"**Chosen: {chosen.Label}** — {Quantity.FormatSize(chosen.SizeBytes)} ({Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller), {metric} {Score(chosen.Score)} (drop {Points(chosen.Drop)}).");
+        {
+            var judged = chosen.ValidationScore is { } v ? $"{metric} {Score(v)} on the validation set ({Change(chosen.ValidationDrop ?? report.OriginalScore - v)})"
+                                                         : $"{metric} {Score(chosen.Score)} ({Change(chosen.Drop)})";
+            var latency = chosen.LatencyRatio is { } r ? $", latency {Times(r)} the original's" : "";
+            text.AppendLine($"**Chosen: {chosen.Label}**: {Quantity.FormatSize(chosen.SizeBytes)} ({Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller), {judged}{latency}.");
+        }
         if (report.Failure is { } failure)
         {
             text.AppendLine($"**The budgets were not met.** {failure}");
             if (report.BestFailing is { } best)
-                text.AppendLine($"Closest candidate: {best.Label}, {Quantity.FormatSize(best.SizeBytes)}, {metric} {Score(best.Score)} (drop {Points(best.Drop)}).");
+            {
+                text.AppendLine();
+                text.AppendLine($"Closest candidate: {best.Label}, {Quantity.FormatSize(best.SizeBytes)}, {metric} {Score(best.ValidationScore ?? best.Score)} ({Change(best.ValidationDrop ?? best.Drop)}).");
+            }
         }
         text.AppendLine();
-        text.AppendLine($"| candidate | size | {metric} | drop | within budgets | plan |");
-        text.AppendLine("|---|---:|---:|---:|:---:|---|");
-        text.AppendLine($"| original | {Quantity.FormatSize(report.OriginalSizeBytes)} | {Score(report.OriginalScore)} | | | |");
-        foreach (var c in report.Candidates)
+        if (chartFile is not null)
         {
-            var mark = c.Chosen ? "✓ chosen" : c.MeetsAccuracy && c.MeetsSize ? "yes" : !c.MeetsAccuracy ? "no: accuracy" : "no: size";
-            text.AppendLine($"| {c.Label} | {Quantity.FormatSize(c.SizeBytes)} | {Score(c.Score)} | {Points(c.Drop)} | {mark} | `{c.Plan}` |");
+            text.AppendLine($"![candidates]({chartFile})");
+            text.AppendLine();
         }
+
+        text.AppendLine($"- Model: `{report.Model}`: {Quantity.FormatSize(report.OriginalSizeBytes)}, {metric} {Score(report.OriginalScore)} on {report.ValidationSamples} samples of `{report.ValidationData}`" +
+                        (report.OriginalLatencyMilliseconds is { } ms ? $", {Milliseconds(ms)} per run" : "") +
+                        (report.OriginalParameterCount is { } p ? $", {Count(p)} parameters" : ""));
+        text.AppendLine($"- {SearchText(report)}");
+        text.AppendLine($"- Budgets: {BudgetText(report.Budgets)}");
+        text.AppendLine($"- Tool: ModelCompression.Build {report.ToolVersion}");
+        text.AppendLine();
+
+        AppendCandidates(text, report);
+        AppendSensitivity(text, report);
         if (report.Notes.Count > 0)
         {
             text.AppendLine();
             text.AppendLine("## Notes");
+            text.AppendLine();
             foreach (var note in report.Notes) text.AppendLine($"- {note}");
         }
         return text.ToString();
     }
 
-    /// <summary>The few lines the build log shows.</summary>
+    private static string SearchText(CompressionReport report)
+    {
+        var duration = report.SearchSeconds is { } s ? $" in {Duration(TimeSpan.FromSeconds(s))}" : "";
+        var lockFile = report.LockFile is { } f ? $"`{f}`" : "the plan lock";
+        if (report.PlanSource == PlanSource.Lock)
+            return $"Plan: from {lockFile}, applied without a search and measured again{duration}";
+        var ranked = report.SearchSamples is { } n
+            ? $", ranked on {n} samples of `{report.SearchData}`" + (report.OriginalSearchScore is { } o ? $" (where the original scores {Score(o)})" : "") + ", judged on the validation set"
+            : ", ranked and judged on the validation set";
+        var stale = report.StaleLockReasons.Count > 0 ? $"; the lock was stale ({string.Join("; ", report.StaleLockReasons)})" : "";
+        var written = report.LockFile is { } written1 && report.Chosen is not null ? $"; plan locked in `{written1}`" : "";
+        return $"Search: {report.Candidates.Count} candidates{duration}{ranked}{stale}{written}";
+    }
+
+    private static void AppendCandidates(StringBuilder text, CompressionReport report)
+    {
+        var metric = report.Metric;
+        var split = report.SearchSamples is not null;
+        var latency = report.OriginalLatencyMilliseconds is not null || report.Candidates.Any(c => c.LatencyMilliseconds is not null || c.LatencyRatio is not null);
+        var parameters = report.OriginalParameterCount is not null || report.Candidates.Any(c => c.ParameterCount is not null);
+
+        var header = new List<string> { "", "candidate", "size" };
+        header.Add(split ? $"{metric} (search)" : metric);
+        if (split) header.Add($"{metric} (validation)");
+        if (latency) header.Add("latency");
+        if (parameters) header.Add("parameters");
+        header.Add("budgets");
+        text.AppendLine("## Candidates");
+        text.AppendLine();
+        text.AppendLine($"| {string.Join(" | ", header)} |");
+        text.AppendLine($"|{string.Join("|", header.Select((_, i) => i is 0 ? ":-:" : i is 1 || i == header.Count - 1 ? "---" : "--:"))}|");
+
+        var original = new List<string> { "", "original", Quantity.FormatSize(report.OriginalSizeBytes) };
+        original.Add(Score(split ? report.OriginalSearchScore ?? report.OriginalScore : report.OriginalScore));
+        if (split) original.Add(Score(report.OriginalScore));
+        if (latency) original.Add(report.OriginalLatencyMilliseconds is { } ms ? Milliseconds(ms) : "");
+        if (parameters) original.Add(report.OriginalParameterCount is { } p ? Count(p) : "");
+        original.Add("");
+        text.AppendLine($"| {string.Join(" | ", original)} |");
+
+        foreach (var c in report.Candidates)
+        {
+            var row = new List<string> { c.Chosen ? "✓" : "", Cell(c.Label), $"{Quantity.FormatSize(c.SizeBytes)} ({Ratio(report.OriginalSizeBytes, c.SizeBytes)})" };
+            if (split)
+            {
+                row.Add($"{Score(c.Score)} ({Change(c.Drop)})");
+                row.Add(c.ValidationScore is { } v ? $"{Score(v)} ({Change(c.ValidationDrop ?? report.OriginalScore - v)})" : "");
+            }
+            else
+            {
+                var (score, drop) = c.ValidationScore is { } v ? (v, c.ValidationDrop ?? report.OriginalScore - v) : (c.Score, c.Drop);
+                row.Add($"{Score(score)} ({Change(drop)})");
+            }
+            if (latency) row.Add(LatencyText(c));
+            if (parameters) row.Add(c.ParameterCount is { } p ? Count(p) : "");
+            row.Add(Verdict(c));
+            text.AppendLine($"| {string.Join(" | ", row)} |");
+        }
+
+        if (report.Candidates.Count == 0) return;
+        text.AppendLine();
+        text.AppendLine("<details><summary>The plans</summary>");
+        text.AppendLine();
+        for (var i = 0; i < report.Candidates.Count; i++)
+            text.AppendLine($"{i + 1}. {Cell(report.Candidates[i].Label)}: `{report.Candidates[i].Plan}`");
+        text.AppendLine();
+        text.AppendLine("</details>");
+    }
+
+    private static void AppendSensitivity(StringBuilder text, CompressionReport report)
+    {
+        if (report.Sensitivity.Count == 0) return;
+        text.AppendLine();
+        text.AppendLine("## Node sensitivity");
+        text.AppendLine();
+        text.AppendLine($"Each node compressed alone at the most aggressive setting, and how far the {report.Metric} fell; the most sensitive nodes fall back first.");
+        text.AppendLine();
+        text.AppendLine("| node | op | alone at | drop alone | ended as | why |");
+        text.AppendLine("|---|---|---|--:|---|---|");
+        foreach (var n in report.Sensitivity.OrderByDescending(n => n.DropAlone).ThenBy(n => n.Node, StringComparer.Ordinal))
+            text.AppendLine($"| {Cell(n.Node)} | {Cell(n.OpType)} | {n.Tried} | {DropPoints(n.DropAlone)} | {n.Final} | {Cell(FallbackReason(n))} |");
+    }
+
+    /// <summary>
+    /// The few lines the build log shows: the original, then every candidate when there are at most
+    /// <see cref="LogCandidates"/>, else the chosen one (or the closest) and the best trade-offs of size against score.
+    /// </summary>
     public static IEnumerable<string> LogTable(CompressionReport report)
     {
-        yield return $"  {"candidate",-30} {"size",10} {report.Metric,10} {"drop",9}";
-        yield return $"  {"original",-30} {Quantity.FormatSize(report.OriginalSizeBytes),10} {Score(report.OriginalScore),10}";
-        foreach (var c in report.Candidates)
-            yield return $"{(c.Chosen ? "✓" : " ")} {c.Label,-30} {Quantity.FormatSize(c.SizeBytes),10} {Score(c.Score),10} {Points(c.Drop),9}";
+        var split = report.SearchSamples is not null;
+        var latency = report.OriginalLatencyMilliseconds is not null || report.Candidates.Any(c => c.LatencyRatio is not null);
+        string Row(string mark, string label, string size, string score, string validation, string time) =>
+            ($"{mark} {label,-30} {size,10} {score,10}" + (split ? $" {validation,10}" : "") + (latency ? $" {time,9}" : "")).TrimEnd();
+
+        yield return Row(" ", "technique", "size", report.Metric, "validation", "latency");
+        yield return Row(" ", "original", Quantity.FormatSize(report.OriginalSizeBytes), Score(report.OriginalSearchScore ?? report.OriginalScore),
+            Score(report.OriginalScore), report.OriginalLatencyMilliseconds is { } ms ? Milliseconds(ms) : "");
+        var shown = LogSelection(report);
+        foreach (var c in shown)
+            yield return Row(c.Chosen ? "✓" : " ", Truncate(c.Label, 30), Quantity.FormatSize(c.SizeBytes), Score(split ? c.Score : c.ValidationScore ?? c.Score),
+                c.ValidationScore is { } v ? Score(v) : "", c.LatencyRatio is { } r ? Times(r) : "");
+        var more = report.Candidates.Count - shown.Count;
+        if (more > 0) yield return $"  (and {more} more candidate{(more == 1 ? "" : "s")} in the report)";
     }
+
+    // All candidates when they are few; else the chosen (or closest) one and the best trade-offs: those no other candidate beats on both size and score.
+    private static List<CandidateSummary> LogSelection(CompressionReport report)
+    {
+        if (report.Candidates.Count <= LogCandidates) return report.Candidates.ToList();
+        var highlighted = report.Chosen ?? report.BestFailing;
+        var front = report.Candidates
+            .Where(c => c != highlighted && !report.Candidates.Any(d => d.SizeBytes <= c.SizeBytes && d.Score >= c.Score && (d.SizeBytes < c.SizeBytes || d.Score > c.Score)))
+            .Take(highlighted is null ? LogCandidates : LogCandidates - 1);
+        return (highlighted is null ? front : front.Append(highlighted)).OrderByDescending(c => c.SizeBytes).ToList();
+    }
+
+    /// <summary>"within", or which budgets the candidate breaks.</summary>
+    public static string Verdict(CandidateSummary c)
+    {
+        if (c.WithinBudgets) return c.Chosen ? "within: chosen" : "within";
+        var broken = new List<string>();
+        if (!c.MeetsAccuracy) broken.Add("accuracy");
+        if (!c.MeetsSize) broken.Add("size");
+        if (c.MeetsLatency == false) broken.Add("latency");
+        return "breaks " + string.Join(", ", broken);
+    }
+
+    /// <summary>Why a node fell back, e.g. "int4 → int8: drop 0.62 pt alone"; empty when it kept the setting it was measured at.</summary>
+    public static string FallbackReason(NodeSensitivity node) =>
+        node.Reason ?? (node.Final == node.Tried ? "" : $"{node.Tried} → {node.Final}: drop {DropPoints(node.DropAlone)} alone");
 
     public static string BudgetText(BudgetSummary budgets)
     {
-        var parts = new List<string> { $"accuracy drop ≤ {Points(budgets.MaxAccuracyDrop)}" };
+        var parts = new List<string> { $"accuracy drop ≤ {DropPoints(budgets.MaxAccuracyDrop)}" };
         if (budgets.MaxSizeBytes is { } size) parts.Add($"size ≤ {Quantity.FormatSize(size)}");
-        if (budgets.MaxLatencyMilliseconds is { } latency) parts.Add($"latency ≤ {latency.ToString("0.###", CultureInfo.InvariantCulture)} ms");
+        parts.Add(budgets.MaxLatencyMilliseconds is { } latency ? $"latency ≤ {Milliseconds(latency)}" : "latency not above the original's");
         return string.Join(", ", parts);
     }
 
@@ -88,6 +234,38 @@ public static class ReportWriter
     /// <summary>A score difference in percentage points, e.g. "+0.12 pt".</summary>
     public static string Points(double drop) => (100 * drop).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) + " pt";
 
+    /// <summary>A drop in percentage points, unsigned when it is one: 0.0062 is "0.62 pt" (a rise is "-0.10 pt").</summary>
+    public static string DropPoints(double drop) => (100 * drop).ToString("0.00;-0.00;0.00", CultureInfo.InvariantCulture) + " pt";
+
+    /// <summary>How a score changed, from its drop: a drop of 0.0088 is "-0.88 pt".</summary>
+    public static string Change(double drop) => Points(-drop);
+
     public static string Ratio(long original, long compressed) =>
         (original / (double)Math.Max(1, compressed)).ToString("0.0", CultureInfo.InvariantCulture) + "×";
+
+    /// <summary>A latency ratio, e.g. "0.93×".</summary>
+    public static string Times(double ratio) => ratio.ToString("0.00", CultureInfo.InvariantCulture) + "×";
+
+    public static string Milliseconds(double ms) => ms.ToString(ms < 1 ? "0.000" : ms < 100 ? "0.00" : "0", CultureInfo.InvariantCulture) + " ms";
+
+    /// <summary>An elapsed time as a clock reads it: "0:42", "12:05", "1:02:03".</summary>
+    public static string Duration(TimeSpan elapsed) =>
+        elapsed.TotalHours >= 1
+            ? $"{(int)elapsed.TotalHours}:{elapsed.Minutes:00}:{elapsed.Seconds:00}"
+            : $"{(int)elapsed.TotalMinutes}:{elapsed.Seconds:00}";
+
+    private static string LatencyText(CandidateSummary c) => (c.LatencyMilliseconds, c.LatencyRatio) switch
+    {
+        ({ } ms, { } r) => $"{Milliseconds(ms)} ({Times(r)})",
+        ({ } ms, null) => Milliseconds(ms),
+        (null, { } r) => Times(r),
+        _ => "",
+    };
+
+    private static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    // A '|' would end the table cell.
+    private static string Cell(string text) => text.Replace("|", "\\|");
+
+    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 }
