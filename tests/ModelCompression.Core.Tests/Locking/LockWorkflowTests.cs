@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Planning;
 using ModelCompression.Core.Planning.Locking;
@@ -16,9 +17,9 @@ public class LockWorkflowTests
 
         // First build: no lock yet, so the search chooses a plan; the model and the lock are written.
         Assert.Null(PlanLockFile.Read(lockPath));
-        var plan = Plan.Empty.Then(new PassStep(PassCatalog.Lossless)).Then(PassCatalog.Int8WeightsStep(["layer_b"]));
+        var plan = Plan.Empty.Then(new PassStep(PassCatalog.Lossless)).Then(PassCatalog.Step(PassCatalog.Int8Weights, ["layer_b"]));
         var source = OnnxModelFile.Load(request.ModelPath);
-        OnnxModelFile.Save(PassCatalog.Apply(source, plan), request.OutputPath);
+        OnnxModelFile.Save(PassCatalog.Apply(source, plan, PassContext.None), request.OutputPath);
         var written = new PlanLock(
             LockInputs.Of(request, MetricKind.Accuracy), PlanLock.CurrentOnnxRuntimeVersion, plan,
             new LockedResult("int8 on 1/2 layers", 0.95, 0.95, 1.0, new FileInfo(request.OutputPath).Length, new FileInfo(request.ModelPath).Length, 0.98),
@@ -29,7 +30,7 @@ public class LockWorkflowTests
         // Second build (another clone): the lock is current, so its plan is applied without a search.
         var locked = PlanLockFile.Read(lockPath)!;
         Assert.True(locked.Compare(LockInputs.Of(request, MetricKind.Accuracy)).IsCurrent);
-        OnnxModelFile.Save(PassCatalog.Apply(OnnxModelFile.Load(request.ModelPath), locked.Plan), request.OutputPath);
+        OnnxModelFile.Save(PassCatalog.Apply(OnnxModelFile.Load(request.ModelPath), locked.Plan, PassContext.None), request.OutputPath);
 
         Assert.Equal(locked.CompressedModelSha256, ContentHash.OfFile(request.OutputPath));
         Assert.Equal(fixture.Combine("model.compression.lock.json"), lockPath);

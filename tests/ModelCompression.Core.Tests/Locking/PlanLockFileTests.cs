@@ -13,7 +13,7 @@ public class PlanLockFileTests
     private static readonly Plan ExamplePlan = new([
         new PassStep(PassCatalog.Lossless),
         new PassStep("int4-weights", [new("nodes", "conv2;fc1"), new("block", "32")]),
-        PassCatalog.Int8WeightsStep(["fc2", "conv1"]),
+        PassCatalog.Step(PassCatalog.Int8Weights, ["fc2", "conv1"]),
     ]);
 
     private static PlanLock ExampleLock() => new(
