@@ -54,7 +54,7 @@ public sealed class CompressionAcceptanceTests(PackedPackage package)
         var run = DotNet.Run(app.ProjectDirectory, "exec", Path.Combine(app.OutputDirectory, ConsumerProject.Name + ".dll"),
             app.PathOf("Models", "digits-mlp.validation.npz"));
         Assert.True(run.Succeeded, run.ToString());
-        var expectedCorrect = (int)Math.Round(report.Chosen.Score * report.ValidationSamples);
+        var expectedCorrect = (int)Math.Round(report.Chosen.ValidationScore!.Value * report.ValidationSamples);
         Assert.Contains($"correct={expectedCorrect} total={report.ValidationSamples}", run.Output);
     }
 

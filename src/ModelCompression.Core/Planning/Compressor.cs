@@ -5,6 +5,7 @@ using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.IO;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Planning.Locking;
 using ModelCompression.Core.Reporting;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Signatures;
@@ -44,29 +45,46 @@ public sealed class Compressor(ICompressionLog log)
 
         var validation = SampleSet.Load(request.ValidationDataPath, DataSetting.ValidationData, source);
         var calibration = request.CalibrationDataPath is null ? validation : SampleSet.Load(request.CalibrationDataPath, DataSetting.CalibrationData, source);
+        var metric = request.Metric ?? Metrics.DefaultFor(validation);
+
+        // The lock decides before any expensive work: locked mode fails fast on a missing or stale one.
+        var lockPath = PlanLockFile.PathFor(request);
+        var inputs = LockInputs.Of(request, metric, ToolVersion);
+        var existing = PlanLockFile.Read(lockPath);
+        var status = existing?.Compare(inputs);
+        if (request.LockedMode)
+        {
+            if (existing is null) throw LockErrors.Missing(modelFile, lockPath);
+            if (!status!.IsCurrent) throw LockErrors.Stale(lockPath, status);
+        }
+        if (status is { IsCurrent: false }) log.Info($"{name}: the plan lock is stale ({string.Join("; ", status.Reasons)}): searching again");
+
         var context = new PassContext(calibration);
         basePlan = VerifiedLosslessPlan(source, basePlan, validation, modelFile);
-
-        var metric = request.Metric ?? Metrics.DefaultFor(validation);
         log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} validation samples)");
         var validationReference = Reference.Measure(source, modelFile, validation, metric);
         var searchReference = SearchReference(source, modelFile, calibration, metric);
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
-
         var layers = LayerCatalog.Find(PassCatalog.Apply(source, basePlan, context), request.Techniques);
-        log.Info($"{name}: searching ({layers.Count} quantizable layers, search split: {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
-        var planner = new QuantizationPlanner(evaluator, basePlan, layers, request.Budgets, [QuantizationKnobs.Default], request.MaxSearchTime, log);
-        var result = planner.Run();
-        var selection = CandidateSelection.Select(result.Candidates, request.Budgets, evaluator.Judge, modelFile);
+        var progress = new SearchProgress(log, MetricKinds.Name(metric));
 
-        var report = BuildReport(request, validation, metric, validationReference.Score, new FileInfo(modelFile).Length, result.Candidates, selection);
+        var fromLock = status is { IsCurrent: true };
+        var (candidates, selection, sensitivity) = fromLock
+            ? ApplyLockedPlan(existing!, lockPath, evaluator, request.Budgets, modelFile, name)
+            : Search(evaluator, basePlan, layers, request, searchReference, calibration, progress, name);
+
+        var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
+            new FileInfo(modelFile).Length, candidates, selection, layers, sensitivity, progress.Elapsed,
+            fromLock ? PlanSource.Lock : PlanSource.Search, lockPath, status is { IsCurrent: false } ? status.Reasons : []));
         WriteReport(request, report, name, selection);
 
         if (selection.Chosen is { } chosen)
         {
             WriteOutputs(request, chosen.Model, validation.Sample(0));
+            if (!fromLock) PlanLockFile.Write(lockPath, NewLock(inputs, chosen, report.OriginalSizeBytes));
             log.Info($"{name}: chose {chosen.Label}: {Quantity.FormatSize(chosen.SizeBytes)}, {ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller, " +
-                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency ×{chosen.Latency.Ratio:0.00}");
+                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency ×{chosen.Latency.Ratio:0.00}" +
+                     (fromLock ? $" (plan from {Path.GetFileName(lockPath)})" : $"; plan locked in {Path.GetFileName(lockPath)}"));
         }
         else
         {
@@ -75,6 +93,41 @@ public sealed class Compressor(ICompressionLog log)
             log.Report(selection.Failure!);
         }
     }
+
+    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<LayerSensitivity>) Search(CandidateEvaluator evaluator, Plan basePlan,
+        IReadOnlyList<LayerChoice> layers, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name)
+    {
+        log.Info($"{name}: searching ({layers.Count} quantizable layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
+        var planner = new QuantizationPlanner(evaluator, basePlan, layers, request.Budgets, [QuantizationKnobs.Default], request.MaxSearchTime, progress);
+        var result = planner.Run();
+        return (result.Candidates, CandidateSelection.Select(result.Candidates, request.Budgets, evaluator.Judge, request.ModelPath), result.Sensitivity);
+    }
+
+    /// <summary>
+    /// A current lock: its plan is applied without a search and measured again on the validation data.
+    /// Breaking a budget now (a new ONNX Runtime, other CPU kernels) is MC5003: the budget regressed.
+    /// </summary>
+    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<LayerSensitivity>) ApplyLockedPlan(
+        PlanLock locked, string lockPath, CandidateEvaluator evaluator, Budgets budgets, string modelFile, string name)
+    {
+        log.Info($"{name}: applying the locked plan ({locked.Plan}) from {Path.GetFileName(lockPath)} and measuring it again");
+        var candidate = evaluator.Judge(evaluator.Measure(locked.Result.Candidate, locked.Plan));
+        if (candidate.Hash != locked.CompressedModelSha256)
+            log.Info($"{name}: the locked plan produced a model that differs from the one recorded in the lock (ONNX Runtime {locked.OnnxRuntimeVersion} then, {PlanLock.CurrentOnnxRuntimeVersion} now); it is measured as it is");
+        var now = new LockedPlanMeasurement(candidate.Validation!.OriginalScore, candidate.Validation.Score, candidate.SizeBytes,
+            budgets.AllowsLatency(candidate.Latency), candidate.Latency.Ratio, candidate.Latency.Candidate);
+        var regression = LockErrors.Regression(modelFile, lockPath, locked, now, budgets);
+        var selection = regression is null
+            ? new CandidateSelection(candidate, null, null, [candidate])
+            : new CandidateSelection(null, candidate, regression, [candidate]);
+        return ([candidate], selection, []);
+    }
+
+    private static PlanLock NewLock(LockInputs inputs, Candidate chosen, long originalSize) =>
+        new(inputs, PlanLock.CurrentOnnxRuntimeVersion, chosen.Plan,
+            new LockedResult(chosen.Label, chosen.Search.Score, chosen.Validation!.Score, chosen.Validation.OriginalScore,
+                chosen.SizeBytes, originalSize, Math.Round(chosen.Latency.Ratio, 2)),
+            chosen.Hash);
 
     /// <summary>Writes only the sidecar of the model as it is (no compression), its shapes fixed by the first validation sample if any.</summary>
     public void WriteSignatureOnly(CompressionRequest request)
@@ -128,33 +181,5 @@ public sealed class Compressor(ICompressionLog log)
         if (selection.Chosen is null && selection.BestFailing is { } best)
             OnnxModelFile.Save(best.Model, Path.Combine(request.ReportDirectory, $"{name}.best-candidate.onnx"));
         log.Info($"{name}: report {markdown}");
-    }
-
-    private static CompressionReport BuildReport(CompressionRequest request, SampleSet validation, MetricKind metric, double originalScore,
-        long originalSize, IReadOnlyList<Candidate> candidates, CandidateSelection selection)
-    {
-        var judged = selection.Judged.ToDictionary(c => c.Hash);
-        CandidateSummary Summarize(Candidate c)
-        {
-            var best = (judged.GetValueOrDefault(c.Hash) ?? c).Best;
-            return new(c.Label, c.Plan.ToString(), c.SizeBytes, best.Score, best.Drop,
-                request.Budgets.AllowsDrop(best.Drop), request.Budgets.AllowsSize(c.SizeBytes), c.Hash == selection.Chosen?.Hash);
-        }
-        return new CompressionReport
-        {
-            Model = request.ModelPath,
-            ToolVersion = ToolVersion,
-            Metric = MetricKinds.Name(metric),
-            ValidationData = validation.File,
-            ValidationSamples = validation.Count,
-            Budgets = new BudgetSummary(request.Budgets.MaxAccuracyDrop, request.Budgets.MaxSizeBytes, request.Budgets.MaxLatency?.TotalMilliseconds),
-            OriginalSizeBytes = originalSize,
-            OriginalScore = originalScore,
-            Candidates = candidates.Select(Summarize).ToList(),
-            Chosen = selection.Chosen is { } chosen ? Summarize(chosen) : null,
-            BestFailing = selection.BestFailing is { } failing ? Summarize(failing) : null,
-            Failure = selection.Failure?.Message,
-            Notes = ["Weights stored as int8 are expanded to float when ONNX Runtime loads the model: the file shrinks, a loaded session's memory does not."],
-        };
     }
 }

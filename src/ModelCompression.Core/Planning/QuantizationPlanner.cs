@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ModelCompression.Core.Reporting;
 
 namespace ModelCompression.Core.Planning;
 
@@ -23,7 +24,7 @@ public sealed record PlannerResult(
 /// </summary>
 public sealed class QuantizationPlanner(
     CandidateEvaluator evaluator, Plan basePlan, IReadOnlyList<LayerChoice> layers, Budgets budgets,
-    IReadOnlyList<QuantizationKnobs> knobVariants, TimeSpan maxSearchTime, ICompressionLog log)
+    IReadOnlyList<QuantizationKnobs> knobVariants, TimeSpan maxSearchTime, SearchProgress progress)
 {
     private readonly List<Candidate> _candidates = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -42,13 +43,15 @@ public sealed class QuantizationPlanner(
         var chosenStep = 0;
         if (first is not null && !Holds(first))
         {
-            log.Info($"  all layers at their most aggressive precision break a budget: measuring each of the {layers.Count} layers alone");
+            progress.Stage($"all layers at their most aggressive precision break a budget: measuring each of the {layers.Count} layers alone");
             foreach (var layer in layers)
             {
                 var alone = layers.ToDictionary(l => l.Node, l => l.Node == layer.Node ? l.Max : Precision.Fp32, StringComparer.Ordinal);
-                var c = Measure(alone, knobs, $"{layer.Node} alone at {Precisions.Name(layer.Max)}");
+                var c = Measure(alone, knobs, $"{layer.Node} alone at {Precisions.Name(layer.Max)}", quiet: true);
                 if (c is null) break;
-                sensitivity.Add(new LayerSensitivity(layer.Node, layer.OpType, layer.Max, c.Search.Drop - lossless.Search.Drop));
+                var drop = c.Search.Drop - lossless.Search.Drop;
+                sensitivity.Add(new LayerSensitivity(layer.Node, layer.OpType, layer.Max, drop));
+                progress.Sensitivity(layer.Node, Precisions.Name(layer.Max), drop, sensitivity.Count, layers.Count);
             }
             ladder = FallbackLadder(aggressive, sensitivity);
             chosenStep = Bisect(ladder, knobs);
@@ -103,24 +106,23 @@ public sealed class QuantizationPlanner(
     private bool Holds(Candidate c) =>
         budgets.AllowsDrop(c.Search.Drop) && budgets.AllowsLatency(c.Latency);
 
-    private Candidate? Measure(IReadOnlyDictionary<string, Precision> assignment, QuantizationKnobs knobs, string? label = null) =>
-        Measure(label ?? QuantizationPlans.Describe(assignment, knobs), QuantizationPlans.Build(basePlan, assignment, knobs));
+    private Candidate? Measure(IReadOnlyDictionary<string, Precision> assignment, QuantizationKnobs knobs, string? label = null, bool quiet = false) =>
+        Measure(label ?? QuantizationPlans.Describe(assignment, knobs), QuantizationPlans.Build(basePlan, assignment, knobs), quiet: quiet);
 
-    private Candidate? Measure(string label, Plan plan, bool force = false)
+    private Candidate? Measure(string label, Plan plan, bool force = false, bool quiet = false)
     {
         if (!force && _clock.Elapsed > maxSearchTime)
         {
-            if (!_timedOut) log.Info($"  the search time ({Quantity.FormatDuration(maxSearchTime)}) is used up: choosing among the {_candidates.Count} candidates measured");
+            if (!_timedOut) progress.Stage($"the search time ({Quantity.FormatDuration(maxSearchTime)}) is used up: choosing among the {_candidates.Count} candidates measured");
             _timedOut = true;
             return null;
         }
         if (_candidates.FirstOrDefault(c => c.Plan.Equals(plan)) is { } known) return known;
         var candidate = evaluator.Measure(label, plan);
         _candidates.Add(candidate);
-        var best = _candidates.Where(Holds).MinBy(c => c.SizeBytes);
-        log.Info($"  candidate {_candidates.Count} [{_clock.Elapsed:m\\:ss}] {label}: {Quantity.FormatSize(candidate.SizeBytes)}, " +
-                 $"drop {Reporting.ReportWriter.Points(candidate.Search.Drop)}, latency ×{candidate.Latency.Ratio:0.00}" +
-                 (best is null ? "" : $" — best so far {Quantity.FormatSize(best.SizeBytes)}"));
+        if (!quiet)
+            progress.Candidate(new CandidateProgress(label, candidate.SizeBytes, candidate.Search.Score, candidate.Latency.Ratio,
+                Holds(candidate) && budgets.AllowsSize(candidate.SizeBytes)));
         return candidate;
     }
 

@@ -20,6 +20,25 @@ public static class QuantizationPlans
         return string.Join(", ", counts) + form + block;
     }
 
+    /// <summary>The precision each layer has in <paramref name="plan"/> (layers no quantization step names stay fp32).</summary>
+    public static Dictionary<string, Precision> AssignmentOf(Plan plan, IEnumerable<LayerChoice> layers)
+    {
+        var assignment = layers.ToDictionary(l => l.Node, _ => Precision.Fp32, StringComparer.Ordinal);
+        foreach (var step in plan.Steps)
+        {
+            if (PrecisionOf(step.Pass) is not { } precision || step.Parameter(PassCatalog.NodesParameter) is not { } nodes) continue;
+            foreach (var node in nodes.Split(';', StringSplitOptions.RemoveEmptyEntries))
+                if (assignment.ContainsKey(node)) assignment[node] = precision;
+        }
+        return assignment;
+    }
+
+    private static Precision? PrecisionOf(string pass) => pass switch
+    {
+        PassCatalog.Int8Weights => Precision.Int8,
+        _ => null,
+    };
+
     private static List<string> NodesAt(IReadOnlyDictionary<string, Precision> assignment, Precision precision) =>
         assignment.Where(a => a.Value == precision).Select(a => a.Key).ToList();
 }

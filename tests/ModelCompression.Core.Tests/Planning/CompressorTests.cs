@@ -3,6 +3,7 @@ using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Planning;
+using ModelCompression.Core.Planning.Locking;
 using ModelCompression.Core.Reporting;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Signatures;
@@ -90,14 +91,14 @@ public class CompressorTests
         var chosen = report.Chosen!;
         Assert.Equal("layer_a alone at int8", chosen.Label);
         Assert.Contains("nodes=layer_a", chosen.Plan);
-        Assert.True(chosen.Drop <= 0.02);
+        Assert.True(chosen.ValidationDrop <= 0.02);
         Assert.True(chosen.SizeBytes < report.OriginalSizeBytes * 0.5);
 
         // The written model is the chosen one, and it scores what the report says.
         var written = OnnxModelFile.Load(request.OutputPath);
         Assert.Equal(chosen.SizeBytes, new FileInfo(request.OutputPath).Length);
         var validation = SampleSet.Load(request.ValidationDataPath!, DataSetting.ValidationData, written);
-        Assert.Equal(chosen.Score, Reference.Measure(written, "written", validation, MetricKind.Accuracy).Score);
+        Assert.Equal(chosen.ValidationScore, Reference.Measure(written, "written", validation, MetricKind.Accuracy).Score);
 
         var sidecar = SignatureSidecar.Read(File.ReadAllText(request.SignaturePath!));
         Assert.Equal([1L, Hidden], sidecar.Inputs.Single().Shape);
@@ -171,6 +172,84 @@ public class CompressorTests
         Assert.Equal(["lossless"], ReadReport(dir).Candidates.Select(c => c.Label));
         Assert.Contains(log.Lines, l => l.Contains("search time"));
         Assert.True(File.Exists(request.OutputPath));
+    }
+
+    [Fact]
+    public void A_current_lock_is_applied_without_a_search_and_gives_the_same_bytes()
+    {
+        var (request, dir) = Setup();
+        using var _ = dir;
+        new Compressor(new RecordingLog()).Run(request);
+        var first = File.ReadAllBytes(request.OutputPath);
+        var lockFile = dir.Combine("model.compression.lock.json");
+        var lockText = File.ReadAllText(lockFile);
+        var log = new RecordingLog();
+
+        new Compressor(log).Run(request with { LockedMode = true });
+
+        Assert.Empty(log.Diagnostics);
+        Assert.Equal(first, File.ReadAllBytes(request.OutputPath));
+        Assert.Equal(lockText, File.ReadAllText(lockFile)); // a current lock is not rewritten
+        var report = ReadReport(dir);
+        Assert.Equal(PlanSource.Lock, report.PlanSource);
+        Assert.Single(report.Candidates);
+        Assert.Equal("layer_a alone at int8", report.Chosen!.Label);
+    }
+
+    [Fact]
+    public void Locked_mode_without_a_lock_is_MC5001()
+    {
+        var (request, dir) = Setup(r => r with { LockedMode = true });
+        using var _ = dir;
+
+        var e = Assert.Throws<CompressionException>(() => new Compressor(new RecordingLog()).Run(request));
+
+        Assert.Equal(DiagnosticCode.LockMissing, e.Code);
+        Assert.False(File.Exists(request.OutputPath));
+    }
+
+    [Fact]
+    public void A_stale_lock_is_MC5002_in_locked_mode_and_searched_again_otherwise()
+    {
+        var (request, dir) = Setup();
+        using var _ = dir;
+        new Compressor(new RecordingLog()).Run(request);
+        // Same arrays but one value changed: the validation data is different content.
+        var arrays = new Dictionary<string, NdArray>();
+        using (var archive = NpzArchive.Open(request.ValidationDataPath!, DataSetting.ValidationData))
+            foreach (var name in new[] { "x", "labels" }) arrays[name] = archive.Read(name);
+        arrays["x"].Data[0] ^= 1;
+        NpzArchive.Write(request.ValidationDataPath!, arrays);
+
+        var e = Assert.Throws<CompressionException>(() => new Compressor(new RecordingLog()).Run(request with { LockedMode = true }));
+        Assert.Equal(DiagnosticCode.LockStale, e.Code);
+        Assert.Contains("the validation data changed", e.Message);
+
+        new Compressor(new RecordingLog()).Run(request);
+        var report = ReadReport(dir);
+        Assert.Equal(PlanSource.Search, report.PlanSource);
+        Assert.Contains("the validation data changed", report.StaleLockReasons);
+        new Compressor(new RecordingLog()).Run(request with { LockedMode = true }); // the new lock is current
+    }
+
+    [Fact]
+    public void A_locked_plan_that_no_longer_meets_the_budget_is_MC5003()
+    {
+        var (request, dir) = Setup();
+        using var _ = dir;
+        new Compressor(new RecordingLog()).Run(request);
+        // Lock int8 on both layers, which breaks the 2-point budget on this data.
+        var lockFile = dir.Combine("model.compression.lock.json");
+        var locked = PlanLockFile.Read(lockFile)!;
+        PlanLockFile.Write(lockFile, locked with { Plan = Plan.Empty.Then(new PassStep(PassCatalog.Lossless)).Then(PassCatalog.Step(PassCatalog.Int8Weights)) });
+        var log = new RecordingLog();
+
+        new Compressor(log).Run(request with { LockedMode = true });
+
+        var error = Assert.Single(log.Diagnostics);
+        Assert.Equal(DiagnosticCode.LockedPlanRegressed, error.Code);
+        Assert.Contains("where MaxAccuracyDrop allows +2.00 pt", error.Message);
+        Assert.False(File.Exists(request.OutputPath));
     }
 
     [Fact]
