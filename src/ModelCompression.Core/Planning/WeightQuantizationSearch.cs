@@ -58,5 +58,5 @@ public sealed class WeightQuantizationSearch(
     }
 
     private static List<string> QuantizableLayers(ModelProto model) =>
-        OnnxWalk.Graphs(model).SelectMany(g => Int8WeightQuantization.Eligible(g)).Select(w => w.Node.Name).Distinct().ToList();
+        Int8WeightQuantization.Eligible(model).Select(w => w.Node.Name).Distinct().ToList();
 }

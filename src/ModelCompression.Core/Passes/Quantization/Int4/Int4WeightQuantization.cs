@@ -1,0 +1,151 @@
+using ModelCompression.Core.Graph;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Tensors;
+
+namespace ModelCompression.Core.Passes.Quantization.Int4;
+
+/// <summary>
+/// Replaces MatMul (constant B [K, N]) and Gemm (transA = 0, constant B, any alpha; beta·C folded into the bias
+/// when C is a constant of N values, else added after) by ONNX Runtime's <c>com.microsoft.MatMulNBits</c> with B
+/// stored as 4-bit codes in blocks along K (<see cref="BlockQuantizer"/>). ONNX Runtime computes directly on the
+/// packed weights, so the weights also stay small in memory. Nodes keep their names, so plans can refer to them.
+/// </summary>
+/// <remarks>
+/// MatMulNBits exists only in ONNX Runtime (its CPU kernel since 1.17; bias input since 1.20), so a model with it
+/// runs nowhere else. The packed weights go into the node's own graph (ONNX Runtime prepacks only the node's
+/// constant initializers); nodes of If/Loop bodies that cannot hold initializers (IR version &lt; 4) are skipped.
+/// </remarks>
+/// <param name="nodeNames">The nodes to replace; null for all eligible ones.</param>
+public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = null, Int4Settings? settings = null, int minElements = Int4WeightQuantization.DefaultMinElements) : IGraphPass
+{
+    public const string MicrosoftDomain = "com.microsoft";
+
+    /// <summary>Below this many weights a node is left as is: the MatMulNBits kernel's fixed costs outweigh the bytes saved.</summary>
+    public const int DefaultMinElements = 1024;
+
+    private readonly Int4Settings _settings = (settings ?? Int4Settings.Default).Validated();
+
+    public string Name => "int4-weights";
+
+    /// <summary>The MatMul/Gemm weights of <paramref name="model"/> (subgraphs included) this pass can replace, whatever nodes it is limited to.</summary>
+    public static IReadOnlyList<QuantizableWeight> Eligible(ModelProto model, int minElements = DefaultMinElements) =>
+        Eligible(new ModelView(model), minElements);
+
+    private static IReadOnlyList<QuantizableWeight> Eligible(ModelView model, int minElements) =>
+        QuantizableWeight.Find(model).Where(w => IsEligible(w, minElements)).ToList();
+
+    private static bool IsEligible(QuantizableWeight weight, int minElements)
+    {
+        var node = weight.Node;
+        if (!weight.IsDirect || weight.Initializer.Dims.Count != 2 || weight.InputIndex != 1 || !weight.Graph!.CanAddInitializers) return false;
+        if (TensorProtoConverter.ElementCount(weight.Initializer) < minElements) return false;
+        return node.OpType switch
+        {
+            "MatMul" => node.Input.Count == 2,
+            // C non-constant can only be added after the product, which needs beta = 1.
+            "Gemm" => node.GetInt("transA", 0) == 0
+                && (node.InputOrEmpty(2).Length == 0 || node.GetFloat("beta", 1f) == 1f || ConstantBias(weight.Graph, node, N(weight)) is not null),
+            _ => false,
+        };
+    }
+
+    public int Apply(ModelProto model)
+    {
+        var view = new ModelView(model);
+        var chosen = Eligible(view, minElements).Where(w => nodeNames is null || nodeNames.Contains(w.Node.Name)).ToList();
+        if (chosen.Count == 0) return 0;
+        if (view.OpsetVersion(MicrosoftDomain) == 0)
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
+
+        // One packed copy per weight, graph and orientation (and alpha), however many nodes read it.
+        var packed = new Dictionary<(GraphProto, GraphProto, string, bool, float), string[]>();
+        foreach (var weight in chosen)
+        {
+            var graph = weight.Graph!;
+            var node = weight.Node;
+            var transposed = node.OpType == "Gemm" && node.GetInt("transB", 0) == 1; // B stored [N, K], as MatMulNBits wants
+            var alpha = node.OpType == "Gemm" ? node.GetFloat("alpha", 1f) : 1f;
+            var key = (graph.Proto, weight.Owner!.Proto, weight.Initializer.Name, transposed, alpha);
+            if (!packed.TryGetValue(key, out var inputs))
+                packed[key] = inputs = AddPacked(graph, view.Names, weight.Initializer, transposed, alpha);
+            Replace(graph, view.Names, weight, inputs);
+            if (!weight.Owner.IsUsed(weight.Initializer.Name)) weight.Owner.RemoveInitializer(weight.Initializer.Name);
+        }
+        return chosen.Count;
+    }
+
+    // Adds B, scales (and zero points) to the node's graph; returns MatMulNBits' inputs 1..3.
+    private string[] AddPacked(GraphView graph, UniqueNames names, TensorProto initializer, bool transposed, float alpha)
+    {
+        var source = TensorProtoConverter.ToNdArray(initializer);
+        var weights = source.ToFloats();
+        var (n, k) = transposed ? ((int)source.Shape[0], (int)source.Shape[1]) : ((int)source.Shape[1], (int)source.Shape[0]);
+        var rows = transposed ? weights : Transpose(weights, k, n);
+        var q = BlockQuantizer.Quantize(rows, n, k, _settings.BlockSize, _settings.Symmetric);
+        var scales = alpha == 1f ? q.Scales : q.Scales.Select(s => s * alpha).ToArray();
+
+        var baseName = initializer.Name;
+        var bName = names.Next($"{baseName}.int4");
+        var scalesName = names.Next($"{baseName}.int4_scales");
+        graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<byte>([n, q.Blocks, q.BlockSize / 2], q.Packed), bName));
+        graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<float>([n, q.Blocks], scales), scalesName));
+        if (q.ZeroPoints is null) return [bName, scalesName];
+        var zeroPointsName = names.Next($"{baseName}.int4_zero_points");
+        graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<byte>([n, q.ZeroPointBytesPerRow], q.ZeroPoints), zeroPointsName));
+        return [bName, scalesName, zeroPointsName];
+    }
+
+    private void Replace(GraphView graph, UniqueNames names, QuantizableWeight weight, string[] packedInputs)
+    {
+        var node = weight.Node;
+        var n = N(weight);
+        var k = TensorProtoConverter.ElementCount(weight.Initializer) / n;
+        var output = node.Output[0];
+        var inputs = new List<string> { node.Input[0] };
+        inputs.AddRange(packedInputs);
+        NodeProto? add = null;
+        var c = node.OpType == "Gemm" ? node.InputOrEmpty(2) : "";
+        if (c.Length > 0)
+        {
+            if (ConstantBias(graph, node, n) is { } bias)
+            {
+                while (inputs.Count < 5) inputs.Add(""); // zero_points and g_idx absent
+                inputs.Add(graph.SetConstantInput(node, 2, bias, $"{c}.int4_bias"));
+            }
+            else
+            {
+                // C of another shape (e.g. [M, N]) broadcasts in an Add exactly as in Gemm.
+                var product = names.Next($"{output}.product");
+                add = OnnxFactory.Node("Add", [product, c], [output], names.Next($"{node.Name}.add_c"));
+                output = product;
+            }
+        }
+        var replacement = OnnxFactory.Node("MatMulNBits", inputs, [output], node.Name, MicrosoftDomain,
+            ("K", k), ("N", n), ("bits", Int4Settings.Bits), ("block_size", _settings.BlockSize));
+        if (_settings.AccuracyLevel != 0) replacement.Attribute.Add(OnnxFactory.Attribute("accuracy_level", _settings.AccuracyLevel));
+        graph.ReplaceNode(node, replacement);
+        if (add is not null) graph.InsertNode(graph.PositionOf(replacement) + 1, add);
+        if (c.Length > 0 && graph.Initializer(c) is not null && !graph.IsUsed(c))
+            graph.RemoveInitializer(c); // C lives on as the (new) bias input
+    }
+
+    private static long N(QuantizableWeight weight) => weight.Initializer.Dims[weight.ChannelAxis];
+
+    // beta·C as a [N] vector when C is a constant float of N values ([N] or [1, N]); null otherwise.
+    private static NdArray? ConstantBias(GraphView graph, NodeProto node, long n)
+    {
+        if (!graph.TryGetConstant(node.InputOrEmpty(2), out var c) || c.ElementType != DataType.Float || c.ElementCount != n) return null;
+        if (c.Rank > 2 || (c.Rank == 2 && c.Shape[0] != 1)) return null;
+        var beta = node.GetFloat("beta", 1f);
+        return NdArray.Create<float>([n], c.ToFloats().Select(v => v * beta).ToArray());
+    }
+
+    private static float[] Transpose(float[] values, int rows, int columns)
+    {
+        var result = new float[values.Length];
+        for (var r = 0; r < rows; r++)
+            for (var c = 0; c < columns; c++)
+                result[c * rows + r] = values[r * columns + c];
+        return result;
+    }
+}
