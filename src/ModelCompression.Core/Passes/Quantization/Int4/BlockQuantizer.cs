@@ -52,6 +52,7 @@ public sealed record BlockQuantizedWeight(int N, int K, int BlockSize, byte[] Pa
 public static class BlockQuantizer
 {
     private static readonly float[] RangeFactors = [1f, 0.975f, 0.95f, 0.925f, 0.9f, 0.875f, 0.85f, 0.825f, 0.8f, 0.775f, 0.75f];
+    private static readonly float[] AsymmetricRangeFactors = [1f, 0.95f, 0.9f, 0.85f, 0.8f, 0.75f];
 
     /// <param name="rows">Row-major [N, K]: row n holds the K weights of output feature n.</param>
     /// <param name="blockSize">A power of two ≥ 16 (ONNX Runtime's MatMulNBits requirement).</param>
@@ -105,7 +106,8 @@ public static class BlockQuantizer
         return (best.Scale, BlockQuantizedWeight.SymmetricZeroPoint);
     }
 
-    // Codes 0..15 spanning [min, max] (widened to include 0, so that 0 is exact), zero point rounded to a code.
+    // Codes 0..15 spanning [min, max] (widened to include 0, so that 0 is exact), zero point rounded to a code;
+    // each end clipped on its own, since an outlier usually sits on one side only.
     private static (float Scale, int ZeroPoint) AsymmetricScale(ReadOnlySpan<float> values)
     {
         float min = 0, max = 0;
@@ -116,13 +118,14 @@ public static class BlockQuantizer
         }
         if (max == min) return (1f, 0);
         var best = (Scale: 0f, ZeroPoint: 0, Error: double.PositiveInfinity);
-        foreach (var factor in RangeFactors)
-        {
-            var scale = (max - min) * factor / 15;
-            var zeroPoint = (int)Math.Clamp(MathF.Round(-min * factor / scale, MidpointRounding.ToEven), 0, 15);
-            var error = SquaredError(values, scale, zeroPoint);
-            if (error < best.Error) best = (scale, zeroPoint, error);
-        }
+        foreach (var low in AsymmetricRangeFactors)
+            foreach (var high in AsymmetricRangeFactors)
+            {
+                var scale = (max * high - min * low) / 15;
+                var zeroPoint = (int)Math.Clamp(MathF.Round(-min * low / scale, MidpointRounding.ToEven), 0, 15);
+                var error = SquaredError(values, scale, zeroPoint);
+                if (error < best.Error) best = (scale, zeroPoint, error);
+            }
         return (best.Scale, best.ZeroPoint);
     }
 

@@ -58,18 +58,17 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
 
         // One packed copy per weight, graph and orientation (and alpha), however many nodes read it.
-        var packed = new Dictionary<(GraphProto, GraphProto, string, bool, float), string[]>();
+        var packed = new Dictionary<(GraphView, GraphView, string, bool, float), string[]>(); // views compare by reference
         foreach (var weight in chosen)
         {
-            var graph = weight.Graph!;
-            var node = weight.Node;
+            var (graph, owner, node) = (weight.Graph!, weight.Owner!, weight.Node);
             var transposed = node.OpType == "Gemm" && node.GetInt("transB", 0) == 1; // B stored [N, K], as MatMulNBits wants
             var alpha = node.OpType == "Gemm" ? node.GetFloat("alpha", 1f) : 1f;
-            var key = (graph.Proto, weight.Owner!.Proto, weight.Initializer.Name, transposed, alpha);
+            var key = (graph, owner, weight.Initializer.Name, transposed, alpha);
             if (!packed.TryGetValue(key, out var inputs))
                 packed[key] = inputs = AddPacked(graph, view.Names, weight.Initializer, transposed, alpha);
             Replace(graph, view.Names, weight, inputs);
-            if (!weight.Owner.IsUsed(weight.Initializer.Name)) weight.Owner.RemoveInitializer(weight.Initializer.Name);
+            if (!owner.IsUsed(weight.Initializer.Name)) owner.RemoveInitializer(weight.Initializer.Name);
         }
         return chosen.Count;
     }
