@@ -25,6 +25,9 @@ public sealed record QuantizableWeight(NodeProto Node, int InputIndex, TensorPro
     public static IReadOnlySet<string> OpTypes { get; } =
         new HashSet<string>(["Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN", "Gather"], StringComparer.Ordinal);
 
+    /// <summary>The operators with one weight each that ONNX Runtime also has integer kernels for (QLinearConv, QGemm, MatMulInteger).</summary>
+    public static IReadOnlySet<string> MatrixOpTypes { get; } = new HashSet<string>(["Conv", "Gemm", "MatMul"], StringComparer.Ordinal);
+
     /// <summary>
     /// The graph whose initializers hold <see cref="Initializer"/>: the node's own graph, or an enclosing graph when
     /// the node sits in an If/Loop body and reads the weight from outside. Set by <see cref="Find(GraphView, ShapeInference)"/>;
@@ -45,11 +48,15 @@ public sealed record QuantizableWeight(NodeProto Node, int InputIndex, TensorPro
     /// <summary>Whether the slot reads <see cref="Initializer"/> itself (not a value computed from it).</summary>
     public bool IsDirect => Read is null || ReferenceEquals(Read.Node, Node);
 
-    /// <summary>The weights of <paramref name="graph"/>'s nodes that are initializers of <paramref name="graph"/> itself.</summary>
+    /// <summary>
+    /// The weights of <paramref name="graph"/>'s Conv, Gemm and MatMul nodes (<see cref="MatrixOpTypes"/>: at most one per
+    /// node) that are initializers of <paramref name="graph"/> itself. For every slot, subgraphs included, use
+    /// <see cref="Find(ModelView)"/>.
+    /// </summary>
     public static IEnumerable<QuantizableWeight> Find(GraphProto graph)
     {
         var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        foreach (var node in graph.Node)
+        foreach (var node in graph.Node.Where(n => MatrixOpTypes.Contains(n.OpType)))
             foreach (var slot in Slots(node))
             {
                 if (!initializers.TryGetValue(node.Input[slot.Input], out var weight) || !IsFloat(weight)) continue;

@@ -144,16 +144,22 @@ public class QuantizableWeightTests
     }
 
     [Fact]
-    public void Find_of_a_graph_proto_sees_only_that_graphs_own_initializers()
+    public void Find_of_a_graph_proto_sees_only_the_conv_gemm_and_matmul_weights_that_are_its_own_initializers()
     {
         var model = RecurrentIfModel();
+        model.Graph.Initializer.Add(TensorProtoConverter.ToTensorProto(NdArray.Create<float>([8, 8], Values(64, 3)), "m"));
+        model.Graph.Node.Add(OnnxFactory.Node("MatMul", ["y", "m"], ["z"], "matmul"));
+        var branchWithMatMul = Branch(model, "else_branch");
+        branchWithMatMul.Initializer.Add(TensorProtoConverter.ToTensorProto(NdArray.Create<float>([8, 8], Values(64, 4)), "n"));
+        branchWithMatMul.Node.Add(OnnxFactory.Node("MatMul", ["e", "n"], ["e2"], "inner"));
 
-        Assert.Empty(QuantizableWeight.Find(model.Graph));
+        Assert.Equal(["m"], QuantizableWeight.Find(model.Graph).Select(w => w.Initializer.Name));
         Assert.Empty(QuantizableWeight.Find(Branch(model, "then_branch"))); // its weights are the main graph's
-        Assert.Equal(["gru.w", "gru.r"], QuantizableWeight.Find(Branch(model, "else_branch")).Select(w => w.Initializer.Name));
-        var direct = Assert.Single(QuantizableWeight.Find(Single("Conv", [1, 2, 5, 5], [("w", [4, 2, 3, 3])], ["x", "w"]).Graph));
+        Assert.Equal(["n"], QuantizableWeight.Find(branchWithMatMul).Select(w => w.Initializer.Name)); // not the GRU's
+        var direct = QuantizableWeight.Find(model.Graph).Single();
         Assert.Null(direct.Owner);
         Assert.True(direct.IsDirect);
+        Assert.Empty(QuantizableWeight.Find(Single("ConvTranspose", [1, 2, 5, 5], [("w", [2, 3, 3, 3])], ["x", "w"]).Graph));
     }
 
     [Fact]
