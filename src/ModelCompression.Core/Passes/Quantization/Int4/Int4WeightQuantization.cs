@@ -1,3 +1,4 @@
+using System.Numerics;
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Tensors;
@@ -58,29 +59,38 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
 
         // One packed copy per weight, graph and orientation (and alpha), however many nodes read it.
-        var packed = new Dictionary<(GraphView, GraphView, string, bool, float), string[]>(); // views compare by reference
+        var packed = new Dictionary<(GraphView, GraphView, string, bool, float), PackedWeight>(); // views compare by reference
         foreach (var weight in chosen)
         {
             var (graph, owner, node) = (weight.Graph!, weight.Owner!, weight.Node);
             var transposed = node.OpType == "Gemm" && node.GetInt("transB", 0) == 1; // B stored [N, K], as MatMulNBits wants
             var alpha = node.OpType == "Gemm" ? node.GetFloat("alpha", 1f) : 1f;
             var key = (graph, owner, weight.Initializer.Name, transposed, alpha);
-            if (!packed.TryGetValue(key, out var inputs))
-                packed[key] = inputs = AddPacked(graph, view.Names, weight.Initializer, transposed, alpha);
-            Replace(graph, view.Names, weight, inputs);
+            if (!packed.TryGetValue(key, out var weights))
+                packed[key] = weights = AddPacked(graph, view.Names, weight.Initializer, transposed, alpha);
+            Replace(graph, view.Names, weight, weights);
             if (!owner.IsUsed(weight.Initializer.Name)) owner.RemoveInitializer(weight.Initializer.Name);
         }
         return chosen.Count;
     }
 
-    // Adds B, scales (and zero points) to the node's graph; returns MatMulNBits' inputs 1..3.
-    private string[] AddPacked(GraphView graph, UniqueNames names, TensorProto initializer, bool transposed, float alpha)
+    /// <summary>MatMulNBits' inputs 1..3 (B, scales, zero points) and its block size.</summary>
+    private sealed record PackedWeight(string[] Inputs, int BlockSize);
+
+    /// <summary>
+    /// The block size for <paramref name="k"/> inputs: the setting, but no larger than K rounded up to a power of two
+    /// (a block of 128 over K = 64 would store 64 padding codes for the same single scale).
+    /// </summary>
+    public int BlockSizeFor(long k) => (int)Math.Min((ulong)_settings.BlockSize, Math.Max(16UL, BitOperations.RoundUpToPowerOf2((ulong)k)));
+
+    // Adds B, scales (and zero points) to the node's graph.
+    private PackedWeight AddPacked(GraphView graph, UniqueNames names, TensorProto initializer, bool transposed, float alpha)
     {
         var source = TensorProtoConverter.ToNdArray(initializer);
         var weights = source.ToFloats();
         var (n, k) = transposed ? ((int)source.Shape[0], (int)source.Shape[1]) : ((int)source.Shape[1], (int)source.Shape[0]);
         var rows = transposed ? weights : Transpose(weights, k, n);
-        var q = BlockQuantizer.Quantize(rows, n, k, _settings.BlockSize, _settings.Symmetric);
+        var q = BlockQuantizer.Quantize(rows, n, k, BlockSizeFor(k), _settings.Symmetric);
         var scales = alpha == 1f ? q.Scales : q.Scales.Select(s => s * alpha).ToArray();
 
         var baseName = initializer.Name;
@@ -88,20 +98,20 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
         var scalesName = names.Next($"{baseName}.int4_scales");
         graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<byte>([n, q.Blocks, q.BlockSize / 2], q.Packed), bName));
         graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<float>([n, q.Blocks], scales), scalesName));
-        if (q.ZeroPoints is null) return [bName, scalesName];
+        if (q.ZeroPoints is null) return new PackedWeight([bName, scalesName], q.BlockSize);
         var zeroPointsName = names.Next($"{baseName}.int4_zero_points");
         graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<byte>([n, q.ZeroPointBytesPerRow], q.ZeroPoints), zeroPointsName));
-        return [bName, scalesName, zeroPointsName];
+        return new PackedWeight([bName, scalesName, zeroPointsName], q.BlockSize);
     }
 
-    private void Replace(GraphView graph, UniqueNames names, QuantizableWeight weight, string[] packedInputs)
+    private void Replace(GraphView graph, UniqueNames names, QuantizableWeight weight, PackedWeight packed)
     {
         var node = weight.Node;
         var n = N(weight);
         var k = TensorProtoConverter.ElementCount(weight.Initializer) / n;
         var output = node.Output[0];
         var inputs = new List<string> { node.Input[0] };
-        inputs.AddRange(packedInputs);
+        inputs.AddRange(packed.Inputs);
         NodeProto? add = null;
         var c = node.OpType == "Gemm" ? node.InputOrEmpty(2) : "";
         if (c.Length > 0)
@@ -120,7 +130,7 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
             }
         }
         var replacement = OnnxFactory.Node("MatMulNBits", inputs, [output], node.Name, MicrosoftDomain,
-            ("K", k), ("N", n), ("bits", Int4Settings.Bits), ("block_size", _settings.BlockSize));
+            ("K", k), ("N", n), ("bits", Int4Settings.Bits), ("block_size", packed.BlockSize));
         if (_settings.AccuracyLevel != 0) replacement.Attribute.Add(OnnxFactory.Attribute("accuracy_level", _settings.AccuracyLevel));
         graph.ReplaceNode(node, replacement);
         if (add is not null) graph.InsertNode(graph.PositionOf(replacement) + 1, add);

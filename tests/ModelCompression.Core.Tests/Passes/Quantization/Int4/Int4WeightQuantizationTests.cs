@@ -267,6 +267,22 @@ public class Int4WeightQuantizationTests
         }
     }
 
+    [Fact]
+    public void A_block_size_beyond_K_shrinks_to_K_rounded_up_to_a_power_of_two()
+    {
+        var model = new OnnxBuilder()
+            .Input("a", DataType.Float, 2, 40).Initializer("w", Values(40 * 64, 1), 40, 64)
+            .Node("MatMul", ["a", "w"], ["y"]).Output("y", DataType.Float, 2, 64).Build();
+        var pass = new Int4WeightQuantization(settings: new Int4Settings(BlockSize: 128));
+
+        pass.Apply(model);
+
+        Assert.Equal((64, 64L), (pass.BlockSizeFor(40), model.Graph.Node[0].Attribute.Single(a => a.Name == "block_size").I));
+        Assert.Equal([64L, 1, 32], model.Graph.Initializer.Single(t => t.DataType == (int)DataType.Uint8).Dims);
+        Assert.Equal((16, 32, 128), (pass.BlockSizeFor(3), pass.BlockSizeFor(17), pass.BlockSizeFor(1000)));
+        ModelEquivalence.Run(model, new Dictionary<string, NdArray> { ["a"] = SyntheticInputs.Uniform([2, 40], 1) });
+    }
+
     [Theory]
     [InlineData(8, 0)]
     [InlineData(48, 0)]
