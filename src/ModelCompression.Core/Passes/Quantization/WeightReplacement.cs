@@ -30,7 +30,7 @@ internal sealed class WeightReplacement
     public int ChannelAxis => _reads[0].ChannelAxis;
 
     /// <summary>The distinct weight slots (node, input) served by this tensor.</summary>
-    public int SlotCount => _reads.Select(r => (r.Node, r.InputIndex)).Distinct().Count();
+    public int SlotCount => _reads.GroupBy(r => r.Node, ReferenceEqualityComparer.Instance).Sum(node => node.Select(r => r.InputIndex).Distinct().Count());
 
     /// <summary>
     /// Groups weights found by <see cref="QuantizableWeight.Find(ModelView)"/> by the tensor they read and, when
