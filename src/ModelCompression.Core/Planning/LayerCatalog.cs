@@ -10,7 +10,7 @@ public static class LayerCatalog
     public static IReadOnlyList<LayerChoice> Find(ModelProto model, Technique techniques)
     {
         var layers = new List<LayerChoice>();
-        foreach (var group in OnnxWalk.Graphs(model).SelectMany(g => Int8WeightQuantization.Eligible(g)).GroupBy(w => w.Node.Name))
+        foreach (var group in Int8WeightQuantization.Eligible(model).GroupBy(w => w.Node.Name))
         {
             var precisions = new HashSet<Precision> { Precision.Fp32 };
             if (techniques.HasFlag(Technique.Int8)) precisions.Add(Precision.Int8);

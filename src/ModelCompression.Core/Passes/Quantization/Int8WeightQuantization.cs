@@ -23,10 +23,12 @@ public enum DequantizeForm
 }
 
 /// <summary>
-/// Stores the float weights of Conv, Gemm and MatMul nodes as int8 codes with one scale per output
-/// channel, dequantized inside the graph, so inputs, outputs and arithmetic stay float. The file
-/// shrinks; the memory of a loaded session does not (the weights are floats again once loaded).
+/// Stores the float weights of the weight slots (<see cref="QuantizableWeight"/>: Conv, ConvTranspose, Gemm, MatMul,
+/// LSTM/GRU/RNN, Gather), in every graph including If/Loop bodies, as int8 codes with one scale per output channel,
+/// dequantized inside the graph, so inputs, outputs and arithmetic stay float. The file shrinks; the memory of a
+/// loaded session does not (the weights are floats again once loaded).
 /// </summary>
+/// <param name="nodeNames">The nodes whose weights to quantize; null for all.</param>
 public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = null, DequantizeForm form = DequantizeForm.CastMul, int minElements = Int8WeightQuantization.DefaultMinElements) : IGraphPass
 {
     /// <summary>Below this many elements a weight is left as is: its scales and nodes would cost about what int8 saves.</summary>
@@ -34,55 +36,53 @@ public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = nul
 
     public string Name => "int8-weights";
 
-    /// <summary>The weights of <paramref name="graph"/> this pass can quantize, whatever nodes it is limited to.</summary>
-    public static IEnumerable<QuantizableWeight> Eligible(GraphProto graph, int minElements = DefaultMinElements) =>
-        QuantizableWeight.Find(graph).Where(w => TensorProtoConverter.ElementCount(w.Initializer) >= minElements);
+    /// <summary>The weights of <paramref name="model"/> (subgraphs included) this pass can quantize, whatever nodes it is limited to.</summary>
+    public static IReadOnlyList<QuantizableWeight> Eligible(ModelProto model, int minElements = DefaultMinElements) =>
+        Eligible(new ModelView(model), minElements);
+
+    private static IReadOnlyList<QuantizableWeight> Eligible(ModelView model, int minElements) =>
+        QuantizableWeight.Find(model)
+            .Where(w => w.Owner!.CanAddInitializers && TensorProtoConverter.ElementCount(w.Initializer) >= minElements)
+            .ToList();
 
     public int Apply(ModelProto model)
     {
         var view = new ModelView(model);
+        var chosen = Eligible(view, minElements).Where(w => nodeNames is null || nodeNames.Contains(w.Node.Name));
         var rewrites = 0;
-        foreach (var graph in view.Graphs().Where(g => g.CanAddInitializers))
+        // One quantized copy per weight tensor (and channel axis), however many of the chosen nodes read it.
+        foreach (var weight in WeightReplacement.Group(chosen, byChannelAxis: true).ToList())
         {
-            // One quantized copy per weight tensor, however many of the chosen nodes read it.
-            var groups = Eligible(graph.Proto, minElements)
-                .Where(w => nodeNames is null || nodeNames.Contains(w.Node.Name))
-                .GroupBy(w => (w.Initializer.Name, w.ChannelAxis))
-                .ToList();
-            foreach (var group in groups)
-            {
-                var dequantized = Dequantize(graph, view.Names, group.First());
-                foreach (var weight in group) graph.SetInput(weight.Node, weight.InputIndex, dequantized);
-                if (!graph.IsUsed(group.Key.Name)) graph.RemoveInitializer(group.Key.Name);
-                rewrites += group.Count();
-            }
+            weight.Redirect(Dequantize(weight, view.Names));
+            rewrites += weight.SlotCount;
         }
         return rewrites;
     }
 
-    private string Dequantize(GraphView graph, UniqueNames names, QuantizableWeight weight)
+    private string Dequantize(WeightReplacement weight, UniqueNames names)
     {
         var source = TensorProtoConverter.ToNdArray(weight.Initializer);
-        var (codes, scales) = PerChannelQuantizer.Quantize(source.ToFloats(), source.Shape, weight.ChannelAxis);
+        var axis = weight.ChannelAxis;
+        var (codes, scales) = PerChannelQuantizer.Quantize(source.ToFloats(), source.Shape, axis);
         var baseName = weight.Initializer.Name;
         var codesName = names.Next($"{baseName}.int8");
         var scalesName = names.Next($"{baseName}.scale");
         var outputName = names.Next($"{baseName}.dequantized");
-        graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<sbyte>(source.Shape, codes), codesName));
+        weight.Owner.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<sbyte>(source.Shape, codes), codesName));
         if (form == DequantizeForm.DequantizeLinear)
         {
-            graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<float>([scales.Length], scales), scalesName));
-            graph.InsertBefore(weight.Node, OnnxFactory.Node("DequantizeLinear", [codesName, scalesName], [outputName],
-                names.Next($"{baseName}.dequantize"), attributes: ("axis", weight.ChannelAxis)));
+            weight.Owner.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<float>([scales.Length], scales), scalesName));
+            weight.AddNode(OnnxFactory.Node("DequantizeLinear", [codesName, scalesName], [outputName],
+                names.Next($"{baseName}.dequantize"), attributes: ("axis", axis)));
         }
         else
         {
             // Scales shaped to broadcast along the channel axis: [M,1,1,1] for Conv, [N] for MatMul.
-            var scaleShape = Enumerable.Range(0, source.Rank).Select(a => a == weight.ChannelAxis ? (long)scales.Length : 1L).ToArray();
-            graph.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<float>(scaleShape, scales), scalesName));
+            var scaleShape = Enumerable.Range(0, source.Rank).Select(a => a == axis ? (long)scales.Length : 1L).ToArray();
+            weight.Owner.AddInitializer(TensorProtoConverter.ToTensorProto(NdArray.Create<float>(scaleShape, scales), scalesName));
             var castName = names.Next($"{baseName}.cast");
-            graph.InsertBefore(weight.Node, OnnxFactory.Node("Cast", [codesName], [castName], names.Next($"{baseName}.cast"), attributes: ("to", (int)DataType.Float)));
-            graph.InsertBefore(weight.Node, OnnxFactory.Node("Mul", [castName, scalesName], [outputName], names.Next($"{baseName}.dequantize")));
+            weight.AddNode(OnnxFactory.Node("Cast", [codesName], [castName], names.Next($"{baseName}.cast"), attributes: ("to", (int)DataType.Float)));
+            weight.AddNode(OnnxFactory.Node("Mul", [castName, scalesName], [outputName], names.Next($"{baseName}.dequantize")));
         }
         return outputName;
     }

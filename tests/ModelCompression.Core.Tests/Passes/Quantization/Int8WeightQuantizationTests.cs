@@ -3,17 +3,12 @@ using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Testing;
+using static ModelCompression.Core.Tests.Passes.Quantization.QuantizationTestKit;
 
 namespace ModelCompression.Core.Tests.Passes.Quantization;
 
 public class Int8WeightQuantizationTests
 {
-    private static float[] Values(int count, int seed)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-    }
-
     private static ModelProto ConvGemmModel(int opset = 13, bool transB = true) => new OnnxBuilder(opset)
         .Input("x", DataType.Float, "N", 3, 8, 8)
         .Initializer("conv.w", Values(32 * 3 * 3 * 3, 1), 32, 3, 3, 3)
@@ -152,7 +147,91 @@ public class Int8WeightQuantizationTests
         Assert.Equal(0, new Int8WeightQuantization().Apply(model));
         Assert.Equal(0, new Int8WeightQuantization().Apply(ConvGemmModel().Also(m => new Int8WeightQuantization().Apply(m))));
     }
+
+    [Theory]
+    [InlineData("LSTM", 4)]
+    [InlineData("GRU", 3)]
+    [InlineData("RNN", 1)]
+    public void Recurrent_weights_are_quantized_per_gate_row(string op, int gates)
+    {
+        const int hidden = 16, inputSize = 12;
+        var model = new OnnxBuilder()
+            .Input("x", DataType.Float, 5, 1, inputSize)
+            .Initializer("w", Values(gates * hidden * inputSize, 1, 0.4f), 1, gates * hidden, inputSize)
+            .Initializer("r", Values(gates * hidden * hidden, 2, 0.4f), 1, gates * hidden, hidden)
+            .Node(op, ["x", "w", "r"], ["all", "y"], ("hidden_size", hidden))
+            .Output("y", DataType.Float, 1, 1, hidden)
+            .Build();
+        var quantized = model.Clone();
+
+        Assert.Equal(2, new Int8WeightQuantization().Apply(quantized));
+
+        Assert.Equal(2, quantized.Graph.Initializer.Count(t => t.DataType == (int)DataType.Int8));
+        Assert.DoesNotContain(quantized.Graph.Initializer, t => t.Name is "w" or "r");
+        var (error, magnitude) = Compare(model, quantized, new Dictionary<string, NdArray> { ["x"] = SyntheticInputs.Uniform([5, 1, inputSize], 3) });
+        Assert.InRange(error, 1e-7, 0.02 * magnitude);
+    }
+
+    [Fact]
+    public void Transposed_convolution_weights_are_quantized_along_their_output_channel_axis()
+    {
+        var model = new OnnxBuilder()
+            .Input("x", DataType.Float, 1, 4, 6, 6)
+            .Initializer("w", Values(4 * 8 * 3 * 3, 1), 4, 8, 3, 3)
+            .Node("ConvTranspose", ["x", "w"], ["y"], ("strides", new[] { 2, 2 }))
+            .Output("y", DataType.Float)
+            .Build();
+        var quantized = model.Clone();
+
+        Assert.Equal(1, new Int8WeightQuantization().Apply(quantized));
+
+        Assert.Equal([1L, 8, 1, 1], quantized.Graph.Initializer.Single(t => t.Name.EndsWith(".scale")).Dims);
+        var (error, magnitude) = Compare(model, quantized, new Dictionary<string, NdArray> { ["x"] = SyntheticInputs.Uniform([1, 4, 6, 6], 3) });
+        Assert.InRange(error, 1e-7, 0.02 * magnitude);
+    }
+
+    [Fact]
+    public void Weights_of_if_branches_are_quantized_in_the_graph_that_holds_them()
+    {
+        var model = RecurrentIfModel();
+        var quantized = model.Clone();
+
+        // Two LSTM slots (W through the branch's Slice/Concat/Unsqueeze, and R) and two GRU slots.
+        Assert.Equal(4, new Int8WeightQuantization().Apply(quantized));
+
+        OnnxStructure.Validate(quantized, "int8 output");
+        Assert.Equal(2, quantized.Graph.Initializer.Count(t => t.DataType == (int)DataType.Int8));
+        Assert.DoesNotContain(quantized.Graph.Initializer, t => t.Name is "w_ih" or "lstm.r");
+        Assert.Equal(["Cast", "Mul", "Cast", "Mul", "If"], quantized.Graph.Node.Select(n => n.OpType));
+        var elseBranch = Branch(quantized, "else_branch");
+        Assert.Equal(2, elseBranch.Initializer.Count(t => t.DataType == (int)DataType.Int8));
+        Assert.DoesNotContain(elseBranch.Initializer, t => t.Name is "gru.w" or "gru.r");
+        Assert.Equal(["Cast", "Mul", "Cast", "Mul", "GRU"], elseBranch.Node.Select(n => n.OpType));
+        foreach (var condition in new[] { true, false })
+        {
+            var (error, magnitude) = Compare(model, quantized, RecurrentInput(condition));
+            Assert.InRange(error, 1e-7, 0.02 * magnitude);
+        }
+    }
+
+    [Fact]
+    public void Onnx_runtime_folds_the_dequantization_into_float_weights_when_the_session_loads_also_inside_branches()
+    {
+        var quantized = RecurrentIfModel();
+        new Int8WeightQuantization().Apply(quantized);
+        var cast = ConvGemmModel();
+        new Int8WeightQuantization().Apply(cast);
+
+        foreach (var model in new[] { quantized, cast })
+        {
+            var optimized = AsOptimizedByOnnxRuntime(model);
+            Assert.Equal(0, CountOps(optimized, "Cast"));
+            Assert.Equal(0, CountOps(optimized, "Mul"));
+            Assert.DoesNotContain(OnnxWalk.Graphs(optimized).SelectMany(g => g.Initializer), t => t.DataType == (int)DataType.Int8);
+        }
+    }
 }
+
 
 internal static class TestExtensions
 {
