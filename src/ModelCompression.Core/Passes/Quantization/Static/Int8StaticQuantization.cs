@@ -191,7 +191,7 @@ public sealed class Int8StaticQuantization : IGraphPass
             var codes = layer.Codes.Codes;
             if (transpose)
             {
-                codes = Transposed(codes, (int)shape[0], (int)shape[1]);
+                codes = Int8Matrix.Transposed(codes, (int)shape[0], (int)shape[1]);
                 shape = [shape[1], shape[0]];
             }
             storedNames = (names.Next($"{weight.Initializer.Name}_int8"), names.Next($"{weight.Initializer.Name}_scale"));
@@ -234,13 +234,6 @@ public sealed class Int8StaticQuantization : IGraphPass
             graph.Model.Proto.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
     }
 
-    private static sbyte[] Transposed(sbyte[] values, int rows, int columns)
-    {
-        var result = new sbyte[values.Length];
-        for (var r = 0; r < rows; r++)
-            for (var c = 0; c < columns; c++) result[c * rows + r] = values[r * columns + c];
-        return result;
-    }
 
     // The bias as int32 at scale (input scale × channel scale), the accumulator's own grid, as QLinearConv takes it.
     private static void DequantizeBias(GraphView graph, UniqueNames names, QuantizedLayer layer, string bias, float inputScale)
