@@ -94,6 +94,16 @@ public sealed class ActivationStatistics
         }
     }
 
+    /// <summary>The magnitudes of the negative and of the non-negative values as two histograms: bin k covers |x| in [k·w, (k+1)·w), w = Bound / <see cref="BinsPerSide"/>.</summary>
+    public (long[] Negative, long[] Positive) SideHistograms()
+    {
+        var histogram = _histogram ?? throw new InvalidOperationException($"'{Tensor}' has no histogram.");
+        var half = histogram.Length / 2;
+        var negative = new long[half];
+        for (var k = 0; k < half; k++) negative[k] = histogram[half - 1 - k];
+        return (negative, histogram[half..]);
+    }
+
     /// <summary>The histogram of |x|: bin k covers [k·w, (k+1)·w), w = Bound / <see cref="BinsPerSide"/> (the two halves folded).</summary>
     public long[] AbsoluteHistogram()
     {

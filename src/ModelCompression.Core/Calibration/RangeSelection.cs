@@ -39,21 +39,42 @@ public static class RangeSelection
     }
 
     /// <summary>
-    /// TensorRT's entropy calibration: over the |x| histogram, try every threshold from <c>levels</c> bins up
-    /// to all of them; for each, the reference distribution P is the histogram up to the threshold with
-    /// everything beyond added to its last bin (clipping), and Q is that histogram merged into
-    /// <c>levels</c> quantization levels and spread back over the bins that P fills; keep the threshold
-    /// with the smallest KL(P‖Q), at (m + 0.5) bin widths as TensorRT. <c>levels</c> is 128 for a
-    /// symmetric grid (one sign of int8) and 256 for an asymmetric grid over all-non-negative values.
+    /// TensorRT's entropy calibration: over a histogram of magnitudes, try every threshold from <c>levels</c> bins up
+    /// to all of them; for each, the reference distribution P is the histogram up to the threshold with everything
+    /// beyond added to its last bin (clipping), and Q is that histogram merged into <c>levels</c> quantization levels
+    /// and spread back over the bins that P fills; keep the threshold with the smallest KL(P‖Q), at (m + 0.5) bin
+    /// widths as TensorRT. Symmetric: one threshold T on |x| with 128 levels (one sign of int8), range [−T, T].
+    /// Asymmetric: each sign's tail gets its own threshold, over its own histogram of magnitudes (a one-sided tensor,
+    /// e.g. after Relu, with all 256 levels of uint8), because the two tails of an asymmetric tensor differ (an image
+    /// normalised to [−0.8, 2.0] with its background at −0.8 would otherwise have its bright side clipped at 0.8).
     /// </summary>
     public static ActivationRange Entropy(ActivationStatistics statistics, bool symmetric)
     {
-        var folded = statistics.AbsoluteHistogram();
-        var levels = !symmetric && statistics.Min >= 0 ? 256 : 128;
-        var bins = FindEntropyThresholdBins(folded, levels);
         var width = statistics.Bound / statistics.BinsPerSide;
-        var t = Math.Min((float)((bins + 0.5) * width), statistics.Bound);
-        return Clamp(new ActivationRange(-t, t), statistics);
+        float Threshold(long[] magnitudes, int levels) =>
+            Math.Min((float)((FindEntropyThresholdBins(WithoutZeroSpike(magnitudes), levels) + 0.5) * width), statistics.Bound);
+        if (symmetric)
+        {
+            var t = Threshold(statistics.AbsoluteHistogram(), 128);
+            return Clamp(new ActivationRange(-t, t), statistics);
+        }
+        var (negative, positive) = statistics.SideHistograms();
+        var oneSided = statistics.Min >= 0 || statistics.Max <= 0;
+        var levels = oneSided ? 256 : 128;
+        var low = statistics.Min < 0 ? -Threshold(negative, levels) : 0;
+        var high = statistics.Max > 0 ? Threshold(positive, levels) : 0;
+        return Clamp(new ActivationRange(low, high), statistics);
+    }
+
+    // Exact zeros (half of every Relu output) pile up in the first bin. Any grid represents 0 exactly, but the spike
+    // would dominate the divergence and pull the threshold down to the fewest bins tried, so the first bin counts
+    // as its neighbour does (NVIDIA's pytorch-quantization does the same).
+    private static long[] WithoutZeroSpike(long[] magnitudes)
+    {
+        if (magnitudes.Length < 2) return magnitudes;
+        var copy = (long[])magnitudes.Clone();
+        copy[0] = Math.Min(copy[0], copy[1]);
+        return copy;
     }
 
     /// <summary>The number of |x| bins (from 0) that the KL-optimal threshold keeps.</summary>

@@ -96,6 +96,33 @@ public class CalibrationTests
     }
 
     [Fact]
+    public void Entropy_is_not_pulled_down_by_the_zeros_a_relu_makes()
+    {
+        // Half exact zeros (as after Relu), half uniform in (0, 1]: nothing to clip.
+        var random = new Random(6);
+        var values = Enumerable.Range(0, 64 * 100).Select(i => i % 2 == 0 ? 0f : (float)(1 - random.NextDouble())).ToArray();
+        var result = Collect(values);
+
+        Assert.InRange(result.Range("y", new CalibrationSettings(CalibrationMethod.Entropy)).Max, 0.9f, 1f);
+        Assert.InRange(result.Range("y", new CalibrationSettings(CalibrationMethod.Entropy, Symmetric: true)).Max, 0.9f, 1f);
+    }
+
+    [Fact]
+    public void Asymmetric_entropy_gives_each_tail_its_own_threshold()
+    {
+        // An image normalised to [-0.8, 2]: most pixels are background at -0.8, the rest spread up to 2.
+        var random = new Random(7);
+        var values = Enumerable.Range(0, 64 * 100).Select(i => i % 3 != 0 ? -0.8f : (float)(-0.8 + 2.8 * random.NextDouble())).ToArray();
+        var result = Collect(values);
+
+        var asymmetric = result.Range("y", new CalibrationSettings(CalibrationMethod.Entropy));
+        Assert.Equal(-0.8f, asymmetric.Min);
+        Assert.InRange(asymmetric.Max, 1.8f, 2f); // the bright side is kept
+        // On |x|, one threshold for both signs sits at the background's spike and clips the bright side.
+        Assert.InRange(result.Range("y", new CalibrationSettings(CalibrationMethod.Entropy, Symmetric: true)).Max, 0.8f, 1.2f);
+    }
+
+    [Fact]
     public void Asymmetric_grids_give_all_positive_activations_the_whole_uint8_range()
     {
         var result = Collect(HeavyTailed(64 * 50, 4));
