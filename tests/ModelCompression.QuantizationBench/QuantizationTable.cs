@@ -37,11 +37,13 @@ internal static class QuantizationTable
         Console.WriteLine();
         Console.WriteLine("| form | size | score | Δ score | latency vs fp32 | note |");
         Console.WriteLine("|---|---:|---:|---:|---:|---|");
+        var runs = new List<string>();
         void Row(string form, ModelProto model, string note = "")
         {
             var score = reference.Evaluate(model, form);
             var ratio = LatencyMeter.Compare(original, name, model, form, sample, Latency).Ratio;
             Console.WriteLine($"| {form} | {OnnxModelFile.SizeOf(model) / 1024.0:0.0} KB | {score:0.0000} | {100 * (score - reference.Score):+0.00;-0.00;0.00} pt | {ratio:0.00}× | {note} |");
+            runs.Add($"- {form}: {string.Join(", ", DynamicForms.OptimizedOps(model).GroupBy(o => o).Select(g => $"{g.Key} ×{g.Count()}"))}");
         }
 
         Row("fp32 original", original, "latency: the original against itself (noise)");
@@ -61,7 +63,7 @@ internal static class QuantizationTable
             {
                 var pass = new Int8StaticQuantization(statistics, options: options);
                 var model = Apply(lossless, pass);
-                Row($"int8 static {options}", model, calibrated + Skips(pass.Skipped));
+                Row($"int8 static {options}", model, Note(calibrated, Skips(pass.Skipped)));
                 calibrated = "";
             }
         }
@@ -69,8 +71,12 @@ internal static class QuantizationTable
         var form = Int8DynamicQuantization.CanApply(lossless, DynamicQuantizationForm.Standard, out _) ? DynamicQuantizationForm.Standard : DynamicQuantizationForm.Fused;
         var dynamicPass = new Int8DynamicQuantization(form: form);
         var dynamic = Apply(lossless, dynamicPass, out var rewrites);
-        if (rewrites == 0) Console.WriteLine($"| int8 dynamic ({form}) | | | | | nothing to quantize{Skips(dynamicPass.Skipped)} |");
+        if (rewrites == 0) Console.WriteLine($"| int8 dynamic ({form}) | | | | | {Note("nothing to quantize", Skips(dynamicPass.Skipped))} |");
         else Row($"int8 dynamic ({form}, {rewrites} layers)", dynamic, Skips(dynamicPass.Skipped));
+
+        Console.WriteLine();
+        Console.WriteLine("What ONNX Runtime runs after its load-time fusions:");
+        foreach (var line in runs) Console.WriteLine(line);
     }
 
     private static IEnumerable<StaticQuantizationOptions> StaticForms()
@@ -79,6 +85,7 @@ internal static class QuantizationTable
             yield return new StaticQuantizationOptions { Activations = new CalibrationSettings(method, 99.99) };
         yield return new StaticQuantizationOptions { Activations = new CalibrationSettings(CalibrationMethod.MinMax, Symmetric: true) };
         yield return new StaticQuantizationOptions { IntegerIntermediateOps = false };
+        yield return new StaticQuantizationOptions { Activations = new CalibrationSettings(CalibrationMethod.Entropy), IntegerIntermediateOps = false };
     }
 
     private static ModelProto Apply(ModelProto model, IGraphPass pass) => Apply(model, pass, out _);
@@ -90,6 +97,8 @@ internal static class QuantizationTable
         return copy;
     }
 
+    private static string Note(params string[] parts) => string.Join("; ", parts.Where(p => p.Length > 0));
+
     private static string Skips(IReadOnlyList<SkippedNode> skipped) =>
-        skipped.Count == 0 ? "" : $"; skipped {skipped.Count}: " + string.Join("; ", skipped.GroupBy(s => s.Reason).Select(g => $"{g.Count()}× {g.Key}"));
+        skipped.Count == 0 ? "" : $"skipped {skipped.Count}: " + string.Join("; ", skipped.GroupBy(s => s.Reason).Select(g => $"{g.Count()}× {g.Key}"));
 }

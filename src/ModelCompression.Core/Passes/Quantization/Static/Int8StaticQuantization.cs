@@ -12,7 +12,7 @@ namespace ModelCompression.Core.Passes.Quantization.Static;
 /// scale per output channel behind a per-axis DequantizeLinear, biases int32 at (input scale × channel
 /// scale), and activations pass through QuantizeLinear→DequantizeLinear with grids calibrated on
 /// samples. The model keeps its float inputs and outputs; ONNX Runtime recognises the pattern when the
-/// session loads and runs QLinearConv, QGemm, QLinearMatMul or MatMulIntegerToFloat on the integers
+/// session loads and runs QLinearConv, QLinearMatMul or MatMulIntegerToFloat on the integers
 /// (and MaxPool/Reshape/... on them as they are, QLinearAdd/QLinearConcat/QLinearGlobalAveragePool for
 /// the ops between layers, see <see cref="StaticQuantizationOptions.IntegerIntermediateOps"/>). A Gemm
 /// layer is written as a QDQ MatMul, or with a bias directly as the MatMulIntegerToFloat ORT would fuse
@@ -24,6 +24,14 @@ namespace ModelCompression.Core.Passes.Quantization.Static;
 /// (with a bias) beta ≠ 1, biases that are not one constant value per output channel (or, Conv, do not fit int32), and layers
 /// whose activations were not calibrated. Models before opset 13 (no per-axis DequantizeLinear) are left
 /// unchanged: see <see cref="CanApply"/>; no opset conversion is attempted.
+/// </para>
+/// <para>
+/// Measured with ONNX Runtime 1.31.1 on CPU (AMD EPYC, AVX512-VNNI), batch 1, one thread, latency relative to the
+/// fp32 model timed interleaved in the same process (<c>dotnet run -c Release --project tests/ModelCompression.QuantizationBench -- table</c>):
+/// fashion-cnn (3403 KB, 91.04%) becomes 861 KB at 0.42–0.43× the latency, 91.05% (MinMax) / 91.08% (Percentile
+/// 99.99) / 90.88% (Entropy) on the 10,000 validation images; digits-mlp (97.59%) keeps its accuracy but runs
+/// 1.64–1.81× slower: its 64- and 128-wide Gemms are too small for the integer kernels to repay quantizing their
+/// inputs. Symmetric activations: 2.35× (fashion-cnn) and 5.59× (digits-mlp), see <see cref="CalibrationSettings.Symmetric"/>.
 /// </para>
 /// </summary>
 public sealed class Int8StaticQuantization : IGraphPass
@@ -80,9 +88,9 @@ public sealed class Int8StaticQuantization : IGraphPass
         CanApply(model, out _) ? QdqLayout.EligibleWeights(new ModelView(model).Main).Select(w => w.Node.Name).Distinct().ToList() : [];
 
     /// <summary>
-    /// Calibrates every activation any node subset of <paramref name="model"/> may quantize, with the
-    /// histograms <paramref name="options"/>' method needs, so that one result serves all candidates
-    /// (pass <c>histograms: true</c> through <paramref name="options"/> = Percentile or Entropy to allow every method).
+    /// Calibrates every activation any node subset of <paramref name="model"/> may quantize, so that one result serves
+    /// every candidate. Histograms (a second pass over the samples) are collected when <paramref name="options"/>' method
+    /// needs them; calibrated with Percentile or Entropy, the result serves all three methods and both encodings.
     /// </summary>
     public static CalibrationResult Calibrate(ModelProto model, string modelName, SampleSet samples, StaticQuantizationOptions? options = null, EvaluationOptions? run = null)
     {
