@@ -18,7 +18,7 @@ public static class BenchmarkTable
             return $"| {model.Folder} | {report.Metric} | {Quantity.FormatSize(report.OriginalSizeBytes)} | failed | | {report.Failure} | | | | {searchSeconds:0} s |";
         return string.Create(CultureInfo.InvariantCulture,
             $"| {model.Folder} | {report.Metric} | {Quantity.FormatSize(report.OriginalSizeBytes)} | {Quantity.FormatSize(chosen.SizeBytes)} | " +
-            $"{ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} | {ReportWriter.Score(report.OriginalScore)} → {ReportWriter.Score(chosen.Score)} | " +
-            $"{ReportWriter.Points(chosen.Drop)} | n/a | {chosen.Label} | {searchSeconds:0} s |");
+            $"{ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} | {ReportWriter.Score(report.OriginalScore)} → {ReportWriter.Score(chosen.ValidationScore!.Value)} | " +
+            $"{ReportWriter.Points(chosen.ValidationDrop!.Value)} | {ReportWriter.Times(chosen.LatencyRatio!.Value)} | {chosen.Label} | {searchSeconds:0} s |");
     }
 }

@@ -1,9 +1,39 @@
+using System.Security.Cryptography;
+using Google.Protobuf;
+using ModelCompression.Core.Calibration;
 using ModelCompression.Core.Data;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.Quantization.Static;
 
 namespace ModelCompression.Core.Passes;
 
-/// <summary>What a pass may need besides the model: the calibration samples (static quantization).</summary>
-public sealed record PassContext(SampleSet? Calibration)
+/// <summary>
+/// What a pass may need besides the model: the calibration samples, and the activation statistics
+/// calibrated on them. Statistics are collected once per distinct model (all candidates calibrate the
+/// same lossless model), with histograms, so one collection serves every calibration method.
+/// </summary>
+public sealed class PassContext(SampleSet? calibration)
 {
-    public static PassContext None { get; } = new((SampleSet?)null);
+    /// <summary>At most this many calibration samples, spread over the file: more changes the ranges very little.</summary>
+    public const int MaxCalibrationSamples = 1024;
+
+    private readonly Dictionary<string, CalibrationResult> _calibrations = new(StringComparer.Ordinal);
+
+    public static PassContext None { get; } = new(null);
+
+    public SampleSet? Calibration => calibration;
+
+    public CalibrationResult CalibrationFor(ModelProto model)
+    {
+        if (calibration is null)
+            throw new InvalidOperationException("Static int8 quantization needs calibration samples.");
+        var key = Convert.ToHexStringLower(SHA256.HashData(model.ToByteArray()));
+        if (!_calibrations.TryGetValue(key, out var result))
+        {
+            var (samples, _) = calibration.Split(Math.Min(MaxCalibrationSamples, calibration.Count));
+            var entropy = new StaticQuantizationOptions { Activations = new CalibrationSettings(CalibrationMethod.Entropy) };
+            _calibrations[key] = result = Int8StaticQuantization.Calibrate(model, "the model being calibrated", samples, entropy);
+        }
+        return result;
+    }
 }

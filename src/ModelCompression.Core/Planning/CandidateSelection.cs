@@ -15,13 +15,16 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
     /// <summary>How many search-split winners are judged on the validation data before giving up.</summary>
     public const int MaxJudged = 5;
 
-    public static CandidateSelection Select(IReadOnlyList<Candidate> candidates, Budgets budgets, Func<Candidate, Candidate> judge, string modelFile)
+    /// <summary>Sizes this close are the same in practice; among them the faster candidate is preferred.</summary>
+    public const double SizeTie = 0.02;
+
+    /// <param name="searchDrop">The accuracy drop a candidate may show on the search split to be judged (default: the budget's).</param>
+    public static CandidateSelection Select(IReadOnlyList<Candidate> candidates, Budgets budgets, Func<Candidate, Candidate> judge, string modelFile, double? searchDrop = null)
     {
         var judged = new List<Candidate>();
-        var eligible = candidates
-            .Where(c => budgets.AllowsDrop(c.Search.Drop) && budgets.AllowsSize(c.SizeBytes) && budgets.AllowsLatency(c.Latency))
-            .OrderBy(c => c.SizeBytes).ThenByDescending(c => c.Search.Score);
-        foreach (var candidate in eligible.Take(MaxJudged))
+        var searchBudgets = budgets with { MaxAccuracyDrop = searchDrop ?? budgets.MaxAccuracyDrop };
+        var eligible = candidates.Where(c => searchBudgets.AllowsDrop(c.Search.Drop) && budgets.AllowsSize(c.SizeBytes) && budgets.AllowsLatency(c.Latency));
+        foreach (var candidate in SmallestFirst(eligible).Take(MaxJudged))
         {
             var withValidation = judge(candidate);
             judged.Add(withValidation);
@@ -62,6 +65,19 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
         return new(null, fastest, Diagnostic.Error(DiagnosticCode.LatencyBudgetNotMet, modelFile,
             $"No candidate is fast enough: the fastest within the other budgets, {fastest.Label}, takes {Quantity.FormatDuration(fastest.Latency.Candidate)} " +
             $"(×{fastest.Latency.Ratio:0.00} the original) per batch-1 run, and {allowed}. Raise MaxLatency, or allow the techniques that are faster on this machine."), [fastest]);
+    }
+
+    /// <summary>By size, except that candidates within <see cref="SizeTie"/> of the smallest remaining go fastest first.</summary>
+    private static IEnumerable<Candidate> SmallestFirst(IEnumerable<Candidate> candidates)
+    {
+        var remaining = candidates.OrderBy(c => c.SizeBytes).ThenByDescending(c => c.Search.Score).ToList();
+        while (remaining.Count > 0)
+        {
+            var limit = remaining[0].SizeBytes * (1 + SizeTie);
+            var tied = remaining.TakeWhile(c => c.SizeBytes <= limit).ToList();
+            foreach (var c in tied.OrderBy(c => c.Latency.Ratio)) yield return c;
+            remaining.RemoveRange(0, tied.Count);
+        }
     }
 
     private static Diagnostic AccuracyError(string modelFile, Budgets budgets, string measured) =>

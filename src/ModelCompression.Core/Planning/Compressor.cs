@@ -65,16 +65,16 @@ public sealed class Compressor(ICompressionLog log)
         var validationReference = Reference.Measure(source, modelFile, validation, metric);
         var searchReference = SearchReference(source, modelFile, calibration, metric);
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
-        var layers = LayerCatalog.Find(PassCatalog.Apply(source, basePlan, context), request.Techniques);
+        var catalog = LayerCatalog.Find(PassCatalog.Apply(source, basePlan, context), request.Techniques);
         var progress = new SearchProgress(log, MetricKinds.Name(metric));
 
         var fromLock = status is { IsCurrent: true };
         var (candidates, selection, sensitivity) = fromLock
             ? ApplyLockedPlan(existing!, lockPath, evaluator, request.Budgets, modelFile, name)
-            : Search(evaluator, basePlan, layers, request, searchReference, calibration, progress, name);
+            : Search(evaluator, basePlan, catalog, request, searchReference, calibration, progress, name);
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
-            new FileInfo(modelFile).Length, candidates, selection, layers, sensitivity, progress.Elapsed,
+            new FileInfo(modelFile).Length, candidates, selection, catalog.Layers, sensitivity, progress.Elapsed,
             fromLock ? PlanSource.Lock : PlanSource.Search, lockPath, status is { IsCurrent: false } ? status.Reasons : []));
         WriteReport(request, report, name, selection);
 
@@ -94,13 +94,38 @@ public sealed class Compressor(ICompressionLog log)
         }
     }
 
+    /// <summary>How often the search runs again, each time with a tighter budget on the search split.</summary>
+    public const int MaxSearchRounds = 3;
+
+    /// <summary>
+    /// Searches, then judges the winners on the validation data. When every winner held the budget on the
+    /// search split but not on the validation data, the split was optimistic: the search runs again with
+    /// its accuracy budget tightened by the largest gap seen, so that it settles on safer candidates.
+    /// </summary>
     private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<LayerSensitivity>) Search(CandidateEvaluator evaluator, Plan basePlan,
-        IReadOnlyList<LayerChoice> layers, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name)
+        LayerCatalog catalog, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name)
     {
-        log.Info($"{name}: searching ({layers.Count} quantizable layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
-        var planner = new QuantizationPlanner(evaluator, basePlan, layers, request.Budgets, [QuantizationKnobs.Default], request.MaxSearchTime, progress);
-        var result = planner.Run();
-        return (result.Candidates, CandidateSelection.Select(result.Candidates, request.Budgets, evaluator.Judge, request.ModelPath), result.Sensitivity);
+        log.Info($"{name}: searching ({catalog.Layers.Count} quantizable layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
+        var candidates = new List<Candidate>();
+        IReadOnlyList<LayerSensitivity> sensitivity = [];
+        var searchDrop = request.Budgets.MaxAccuracyDrop;
+        for (var round = 1; ; round++)
+        {
+            var remaining = request.MaxSearchTime - progress.Elapsed;
+            var planner = new QuantizationPlanner(evaluator, basePlan, catalog, request.Budgets with { MaxAccuracyDrop = searchDrop },
+                remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, progress, candidates);
+            var result = planner.Run();
+            candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
+            if (round == 1) sensitivity = result.Sensitivity;
+            var selection = CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop);
+            var gap = selection.Judged.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
+            var tighter = searchDrop - Math.Max(gap, 0.001);
+            if (selection.Chosen is not null || selection.Judged.Count == 0 || round == MaxSearchRounds || tighter <= 0 || result.TimedOut)
+                return (candidates, selection, sensitivity);
+            progress.Stage($"the winners on the search split lost up to {ReportWriter.Points(gap)} more on the validation data: searching again, " +
+                           $"allowing a drop of {ReportWriter.Points(tighter)} on the search split");
+            searchDrop = tighter;
+        }
     }
 
     /// <summary>
@@ -111,7 +136,7 @@ public sealed class Compressor(ICompressionLog log)
         PlanLock locked, string lockPath, CandidateEvaluator evaluator, Budgets budgets, string modelFile, string name)
     {
         log.Info($"{name}: applying the locked plan ({locked.Plan}) from {Path.GetFileName(lockPath)} and measuring it again");
-        var candidate = evaluator.Judge(evaluator.Measure(locked.Result.Candidate, locked.Plan));
+        var candidate = evaluator.Judge(evaluator.ConfirmLatency(evaluator.Measure(locked.Result.Candidate, locked.Plan), budgets));
         if (candidate.Hash != locked.CompressedModelSha256)
             log.Info($"{name}: the locked plan produced a model that differs from the one recorded in the lock (ONNX Runtime {locked.OnnxRuntimeVersion} then, {PlanLock.CurrentOnnxRuntimeVersion} now); it is measured as it is");
         var now = new LockedPlanMeasurement(candidate.Validation!.OriginalScore, candidate.Validation.Score, candidate.SizeBytes,

@@ -18,15 +18,16 @@ public sealed record PlannerResult(
 /// The accuracy-aware search. Every layer starts at its most aggressive precision; if that breaks a
 /// budget on the search split, each layer's sensitivity is measured (quantized alone), and the most
 /// sensitive layers fall back step by step (int4 → int8 → fp16 → fp32) — the fallback ladder is
-/// searched by bisection, since each step only makes the model more faithful. Around the first
-/// assignment that holds, a bounded grid tries the shared knobs (int8 form and calibration, int4
-/// block size). The time budget stops the search with what was measured so far.
+/// searched by bisection, since each step only makes the model more faithful — and a refinement pass
+/// takes back the steps that were not needed. Around the assignment that holds, a bounded grid tries
+/// the shared knobs (int8 form and calibration, int4 block size and accuracy level). The time budget stops the search with what was measured so far.
 /// </summary>
 public sealed class QuantizationPlanner(
-    CandidateEvaluator evaluator, Plan basePlan, IReadOnlyList<LayerChoice> layers, Budgets budgets,
-    IReadOnlyList<QuantizationKnobs> knobVariants, TimeSpan maxSearchTime, SearchProgress progress)
+    CandidateEvaluator evaluator, Plan basePlan, LayerCatalog catalog, Budgets budgets, TimeSpan maxSearchTime, SearchProgress progress,
+    IEnumerable<Candidate>? measured = null)
 {
-    private readonly List<Candidate> _candidates = [];
+    private readonly IReadOnlyList<LayerChoice> layers = catalog.Layers;
+    private readonly List<Candidate> _candidates = [.. measured ?? []];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private bool _timedOut;
 
@@ -36,7 +37,7 @@ public sealed class QuantizationPlanner(
         var sensitivity = new List<LayerSensitivity>();
         if (layers.Count == 0) return Result(sensitivity, new Dictionary<string, Precision>());
 
-        var knobs = knobVariants[0];
+        var knobs = QuantizationKnobs.Default;
         var aggressive = layers.ToDictionary(l => l.Node, l => l.Max, StringComparer.Ordinal);
         var ladder = new List<Dictionary<string, Precision>> { aggressive };
         var first = Measure(aggressive, knobs);
@@ -56,36 +57,91 @@ public sealed class QuantizationPlanner(
             ladder = FallbackLadder(aggressive, sensitivity);
             chosenStep = Bisect(ladder, knobs);
         }
-        var assignment = ladder[chosenStep];
+        var assignment = chosenStep > 0 ? Refine(ladder[chosenStep], knobs) : ladder[chosenStep];
 
-        // The grid: the shared knobs on the assignment that holds and on the one just before it.
-        var positions = chosenStep > 0 ? new[] { chosenStep, chosenStep - 1 } : [chosenStep];
-        foreach (var position in positions)
-            foreach (var variant in knobVariants.Skip(position == chosenStep ? 1 : 0))
-                Measure(ladder[position], variant);
+        // The grid: every int8 form × every int4 setting on the assignment that holds; on the one just
+        // before it (which failed with the default knobs), each knob on its own, since a better
+        // calibration or block size may be what it lacked.
+        foreach (var int8 in catalog.Int8Variants())
+            foreach (var variant in catalog.Int4Variants(int8))
+                Measure(assignment, variant);
+        if (chosenStep > 0)
+            foreach (var variant in catalog.Int8Variants().Concat(catalog.Int4Variants(knobs)))
+                Measure(ladder[chosenStep - 1], variant);
         return Result(sensitivity, assignment);
     }
 
     /// <summary>
-    /// The assignments from all-aggressive to all-fp32: the most sensitive layer falls back one precision
-    /// at a time down to fp32, then the next most sensitive, and so on.
+    /// The ladder falls back whole steps; this takes back what it gave too much: each layer below its
+    /// most aggressive precision tries the next more aggressive one (largest saving first) and keeps it
+    /// when the budgets still hold, in passes until nothing more holds.
+    /// </summary>
+    private Dictionary<string, Precision> Refine(Dictionary<string, Precision> assignment, QuantizationKnobs knobs)
+    {
+        var refined = new Dictionary<string, Precision>(assignment, StringComparer.Ordinal);
+        for (var improved = true; improved;)
+        {
+            improved = false;
+            var tries = layers.Select(l => (Layer: l, More: l.Precisions.Where(p => p > refined[l.Node]).DefaultIfEmpty().Min()))
+                .Where(t => t.More > refined[t.Layer.Node])
+                .OrderByDescending(t => t.Layer.Parameters * (StorageBits(refined[t.Layer.Node]) - StorageBits(t.More)))
+                .ThenBy(t => t.Layer.Node, StringComparer.Ordinal)
+                .ToList();
+            foreach (var (layer, more) in tries)
+            {
+                var trial = new Dictionary<string, Precision>(refined, StringComparer.Ordinal) { [layer.Node] = more };
+                var candidate = Measure(trial, knobs);
+                if (candidate is null) return refined;
+                if (!Holds(candidate)) continue;
+                refined = trial;
+                improved = true;
+            }
+        }
+        return refined;
+    }
+
+    private static int StorageBits(Precision precision) => precision switch
+    {
+        Precision.Int4 => 4,
+        Precision.Int8 => 8,
+        Precision.Fp16 => 16,
+        _ => 32,
+    };
+
+    /// <summary>
+    /// The assignments from all-aggressive to all-fp32, one layer falling back one precision per step.
+    /// Each step takes the layer whose estimated drop at its current precision is largest: its measured
+    /// drop alone at the most aggressive precision, scaled down by how much finer each fallback's grid is
+    /// (int4 → int8: 16× finer steps, int8 → fp16: 8×). So a very sensitive layer falls back again only
+    /// after less sensitive layers have left int4; on ties the more aggressive precision falls back first.
     /// </summary>
     private List<Dictionary<string, Precision>> FallbackLadder(Dictionary<string, Precision> aggressive, List<LayerSensitivity> sensitivity)
     {
-        var drops = sensitivity.ToDictionary(s => s.Node, s => s.Drop, StringComparer.Ordinal);
-        var order = layers.OrderByDescending(l => drops.GetValueOrDefault(l.Node, double.MaxValue)).ThenBy(l => l.Node, StringComparer.Ordinal);
+        var drops = sensitivity.ToDictionary(s => s.Node, s => Math.Max(0, s.Drop), StringComparer.Ordinal);
+        var byNode = layers.ToDictionary(l => l.Node, StringComparer.Ordinal);
+        double Estimated(string node, Precision at) =>
+            drops.TryGetValue(node, out var drop) ? drop / Math.Pow(2, GridBits(byNode[node].Max) - GridBits(at)) : double.MaxValue;
         var ladder = new List<Dictionary<string, Precision>> { aggressive };
         var current = new Dictionary<string, Precision>(aggressive, StringComparer.Ordinal);
-        foreach (var layer in order)
+        while (current.Values.Any(p => p != Precision.Fp32))
         {
-            while (current[layer.Node] != Precision.Fp32)
-            {
-                current[layer.Node] = Precisions.FallBack(current[layer.Node], layer.Precisions);
-                ladder.Add(new Dictionary<string, Precision>(current, StringComparer.Ordinal));
-            }
+            var next = current.Where(c => c.Value != Precision.Fp32)
+                .OrderByDescending(c => Estimated(c.Key, c.Value)).ThenByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal)
+                .First().Key;
+            current[next] = Precisions.FallBack(current[next], byNode[next].Precisions);
+            ladder.Add(new Dictionary<string, Precision>(current, StringComparer.Ordinal));
         }
         return ladder;
     }
+
+    // Mantissa bits of each precision's grid: the quantization step halves with every bit.
+    private static int GridBits(Precision precision) => precision switch
+    {
+        Precision.Int4 => 4,
+        Precision.Int8 => 8,
+        Precision.Fp16 => 11,
+        _ => 24,
+    };
 
     // The first ladder step whose candidate holds on the search split. Step 0 is known to fail; the last
     // (all fp32) is the lossless model, which holds.
@@ -107,7 +163,7 @@ public sealed class QuantizationPlanner(
         budgets.AllowsDrop(c.Search.Drop) && budgets.AllowsLatency(c.Latency);
 
     private Candidate? Measure(IReadOnlyDictionary<string, Precision> assignment, QuantizationKnobs knobs, string? label = null, bool quiet = false) =>
-        Measure(label ?? QuantizationPlans.Describe(assignment, knobs), QuantizationPlans.Build(basePlan, assignment, knobs), quiet: quiet);
+        Measure(label ?? QuantizationPlans.Describe(assignment, knobs), QuantizationPlans.Build(basePlan, assignment, knobs, catalog), quiet: quiet);
 
     private Candidate? Measure(string label, Plan plan, bool force = false, bool quiet = false)
     {
@@ -119,6 +175,7 @@ public sealed class QuantizationPlanner(
         }
         if (_candidates.FirstOrDefault(c => c.Plan.Equals(plan)) is { } known) return known;
         var candidate = evaluator.Measure(label, plan);
+        if (budgets.AllowsDrop(candidate.Search.Drop)) candidate = evaluator.ConfirmLatency(candidate, budgets);
         _candidates.Add(candidate);
         if (!quiet)
             progress.Candidate(new CandidateProgress(label, candidate.SizeBytes, candidate.Search.Score, candidate.Latency.Ratio,

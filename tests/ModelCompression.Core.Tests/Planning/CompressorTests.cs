@@ -67,6 +67,8 @@ public class CompressorTests
             ModelRelativePath = "model.onnx",
             ReportDirectory = dir.Combine("report"),
             Budgets = new Budgets(0.02, null, null),
+            // int8 alone keeps these tests about per-layer fallback; the full technique set has its own test.
+            Techniques = Technique.Fusion | Technique.Int8,
         };
         return (configure?.Invoke(request) ?? request, dir);
     }
@@ -104,6 +106,30 @@ public class CompressorTests
         Assert.Equal([1L, Hidden], sidecar.Inputs.Single().Shape);
         Assert.Equal([1L, Classes], sidecar.Outputs.Single().Shape);
         Assert.True(File.Exists(dir.Combine("report", "model.report.md")));
+    }
+
+    [Fact]
+    public void With_every_technique_the_planner_finds_a_smaller_model_and_reports_each_layers_sensitivity()
+    {
+        var (int8Request, int8Dir) = Setup();
+        using var _ = int8Dir;
+        new Compressor(new RecordingLog()).Run(int8Request);
+        var int8Only = ReadReport(int8Dir).Chosen!;
+        var (request, dir) = Setup(r => r with { Techniques = Technique.All });
+        using var __ = dir;
+
+        new Compressor(new RecordingLog()).Run(request);
+
+        var report = ReadReport(dir);
+        var chosen = report.Chosen!;
+        Assert.True(chosen.SizeBytes < int8Only.SizeBytes, $"{chosen.Label} ({chosen.SizeBytes} B) is not smaller than {int8Only.Label} ({int8Only.SizeBytes} B)");
+        Assert.True(chosen.ValidationDrop <= 0.02);
+        var a = report.Sensitivity.Single(s => s.Node == "layer_a");
+        var b = report.Sensitivity.Single(s => s.Node == "layer_b");
+        Assert.True(b.DropAlone > a.DropAlone + 0.02, $"layer_b ({b.DropAlone}) should be far more sensitive than layer_a ({a.DropAlone})");
+        Assert.NotEqual("int8", b.Final);
+        Assert.Equal(chosen.ValidationScore, Reference.Measure(OnnxModelFile.Load(request.OutputPath), "written",
+            SampleSet.Load(request.ValidationDataPath!, DataSetting.ValidationData, OnnxModelFile.Load(request.OutputPath)), MetricKind.Accuracy).Score);
     }
 
     [Fact]
