@@ -20,6 +20,7 @@ public sealed class CandidateEvaluator(
 {
     private readonly Dictionary<string, Candidate> _byHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Measurement> _validationByHash = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, double> _searchScoreByHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LatencyComparison> _confirmedLatency = new(StringComparer.Ordinal);
 
     /// <summary>Latencies up to this far over the budget are timed again before a candidate counts as too slow.</summary>
@@ -49,13 +50,32 @@ public sealed class CandidateEvaluator(
         var model = Apply(plan);
         var hash = HashOf(model);
         if (_byHash.TryGetValue(hash, out var known)) return known with { Label = label, Plan = plan };
-        Evaluations++;
-        var score = search.Evaluate(model, label);
+        var score = SearchScore(model, hash, label);
         var latency = LatencyMeter.Compare(source, modelFile, model, label, latencySample, latencyOptions);
         var candidate = new Candidate(label, plan, model, hash, OnnxModelFile.SizeOf(model),
             new Measurement(score, search.Score, search.Samples.Count), latency);
         _byHash[hash] = candidate;
         return candidate;
+    }
+
+    /// <summary>
+    /// Only the search-split measurement of <paramref name="plan"/>: what a sensitivity probe needs, without
+    /// the latency timing and without becoming a candidate.
+    /// </summary>
+    public Measurement MeasureScore(Plan plan, string label)
+    {
+        var model = Apply(plan);
+        return new Measurement(SearchScore(model, HashOf(model), label), search.Score, search.Samples.Count);
+    }
+
+    private double SearchScore(ModelProto model, string hash, string label)
+    {
+        if (!_searchScoreByHash.TryGetValue(hash, out var score))
+        {
+            Evaluations++;
+            _searchScoreByHash[hash] = score = search.Evaluate(model, label);
+        }
+        return score;
     }
 
     /// <summary>The candidate with its score on the full validation data (cached by model hash).</summary>

@@ -67,7 +67,14 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
             $"(×{fastest.Latency.Ratio:0.00} the original) per batch-1 run, and {allowed}. Raise MaxLatency, or allow the techniques that are faster on this machine."), [fastest]);
     }
 
-    /// <summary>By size, except that candidates within <see cref="SizeTie"/> of the smallest remaining go fastest first.</summary>
+    /// <summary>Latencies this close are the same in practice (batch-1 timings on a build machine vary by a few percent).</summary>
+    public const double LatencyTie = 0.15;
+
+    /// <summary>
+    /// By size, except among candidates within <see cref="SizeTie"/> of the smallest remaining: there the
+    /// clearly faster ones go first (within <see cref="LatencyTie"/> of the fastest), and among those the
+    /// smallest, the best scoring, then the plan's text — so noise in the timings rarely changes the choice.
+    /// </summary>
     private static IEnumerable<Candidate> SmallestFirst(IEnumerable<Candidate> candidates)
     {
         var remaining = candidates.OrderBy(c => c.SizeBytes).ThenByDescending(c => c.Search.Score).ToList();
@@ -75,8 +82,16 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
         {
             var limit = remaining[0].SizeBytes * (1 + SizeTie);
             var tied = remaining.TakeWhile(c => c.SizeBytes <= limit).ToList();
-            foreach (var c in tied.OrderBy(c => c.Latency.Ratio)) yield return c;
             remaining.RemoveRange(0, tied.Count);
+            while (tied.Count > 0)
+            {
+                var fastest = tied.Min(c => c.Latency.Ratio);
+                var asFast = tied.Where(c => c.Latency.Ratio <= fastest * (1 + LatencyTie))
+                    .OrderBy(c => c.SizeBytes).ThenByDescending(c => c.Search.Score).ThenBy(c => c.Plan.ToString(), StringComparer.Ordinal)
+                    .ToList();
+                foreach (var c in asFast) yield return c;
+                tied.RemoveAll(asFast.Contains);
+            }
         }
     }
 

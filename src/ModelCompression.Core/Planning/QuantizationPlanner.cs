@@ -47,10 +47,10 @@ public sealed class QuantizationPlanner(
             progress.Stage($"all layers at their most aggressive precision break a budget: measuring each of the {layers.Count} layers alone");
             foreach (var layer in layers)
             {
+                if (TimeIsUp()) break;
                 var alone = layers.ToDictionary(l => l.Node, l => l.Node == layer.Node ? l.Max : Precision.Fp32, StringComparer.Ordinal);
-                var c = Measure(alone, knobs, $"{layer.Node} alone at {Precisions.Name(layer.Max)}", quiet: true);
-                if (c is null) break;
-                var drop = c.Search.Drop - lossless.Search.Drop;
+                var probe = evaluator.MeasureScore(QuantizationPlans.Build(basePlan, alone, knobs, catalog), $"{layer.Node} alone at {Precisions.Name(layer.Max)}");
+                var drop = probe.Drop - lossless.Search.Drop;
                 sensitivity.Add(new LayerSensitivity(layer.Node, layer.OpType, layer.Max, drop));
                 progress.Sensitivity(layer.Node, Precisions.Name(layer.Max), drop, sensitivity.Count, layers.Count);
             }
@@ -162,24 +162,26 @@ public sealed class QuantizationPlanner(
     private bool Holds(Candidate c) =>
         budgets.AllowsDrop(c.Search.Drop) && budgets.AllowsLatency(c.Latency);
 
-    private Candidate? Measure(IReadOnlyDictionary<string, Precision> assignment, QuantizationKnobs knobs, string? label = null, bool quiet = false) =>
-        Measure(label ?? QuantizationPlans.Describe(assignment, knobs), QuantizationPlans.Build(basePlan, assignment, knobs, catalog), quiet: quiet);
+    private Candidate? Measure(IReadOnlyDictionary<string, Precision> assignment, QuantizationKnobs knobs) =>
+        Measure(QuantizationPlans.Describe(assignment, knobs), QuantizationPlans.Build(basePlan, assignment, knobs, catalog));
 
-    private Candidate? Measure(string label, Plan plan, bool force = false, bool quiet = false)
+    private bool TimeIsUp()
     {
-        if (!force && _clock.Elapsed > maxSearchTime)
-        {
-            if (!_timedOut) progress.Stage($"the search time ({Quantity.FormatDuration(maxSearchTime)}) is used up: choosing among the {_candidates.Count} candidates measured");
-            _timedOut = true;
-            return null;
-        }
+        if (_clock.Elapsed <= maxSearchTime) return false;
+        if (!_timedOut) progress.Stage($"the search time ({Quantity.FormatDuration(maxSearchTime)}) is used up: choosing among the {_candidates.Count} candidates measured");
+        _timedOut = true;
+        return true;
+    }
+
+    private Candidate? Measure(string label, Plan plan, bool force = false)
+    {
+        if (!force && TimeIsUp()) return null;
         if (_candidates.FirstOrDefault(c => c.Plan.Equals(plan)) is { } known) return known;
         var candidate = evaluator.Measure(label, plan);
         if (budgets.AllowsDrop(candidate.Search.Drop)) candidate = evaluator.ConfirmLatency(candidate, budgets);
         _candidates.Add(candidate);
-        if (!quiet)
-            progress.Candidate(new CandidateProgress(label, candidate.SizeBytes, candidate.Search.Score, candidate.Latency.Ratio,
-                Holds(candidate) && budgets.AllowsSize(candidate.SizeBytes)));
+        progress.Candidate(new CandidateProgress(label, candidate.SizeBytes, candidate.Search.Score, candidate.Latency.Ratio,
+            Holds(candidate) && budgets.AllowsSize(candidate.SizeBytes)));
         return candidate;
     }
 

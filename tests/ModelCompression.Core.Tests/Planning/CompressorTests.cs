@@ -91,7 +91,7 @@ public class CompressorTests
         var int8Everywhere = report.Candidates.Single(c => c.Label == "int8 ×2");
         Assert.True(int8Everywhere.Drop > 0.02, $"int8 everywhere should break the budget, dropped {int8Everywhere.Drop}");
         var chosen = report.Chosen!;
-        Assert.Equal("layer_a alone at int8", chosen.Label);
+        Assert.Equal("int8 ×1, fp32 ×1", chosen.Label);
         Assert.Contains("nodes=layer_a", chosen.Plan);
         Assert.True(chosen.ValidationDrop <= 0.02);
         Assert.True(chosen.SizeBytes < report.OriginalSizeBytes * 0.5);
@@ -144,11 +144,11 @@ public class CompressorTests
         var error = Assert.Single(log.Diagnostics);
         Assert.Equal(DiagnosticCode.SizeBudgetNotMet, error.Code);
         Assert.Contains("MaxSize allows 2 KB (2000 bytes)", error.Message);
-        Assert.Contains("layer_a alone at int8", error.Message);
+        Assert.Contains("int8 ×1, fp32 ×1", error.Message);
         Assert.False(File.Exists(request.OutputPath));
         var report = ReadReport(dir);
         Assert.Null(report.Chosen);
-        Assert.Equal("layer_a alone at int8", report.BestFailing!.Label);
+        Assert.Equal("int8 ×1, fp32 ×1", report.BestFailing!.Label);
         Assert.Equal(error.Message, report.Failure);
         Assert.True(File.Exists(dir.Combine("report", "model.best-candidate.onnx")));
     }
@@ -219,7 +219,7 @@ public class CompressorTests
         var report = ReadReport(dir);
         Assert.Equal(PlanSource.Lock, report.PlanSource);
         Assert.Single(report.Candidates);
-        Assert.Equal("layer_a alone at int8", report.Chosen!.Label);
+        Assert.Equal("int8 ×1, fp32 ×1", report.Chosen!.Label);
     }
 
     [Fact]
@@ -317,18 +317,4 @@ public class CompressorTests
         Assert.Equal(DiagnosticCode.DataNamesMismatch, e.Code);
         Assert.False(File.Exists(request.OutputPath));
     }
-}
-
-/// <summary>Keeps what the compressor logs, for assertions.</summary>
-internal sealed class RecordingLog : ICompressionLog
-{
-    public List<string> Lines { get; } = [];
-
-    public List<Diagnostic> Diagnostics { get; } = [];
-
-    public void Info(string message) => Lines.Add(message);
-
-    public void Detail(string message) => Lines.Add(message);
-
-    public void Report(Diagnostic diagnostic) => Diagnostics.Add(diagnostic);
 }

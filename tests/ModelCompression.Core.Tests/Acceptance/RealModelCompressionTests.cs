@@ -1,0 +1,63 @@
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Planning;
+using ModelCompression.Core.Reporting;
+using ModelCompression.Core.Tests.Planning;
+using ModelCompression.Testing;
+
+namespace ModelCompression.Core.Tests.Acceptance;
+
+/// <summary>
+/// The planner on the real models of ../shared/models with MaxAccuracyDrop=1%, judged on their full
+/// validation sets. Latency is checked by the benchmark program, not here (timed tests are flaky).
+/// </summary>
+public class RealModelCompressionTests
+{
+    private static (CompressionReport Report, ModelProto Written) Compress(string model, MetricKind metric, TempDirectory dir)
+    {
+        var folder = SharedModels.Folder(model);
+        var request = new CompressionRequest
+        {
+            ModelPath = Path.Combine(folder, "model.onnx"),
+            OutputPath = dir.Combine("model.onnx"),
+            ValidationDataPath = Path.Combine(folder, "validation.npz"),
+            CalibrationDataPath = Path.Combine(folder, "calibration.npz"),
+            Metric = metric,
+            Budgets = new Budgets(0.01, null, null),
+            ReportDirectory = dir.Combine("report"),
+            LockPath = dir.Combine("model.compression.lock.json"),
+        };
+        new Compressor(new RecordingLog()).Run(request);
+        var report = ReportWriter.FromJson(File.ReadAllText(dir.Combine("report", "model.report.json")));
+        return (report, OnnxModelFile.Load(request.OutputPath));
+    }
+
+    [Fact]
+    public void Fashion_cnn_is_at_least_6x_smaller_within_one_point_on_all_10000_validation_images()
+    {
+        using var dir = new TempDirectory();
+
+        var (report, _) = Compress("fashion-cnn", MetricKind.Accuracy, dir);
+
+        var chosen = report.Chosen!;
+        Assert.Equal(10000, report.ValidationSamples);
+        Assert.True(report.OriginalSizeBytes >= 6 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
+        Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.Contains("int4-weights", chosen.Plan);
+    }
+
+    [Fact]
+    public void Silero_vad_quantizes_the_LSTM_weights_inside_its_If_branches_within_the_cosine_budget()
+    {
+        using var dir = new TempDirectory();
+
+        var (report, written) = Compress("silero-vad", MetricKind.Cosine, dir);
+
+        var chosen = report.Chosen!;
+        Assert.True(report.OriginalSizeBytes >= 3 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
+        Assert.True(chosen.ValidationDrop <= 0.01);
+        var subgraphs = OnnxWalk.Graphs(written).Skip(1).ToList();
+        Assert.NotEmpty(subgraphs);
+        Assert.Contains(subgraphs.SelectMany(g => g.Initializer), t => t.DataType == (int)DataType.Int8);
+        Assert.Equal(4, OnnxWalk.Graphs(written).SelectMany(g => g.Node).Count(n => n.OpType == "LSTM"));
+    }
+}
