@@ -62,11 +62,14 @@ public sealed class CandidateEvaluator(
     /// Only the search-split measurement of <paramref name="plan"/>: what a sensitivity probe needs, without
     /// the latency timing and without becoming a candidate.
     /// </summary>
-    public Measurement MeasureScore(Plan plan, string label)
+    public (Measurement Search, long SizeBytes) MeasureScore(Plan plan, string label)
     {
         var model = Apply(plan);
-        return new Measurement(SearchScore(model, HashOf(model), label), search.Score, search.Samples.Count);
+        return (new Measurement(SearchScore(model, HashOf(model), label), search.Score, search.Samples.Count), OnnxModelFile.SizeOf(model));
     }
+
+    /// <summary>The size of the file <paramref name="plan"/> makes, without measuring anything.</summary>
+    public long SizeOf(Plan plan) => OnnxModelFile.SizeOf(Apply(plan));
 
     private double SearchScore(ModelProto model, string hash, string label)
     {

@@ -65,16 +65,16 @@ public sealed class Compressor(ICompressionLog log)
         var validationReference = Reference.Measure(source, modelFile, validation, metric);
         var searchReference = SearchReference(source, modelFile, calibration, metric);
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
-        var catalog = LayerCatalog.Find(PassCatalog.Apply(source, basePlan, context), request.Techniques);
+        var space = CompressionSpace.Find(PassCatalog.Apply(source, basePlan, context), request.Techniques);
         var progress = new SearchProgress(log, MetricKinds.Name(metric));
 
         var fromLock = status is { IsCurrent: true };
-        var (candidates, selection, sensitivity) = fromLock
+        var (candidates, selection, probes) = fromLock
             ? ApplyLockedPlan(existing!, lockPath, evaluator, request.Budgets, modelFile, name)
-            : Search(evaluator, basePlan, catalog, request, searchReference, calibration, progress, name);
+            : Search(evaluator, basePlan, space, request, searchReference, calibration, progress, name);
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
-            new FileInfo(modelFile).Length, candidates, selection, catalog.Layers, sensitivity, progress.Elapsed,
+            new FileInfo(modelFile).Length, candidates, selection, probes, progress.Elapsed,
             fromLock ? PlanSource.Lock : PlanSource.Search, lockPath, status is { IsCurrent: false } ? status.Reasons : []));
         WriteReport(request, report, name, selection);
 
@@ -102,26 +102,26 @@ public sealed class Compressor(ICompressionLog log)
     /// search split but not on the validation data, the split was optimistic: the search runs again with
     /// its accuracy budget tightened by the largest gap seen, so that it settles on safer candidates.
     /// </summary>
-    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<LayerSensitivity>) Search(CandidateEvaluator evaluator, Plan basePlan,
-        LayerCatalog catalog, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name)
+    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>) Search(CandidateEvaluator evaluator, Plan basePlan,
+        CompressionSpace space, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name)
     {
-        log.Info($"{name}: searching ({catalog.Layers.Count} quantizable layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
+        log.Info($"{name}: searching ({space.Layers.Count} compressible layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
         var candidates = new List<Candidate>();
-        IReadOnlyList<LayerSensitivity> sensitivity = [];
+        IReadOnlyList<SettingProbe> probes = [];
         var searchDrop = request.Budgets.MaxAccuracyDrop;
         for (var round = 1; ; round++)
         {
             var remaining = request.MaxSearchTime - progress.Elapsed;
-            var planner = new QuantizationPlanner(evaluator, basePlan, catalog, request.Budgets with { MaxAccuracyDrop = searchDrop },
+            var planner = new CompressionPlanner(evaluator, basePlan, space, request.Budgets with { MaxAccuracyDrop = searchDrop },
                 remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, progress, candidates);
             var result = planner.Run();
             candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
-            if (round == 1) sensitivity = result.Sensitivity;
+            if (round == 1) probes = result.Probes;
             var selection = CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop);
             var gap = selection.Judged.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
             var tighter = searchDrop - Math.Max(gap, 0.001);
             if (selection.Chosen is not null || selection.Judged.Count == 0 || round == MaxSearchRounds || tighter <= 0 || result.TimedOut)
-                return (candidates, selection, sensitivity);
+                return (candidates, selection, probes);
             progress.Stage($"the winners on the search split lost up to {ReportWriter.Points(gap)} more on the validation data: searching again, " +
                            $"allowing a drop of {ReportWriter.Points(tighter)} on the search split");
             searchDrop = tighter;
@@ -132,7 +132,7 @@ public sealed class Compressor(ICompressionLog log)
     /// A current lock: its plan is applied without a search and measured again on the validation data.
     /// Breaking a budget now (a new ONNX Runtime, other CPU kernels) is MC5003: the budget regressed.
     /// </summary>
-    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<LayerSensitivity>) ApplyLockedPlan(
+    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>) ApplyLockedPlan(
         PlanLock locked, string lockPath, CandidateEvaluator evaluator, Budgets budgets, string modelFile, string name)
     {
         log.Info($"{name}: applying the locked plan ({locked.Plan}) from {Path.GetFileName(lockPath)} and measuring it again");

@@ -12,8 +12,7 @@ public sealed record ReportFacts(
     long OriginalSizeBytes,
     IReadOnlyList<Candidate> Candidates,
     CandidateSelection Selection,
-    IReadOnlyList<LayerChoice> Layers,
-    IReadOnlyList<LayerSensitivity> Sensitivity,
+    IReadOnlyList<SettingProbe> Probes,
     TimeSpan SearchTime,
     PlanSource PlanSource,
     string? LockFile,
@@ -42,7 +41,7 @@ public static class ReportBuilder
         }
 
         var chosen = facts.Selection.Chosen;
-        var final = chosen is null ? null : QuantizationPlans.AssignmentOf(chosen.Plan, facts.Layers);
+        var final = chosen is null ? null : PlanBuilder.SketchOf(chosen.Plan);
         var searchIsValidation = facts.SearchReference.Samples.SharesDataWith(facts.Validation) && facts.SearchReference.Samples.Count == facts.Validation.Count;
         return new CompressionReport
         {
@@ -66,8 +65,9 @@ public static class ReportBuilder
             PlanSource = facts.PlanSource,
             LockFile = facts.LockFile,
             StaleLockReasons = facts.StaleLockReasons,
-            Sensitivity = facts.Sensitivity.Select(s => new NodeSensitivity(s.Node, s.OpType, Precisions.Name(s.Tested), s.Drop,
-                final is null ? "" : Precisions.Name(final.GetValueOrDefault(s.Node, Precision.Fp32)))).ToList(),
+            // Per layer: its most aggressive setting measured alone, and where it ended.
+            Sensitivity = facts.Probes.GroupBy(p => p.Node).Select(g => g.MinBy(p => p.Setting.NominalBits)!)
+                .Select(p => new NodeSensitivity(p.Node, p.OpType, p.Setting.ToString(), p.Drop, final?.SettingOf(p.Node).ToString() ?? "")).ToList(),
             Notes = Notes(facts),
         };
     }

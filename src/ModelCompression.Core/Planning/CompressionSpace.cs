@@ -7,21 +7,24 @@ using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Planning;
 
+/// <summary>A layer and the settings the plan may give it (fp32, unchanged, is always possible and not listed).</summary>
+public sealed record LayerSpace(string Node, string OpType, long Parameters, IReadOnlyList<LayerSetting> Settings);
+
 /// <summary>
-/// What the planner may do to a (lossless-processed) model, given the techniques: the layers and the
-/// precisions each allows, which int8 layers static or dynamic quantization can take, and the grid of
-/// shared knobs worth trying.
+/// What the planner may do to a (lossless-processed) model, given the techniques: per layer the
+/// settings it allows, which int8 layers static or dynamic quantization can take, and the shared
+/// knobs worth trying.
 /// </summary>
-public sealed class LayerCatalog
+public sealed class CompressionSpace
 {
-    private LayerCatalog(IReadOnlyList<LayerChoice> layers, IReadOnlySet<string> staticEligible, IReadOnlySet<string> dynamicEligible)
+    private CompressionSpace(IReadOnlyList<LayerSpace> layers, IReadOnlySet<string> staticEligible, IReadOnlySet<string> dynamicEligible)
     {
         Layers = layers;
         StaticEligible = staticEligible;
         DynamicEligible = dynamicEligible;
     }
 
-    public IReadOnlyList<LayerChoice> Layers { get; }
+    public IReadOnlyList<LayerSpace> Layers { get; }
 
     /// <summary>Layers static int8 (QDQ) can take: empty for models before opset 13.</summary>
     public IReadOnlySet<string> StaticEligible { get; }
@@ -29,35 +32,34 @@ public sealed class LayerCatalog
     /// <summary>Layers dynamic int8 can take (MatMul/Gemm with constant weights).</summary>
     public IReadOnlySet<string> DynamicEligible { get; }
 
-    public static LayerCatalog Find(ModelProto model, Technique techniques)
+    public static CompressionSpace Find(ModelProto model, Technique techniques)
     {
-        var precisions = new Dictionary<string, HashSet<Precision>>(StringComparer.Ordinal);
+        var settings = new Dictionary<string, List<LayerSetting>>(StringComparer.Ordinal);
         var parameters = new Dictionary<string, long>(StringComparer.Ordinal);
         var opTypes = new Dictionary<string, string>(StringComparer.Ordinal);
-        void Allow(IEnumerable<QuantizableWeight> weights, Technique technique, Precision precision)
+        void Allow(IEnumerable<QuantizableWeight> weights, Technique technique, LayerSetting setting)
         {
             if (!techniques.HasFlag(technique)) return;
-            foreach (var weight in weights)
+            foreach (var node in weights.Select(w => w.Node).DistinctBy(n => n.Name))
             {
-                var node = weight.Node.Name;
-                if (!precisions.TryGetValue(node, out var set)) precisions[node] = set = [Precision.Fp32];
-                set.Add(precision);
-                opTypes[node] = weight.Node.OpType;
+                if (!settings.TryGetValue(node.Name, out var list)) settings[node.Name] = list = [];
+                list.Add(setting);
+                opTypes[node.Name] = node.OpType;
             }
         }
         var int8 = Int8WeightQuantization.Eligible(model);
         foreach (var group in int8.GroupBy(w => w.Node.Name))
             parameters[group.Key] = group.Sum(w => TensorProtoConverter.ElementCount(w.Initializer));
-        Allow(int8, Technique.Int8, Precision.Int8);
-        Allow(Fp16WeightConversion.Eligible(model), Technique.Fp16, Precision.Fp16);
-        Allow(Int4WeightQuantization.Eligible(model), Technique.Int4, Precision.Int4);
+        Allow(Fp16WeightConversion.Eligible(model), Technique.Fp16, new LayerSetting(WeightFormat.Fp16));
+        Allow(int8, Technique.Int8, new LayerSetting(WeightFormat.Int8));
+        Allow(Int4WeightQuantization.Eligible(model), Technique.Int4, new LayerSetting(WeightFormat.Int4));
 
-        var layers = precisions.Where(p => p.Value.Count > 1)
-            .Select(p => new LayerChoice(p.Key, opTypes[p.Key], parameters.GetValueOrDefault(p.Key), p.Value))
+        var layers = settings
+            .Select(s => new LayerSpace(s.Key, opTypes[s.Key], parameters.GetValueOrDefault(s.Key), s.Value.OrderByDescending(v => v.NominalBits).ToList()))
             .OrderBy(l => l.Node, StringComparer.Ordinal)
             .ToList();
-        var int8Layers = layers.Where(l => l.Precisions.Contains(Precision.Int8)).Select(l => l.Node).ToHashSet(StringComparer.Ordinal);
-        return new LayerCatalog(layers,
+        var int8Layers = layers.Where(l => l.Settings.Any(s => s.Format == WeightFormat.Int8)).Select(l => l.Node).ToHashSet(StringComparer.Ordinal);
+        return new CompressionSpace(layers,
             Int8StaticQuantization.EligibleNodes(model).Where(int8Layers.Contains).ToHashSet(StringComparer.Ordinal),
             Int8DynamicQuantization.EligibleNodes(model).Where(int8Layers.Contains).ToHashSet(StringComparer.Ordinal));
     }
@@ -75,7 +77,7 @@ public sealed class LayerCatalog
     /// <summary>The int4 settings worth trying (measured on fashion-cnn: blocks of 64–128 hold accuracy; accuracy level 4 is 13% faster).</summary>
     public IReadOnlyList<QuantizationKnobs> Int4Variants(QuantizationKnobs on)
     {
-        if (!Layers.Any(l => l.Precisions.Contains(Precision.Int4))) return [on];
+        if (!Layers.Any(l => l.Settings.Any(s => s.Format == WeightFormat.Int4))) return [on];
         return [on, on with { Int4BlockSize = 32 }, on with { Int4BlockSize = 128 }, on with { Int4AccuracyLevel = 4 }, on with { Int4BlockSize = 128, Int4AccuracyLevel = 4 }];
     }
 }

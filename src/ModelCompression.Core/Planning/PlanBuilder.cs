@@ -1,0 +1,62 @@
+using System.Globalization;
+
+namespace ModelCompression.Core.Planning;
+
+/// <summary>Turns a sketch (per-layer settings) and the shared knobs into a plan, and reads a plan back as a sketch.</summary>
+public static class PlanBuilder
+{
+    /// <summary>
+    /// The steps after <paramref name="basePlan"/>. Static int8 comes first among the quantization steps,
+    /// so it calibrates the float activations of the same model for every candidate (calibrated once).
+    /// Int8 layers the chosen form cannot take keep weight-only int8.
+    /// </summary>
+    public static Plan Build(Plan basePlan, CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
+    {
+        var steps = basePlan.Steps.ToList();
+        var int8 = NodesWith(sketch, WeightFormat.Int8);
+        var byForm = knobs.Int8 switch
+        {
+            Int8Form.Static => int8.Where(space.StaticEligible.Contains).ToList(),
+            Int8Form.Dynamic => int8.Where(space.DynamicEligible.Contains).ToList(),
+            _ => [],
+        };
+        if (byForm.Count > 0)
+            steps.Add(knobs.Int8 == Int8Form.Static
+                ? PassCatalog.Step(PassCatalog.Int8Static, byForm, (PassCatalog.CalibrationParameter, knobs.Calibration))
+                : PassCatalog.Step(PassCatalog.Int8Dynamic, byForm));
+        var int4 = NodesWith(sketch, WeightFormat.Int4);
+        if (int4.Count > 0)
+            steps.Add(PassCatalog.Step(PassCatalog.Int4Weights, int4,
+                (PassCatalog.BlockParameter, knobs.Int4BlockSize.ToString(CultureInfo.InvariantCulture)),
+                (PassCatalog.AccuracyLevelParameter, knobs.Int4AccuracyLevel.ToString(CultureInfo.InvariantCulture))));
+        var weightsOnly = int8.Except(byForm).ToList();
+        if (weightsOnly.Count > 0) steps.Add(PassCatalog.Step(PassCatalog.Int8Weights, weightsOnly));
+        var fp16 = NodesWith(sketch, WeightFormat.Fp16);
+        if (fp16.Count > 0) steps.Add(PassCatalog.Step(PassCatalog.Fp16Weights, fp16));
+        return new Plan(steps);
+    }
+
+    /// <summary>The setting each layer has in <paramref name="plan"/> (layers no step names stay fp32).</summary>
+    public static CompressionSketch SketchOf(Plan plan)
+    {
+        var sketch = CompressionSketch.Unchanged;
+        foreach (var step in plan.Steps)
+        {
+            if (FormatOf(step.Pass) is not { } format || step.Parameter(PassCatalog.NodesParameter) is not { } nodes) continue;
+            foreach (var node in nodes.Split(';', StringSplitOptions.RemoveEmptyEntries))
+                sketch = sketch.With(node, new LayerSetting(format));
+        }
+        return sketch;
+    }
+
+    private static WeightFormat? FormatOf(string pass) => pass switch
+    {
+        PassCatalog.Int8Weights or PassCatalog.Int8Static or PassCatalog.Int8Dynamic => WeightFormat.Int8,
+        PassCatalog.Int4Weights => WeightFormat.Int4,
+        PassCatalog.Fp16Weights => WeightFormat.Fp16,
+        _ => null,
+    };
+
+    private static List<string> NodesWith(CompressionSketch sketch, WeightFormat format) =>
+        sketch.Layers.Where(l => l.Value.Format == format && l.Value.Rank == 0 && l.Value.Sparsity == 0).Select(l => l.Key).ToList();
+}
