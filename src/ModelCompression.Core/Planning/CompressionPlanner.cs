@@ -22,7 +22,7 @@ public sealed record PlannerResult(
 /// change and its score drop), and a multiple-choice knapsack picks the smallest combination whose
 /// summed drop fits the budget. Drops only roughly add up, so the combination is measured: if it
 /// breaks the budget the knapsack runs again with a tighter one, if it holds with room to spare a
-/// looser one, bisecting the budget; a setting that made the combination slower is dropped. Finally a
+/// looser one, then bisects between the two; a setting that made the combination slower is dropped. Finally a
 /// bounded grid tries the shared knobs (int8 form and calibration, int4 block size and accuracy level)
 /// on the solution. The time budget stops the search with what was measured so far.
 /// </summary>
@@ -109,7 +109,13 @@ public sealed class CompressionPlanner(
             {
                 if (candidate.SizeBytes < bestSize) (best, bestSize) = (sketch, candidate.SizeBytes);
                 holding = budget;
-                if (double.IsNaN(failing)) break; // the full budget holds: nothing more aggressive to try
+                if (double.IsNaN(failing))
+                {
+                    // Drops add up less than the sum of their parts: with room left, ask the knapsack for more.
+                    if (candidate.Search.Drop >= budgets.MaxAccuracyDrop * 0.8) break;
+                    budget *= Math.Min(2, budgets.MaxAccuracyDrop / Math.Max(candidate.Search.Drop, budgets.MaxAccuracyDrop / 4));
+                    continue;
+                }
             }
             else if (budgets.AllowsDrop(candidate.Search.Drop))
             {
