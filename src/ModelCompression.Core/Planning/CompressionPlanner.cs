@@ -28,13 +28,13 @@ public sealed record PlannerResult(
 /// </summary>
 public sealed class CompressionPlanner(
     CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, Budgets budgets, TimeSpan maxSearchTime, SearchProgress progress,
-    IEnumerable<Candidate>? measured = null)
+    IEnumerable<Candidate>? measured = null, IEnumerable<SettingProbe>? probed = null)
 {
     /// <summary>How many combinations the knapsack proposes at most before the search settles.</summary>
     public const int MaxSolveRounds = 8;
 
     private readonly List<Candidate> _candidates = [.. measured ?? []];
-    private readonly List<SettingProbe> _probes = [];
+    private readonly List<SettingProbe> _probes = [.. probed ?? []];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private bool _timedOut;
 
@@ -50,8 +50,11 @@ public sealed class CompressionPlanner(
         if (first is not null && Holds(first)) solution = smallest;
         else
         {
-            progress.Stage($"every layer at its smallest setting breaks a budget: measuring each setting of the {space.Layers.Count} layers alone");
-            Probe(lossless, knobs);
+            if (_probes.Count == 0)
+            {
+                progress.Stage($"every layer at its smallest setting breaks a budget: measuring each setting of the {space.Layers.Count} layers alone");
+                Probe(lossless, knobs);
+            }
             solution = Solve(knobs);
         }
 

@@ -113,7 +113,7 @@ public sealed class Compressor(ICompressionLog log)
         {
             var remaining = request.MaxSearchTime - progress.Elapsed;
             var planner = new CompressionPlanner(evaluator, basePlan, space, request.Budgets with { MaxAccuracyDrop = searchDrop },
-                remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, progress, candidates);
+                remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, progress, candidates, probes);
             var result = planner.Run();
             candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
             if (round == 1) probes = result.Probes;
