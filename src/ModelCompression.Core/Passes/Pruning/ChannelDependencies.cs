@@ -23,6 +23,7 @@ internal sealed class ChannelDependencies
     private readonly List<GroupAttribute> _groupAttributes = [];
     private readonly List<ShapeEntry> _shapeEntries = [];
     private readonly Dictionary<NodeProto, int> _position = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, string> _blocked = new(StringComparer.Ordinal);
 
     private ChannelDependencies(ModelView view)
     {
@@ -69,7 +70,9 @@ internal sealed class ChannelDependencies
         var declared = Shapes.TypeOf(Graph, value).Dims;
         if (declared is not null && (layout.Axis >= declared.Count || declared[layout.Axis].Value is { } size && size != layout.Length))
         {
-            Fix(layout, $"'{value}' has {(layout.Axis < declared.Count ? declared[layout.Axis].ToString() : "no")} positions on axis {layout.Axis} where {layout.Length} channels were expected");
+            var reason = $"'{value}' has {(layout.Axis < declared.Count ? declared[layout.Axis].ToString() : "no")} positions on axis {layout.Axis} where {layout.Length} channels were expected";
+            Fix(layout, reason);
+            Block(value, reason);
             return;
         }
         _layouts[value] = layout;
@@ -103,6 +106,17 @@ internal sealed class ChannelDependencies
     {
         foreach (var id in layout.Channels) Classes.Fix(id, reason);
     }
+
+    /// <summary>
+    /// Marks a value computed from refused channels: it still has them, unpruned, so whatever it meets later is
+    /// refused with this (the root) reason instead of a vaguer one.
+    /// </summary>
+    public void Block(string value, string reason)
+    {
+        if (value.Length > 0) _blocked.TryAdd(value, reason);
+    }
+
+    public string? BlockedBecause(string value) => _blocked.GetValueOrDefault(value);
 
     public void Slice(NodeProto node, int input, int axis, int[] ids, bool isWeight = false)
     {

@@ -57,4 +57,7 @@ internal sealed class ChannelClasses
     }
 
     public void Fix(int id, string reason) => _fixed.Add((id, reason));
+
+    /// <summary>Every id of the classes whose roots are <paramref name="roots"/>.</summary>
+    public HashSet<int> IdsOf(IReadOnlySet<int> roots) => Enumerable.Range(0, Count).Where(id => roots.Contains(Find(id))).ToHashSet();
 }

@@ -74,25 +74,31 @@ public sealed class ChannelPruning : IGraphPass
     public int Apply(ModelProto model)
     {
         var deps = ChannelDependencies.Build(new ModelView(model));
+        var removed = ChannelsToRemove(deps);
+        if (removed.Count == 0) return 0;
+        ChannelRemoval.Apply(deps, deps.Classes.IdsOf(removed));
+        return removed.Count;
+    }
+
+    /// <summary>The classes (coupled channels) the ratios remove: in each targeted group, the least important ones.</summary>
+    internal IReadOnlySet<int> ChannelsToRemove(ChannelDependencies deps)
+    {
         var groups = deps.Groups.ToDictionary(g => g.Id, StringComparer.Ordinal);
-        var removedClasses = new HashSet<int>();
+        var removed = new HashSet<int>();
         foreach (var (id, ratio) in Ratios)
         {
             if (!groups.TryGetValue(id, out var group))
-                throw new ArgumentException($"The model has no channel group '{id}' (groups: {string.Join(", ", groups.Keys)}).", nameof(model));
+                throw new ArgumentException($"The model has no channel group '{id}' (groups: {string.Join(", ", groups.Keys)}).", "model");
             if (ratio == 0) continue;
             if (group.RefusedBecause is { } why)
-                throw new ArgumentException($"Channel group '{id}' cannot be pruned: {why}.", nameof(model));
+                throw new ArgumentException($"Channel group '{id}' cannot be pruned: {why}.", "model");
             var count = Describe(deps, group).ChannelsRemovedAt(ratio, ChannelMultiple);
             var scores = ChannelImportance.Score(deps, group, Criterion);
             // Lowest scores first; ties go to the earlier channel so that the result is deterministic.
-            removedClasses.UnionWith(group.Classes.Select((c, order) => (c, order))
+            removed.UnionWith(group.Classes.Select((c, order) => (c, order))
                 .OrderBy(x => scores[x.c]).ThenBy(x => x.order).Take(count).Select(x => x.c));
         }
-        if (removedClasses.Count == 0) return 0;
-        var removedIds = Enumerable.Range(0, deps.Classes.Count).Where(id => removedClasses.Contains(deps.Classes.Find(id))).ToHashSet();
-        ChannelRemoval.Apply(deps, removedIds);
-        return removedClasses.Count;
+        return removed;
     }
 
     /// <summary>"a=0.25;b=0.5": the <see cref="RatiosParameter"/> form, sorted by group id.</summary>

@@ -54,7 +54,12 @@ internal sealed class ChannelRules(ChannelDependencies deps)
             case "Gemm": Gemm(node, tracked); return;
             case "MatMul": MatMul(node, tracked); return;
         }
-        if (tracked.All(t => t is null)) return;
+        if (tracked.All(t => t is null))
+        {
+            if (node.Input.Select(deps.BlockedBecause).FirstOrDefault(r => r is not null) is { } reason)
+                foreach (var output in node.Output) deps.Block(output, reason);
+            return;
+        }
         var op = node.OpType;
         if (Unary.Contains(op)) PassThrough(node, tracked);
         else if (Broadcasting.Contains(op)) Elementwise(node, tracked);
@@ -228,7 +233,11 @@ internal sealed class ChannelRules(ChannelDependencies deps)
                 deps.Slice(node, i, local, joined.Ids);
             else
             {
-                deps.Fix(joined, $"operand '{node.Input[i]}' of {Describe(node)} has {size} positions on the channel axis and is not a constant that can be sliced");
+                var reason = deps.BlockedBecause(node.Input[i]) is { } root
+                    ? $"operand '{node.Input[i]}' of {Describe(node)} carries channels that cannot be pruned: {root}"
+                    : $"operand '{node.Input[i]}' of {Describe(node)} has {size} positions on the channel axis and is not a constant that can be sliced";
+                deps.Fix(joined, reason);
+                foreach (var output in node.Output) deps.Block(output, deps.BlockedBecause(node.Input[i]) ?? reason);
                 return;
             }
         }
@@ -449,10 +458,21 @@ internal sealed class ChannelRules(ChannelDependencies deps)
 
     // ---------------------------------------------------------------- helpers
 
-    private void Refuse(NodeProto node, ChannelLayout?[] tracked, string why)
+    private void Refuse(NodeProto node, ChannelLayout?[] tracked, string why) => Refuse(deps, node, tracked, why);
+
+    /// <summary>Refuses the channels of every tracked input; the outputs carry them unpruned from here on.</summary>
+    public static void Refuse(ChannelDependencies deps, NodeProto node, ChannelLayout?[] tracked, string why)
     {
+        string? first = null;
         for (var i = 0; i < tracked.Length; i++)
-            if (tracked[i] is { } t) deps.Fix(t, $"'{node.Input[i]}' is read by {Describe(node)}: {why}");
+        {
+            if (tracked[i] is not { } t) continue;
+            var reason = $"'{node.Input[i]}' is read by {Describe(node)}: {why}";
+            deps.Fix(t, reason);
+            first ??= reason;
+        }
+        if (first is null) return;
+        foreach (var output in node.Output) deps.Block(output, first);
     }
 
     private static string Describe(NodeProto node) => $"{node.OpType} '{node.Name}'";

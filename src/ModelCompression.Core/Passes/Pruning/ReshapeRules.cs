@@ -137,11 +137,8 @@ internal static class ReshapeRules
         return prefixes;
     }
 
-    private static void Refuse(ChannelDependencies deps, NodeProto node, ChannelLayout?[] tracked, string why)
-    {
-        for (var i = 0; i < tracked.Length; i++)
-            if (tracked[i] is { } t) deps.Fix(t, $"'{node.Input[i]}' is read by {node.OpType} '{node.Name}': {why}");
-    }
+    private static void Refuse(ChannelDependencies deps, NodeProto node, ChannelLayout?[] tracked, string why) =>
+        ChannelRules.Refuse(deps, node, tracked, why);
 
     // ---------------------------------------------------------------- target shape entries
 
