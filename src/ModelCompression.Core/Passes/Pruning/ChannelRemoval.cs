@@ -32,7 +32,7 @@ internal static class ChannelRemoval
         {
             var keep = Keep(entry.Ids);
             if (keep.All(k => k)) continue;
-            replaced.UnionWith(Patch(graph, entry, keep.Count(k => k)));
+            replaced.Add(Patch(graph, entry, keep.Count(k => k)));
         }
         foreach (var info in graph.Proto.ValueInfo)
             if (deps.Layouts.TryGetValue(info.Name, out var layout) && info.Type?.TensorType?.Shape is { } shape
@@ -67,16 +67,9 @@ internal static class ChannelRemoval
         return new NdArray(tensor.ElementType, shape, data);
     }
 
-    // Rewrites one Reshape target entry; returns the constant replaced, if any.
-    private static IEnumerable<string> Patch(GraphView graph, ShapeEntry entry, long size)
+    // Rewrites one Reshape target entry; returns the constant replaced.
+    private static string Patch(GraphView graph, ShapeEntry entry, long size)
     {
-        if (entry.Input == ShapeEntry.AttributeInput)
-        {
-            var shape = entry.Reader.GetInts("shape")!;
-            shape[entry.Element] = size;
-            entry.Reader.SetAttribute("shape", shape);
-            return [];
-        }
         var name = entry.Reader.Input[entry.Input];
         if (!graph.TryGetConstant(name, out var constant))
             throw new InvalidOperationException($"The shape '{name}' of {entry.Reader.OpType} '{entry.Reader.Name}' is no longer a readable constant.");
@@ -86,6 +79,6 @@ internal static class ChannelRemoval
             ? NdArray.Create<int>(constant.Shape, Array.ConvertAll(values, v => (int)v))
             : NdArray.Create<long>(constant.Shape, values);
         graph.SetConstantInput(entry.Reader, entry.Input, patched, name);
-        return [name];
+        return name;
     }
 }

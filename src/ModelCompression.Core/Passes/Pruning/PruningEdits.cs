@@ -15,10 +15,6 @@ internal sealed record GroupAttribute(NodeProto Node, int[] Ids);
 /// <summary>
 /// One entry of a Reshape target shape that names the size of the axis holding channels (<paramref name="Ids"/>):
 /// element <paramref name="Element"/> of the integer constant read as input <paramref name="Input"/> of
-/// <paramref name="Reader"/> (the Reshape itself, or a Concat/Cast building its shape), or of the Reshape's
-/// <c>shape</c> attribute when <paramref name="Input"/> is -1 (opset &lt; 5).
+/// <paramref name="Reader"/> (the Reshape itself, or a Concat/Cast building its shape).
 /// </summary>
-internal sealed record ShapeEntry(NodeProto Reader, int Input, int Element, int[] Ids)
-{
-    public const int AttributeInput = -1;
-}
+internal sealed record ShapeEntry(NodeProto Reader, int Input, int Element, int[] Ids);

@@ -145,12 +145,9 @@ internal static class ReshapeRules
     /// <summary>One entry of a target shape: its value (null when computed at run time) and the constant it comes from.</summary>
     private sealed record Entry(long? Value, NodeProto? Reader, int Input, int Element);
 
-    private static List<Entry>? TargetEntries(ChannelDependencies deps, NodeProto reshape)
-    {
-        if (deps.Graph.Model.OpsetVersion() < 5)
-            return reshape.GetInts("shape")?.Select((v, i) => new Entry(v, reshape, ShapeEntry.AttributeInput, i)).ToList();
-        return Trace(deps, reshape, 1, depth: 0);
-    }
+    // Before opset 5 the target was an attribute; ONNX Runtime runs opset 7 and later only, so such models never get here.
+    private static List<Entry>? TargetEntries(ChannelDependencies deps, NodeProto reshape) =>
+        deps.Graph.Model.OpsetVersion() < 5 ? null : Trace(deps, reshape, 1, depth: 0);
 
     // Follows a 1-D integer tensor back through Concat and Cast to constants; run-time pieces become unknown entries.
     private static List<Entry>? Trace(ChannelDependencies deps, NodeProto reader, int input, int depth)

@@ -43,6 +43,32 @@ public class ChannelRemovalTests
     }
 
     [Fact]
+    public void Before_ir_4_sliced_initializers_are_declared_as_inputs_with_their_new_shapes()
+    {
+        var model = new OnnxBuilder(opset: 8).Input("x", DataType.Float, 1, 3, 5, 5)
+            .Initializer("a.w", Weights(1, [8, 3, 3, 3], 0, 2, 6)).Initializer("a.b", Weights(2, [8], 0, 2, 6))
+            .Initializer("b.w", Weights(3, [6, 8, 3, 3]))
+            .Node("Conv", ["x", "a.w", "a.b"], ["a"], "conv_a", ("pads", Same3x3))
+            .Node("Relu", ["a"], ["r"], "relu")
+            .Node("Conv", ["r", "b.w"], ["y"], "conv_b", ("pads", Same3x3))
+            .Output("y", DataType.Float, 1, 6, 5, 5).Build();
+        model.IrVersion = 3;
+        foreach (var t in model.Graph.Initializer)
+            model.Graph.Input.Add(OnnxFactory.TensorValueInfo(t.Name, DataType.Float, t.Dims.Cast<object?>().ToArray()));
+
+        var pruned = PruneAndCompare(model, Prune(("conv_a", 0.25)), Input(1, 3, 5, 5), expectedRemoved: 2);
+
+        // Sliced copies replace them (an initializer that is an input is never overwritten in place), declared as inputs.
+        Assert.Equal(4, pruned.Graph.Input.Count);
+        foreach (var t in pruned.Graph.Initializer)
+            Assert.Equal(t.Dims, pruned.Graph.Input.Single(i => i.Name == t.Name).Type.TensorType.Shape.Dim.Select(d => d.DimValue));
+        long[] Sliced(string name) => pruned.Graph.Initializer.Single(t => t.Name.StartsWith(name, StringComparison.Ordinal)).Dims.ToArray();
+        Assert.Equal([6, 3, 3, 3], Sliced("a.w"));
+        Assert.Equal([6], Sliced("a.b"));
+        Assert.Equal([6, 6, 3, 3], Sliced("b.w"));
+    }
+
+    [Fact]
     public void A_residual_block_loses_the_same_channels_in_both_branches()
     {
         // r = Relu(conv_a(x)); s = conv_c(Relu(conv_b(r))); y = conv_d(r + s): conv_a and conv_c are one group.
