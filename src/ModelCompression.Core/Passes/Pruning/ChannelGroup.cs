@@ -9,6 +9,8 @@ namespace ModelCompression.Core.Passes.Pruning;
 /// <param name="Producers">The nodes whose output channels are the group's channels, in graph order.</param>
 /// <param name="Layers">Every Conv, Gemm or MatMul whose weights lose slices when a channel goes: the producers,
 /// depthwise convolutions in between, and the consumers (their input channels), in graph order.</param>
+/// <param name="Nodes">Every node pruning the group edits (the layers, and the BatchNorms, elementwise operators with
+/// per-channel constants, depthwise group counts and Reshape targets that follow the channels), in graph order.</param>
 /// <param name="Parameters">Weight, bias and constant elements that belong to the group's channels (what pruning all
 /// of them would remove).</param>
 /// <param name="RefusedBecause">Why the group cannot be pruned (it meets something the dependency graph cannot
@@ -18,6 +20,7 @@ public sealed record ChannelGroup(
     int Channels,
     IReadOnlyList<string> Producers,
     IReadOnlyList<string> Layers,
+    IReadOnlyList<string> Nodes,
     long Parameters,
     string? RefusedBecause)
 {

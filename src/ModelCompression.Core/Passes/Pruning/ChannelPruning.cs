@@ -32,8 +32,9 @@ public sealed class ChannelPruning : IGraphPass
     /// </summary>
     public const int DefaultChannelMultiple = 16;
 
-    /// <param name="ratios">The share of channels to remove per group id (0 ≤ ratio &lt; 1); ⌊channels·ratio⌋ are
-    /// removed and at least one channel is kept. Groups not listed are left alone.</param>
+    /// <param name="ratios">The share of channels to remove per group id (0 ≤ ratio &lt; 1): ⌊channels·ratio⌋, adjusted
+    /// to keep counts aligned (<paramref name="channelMultiple"/>, <see cref="ChannelGroup.ChannelsRemovedAt"/>); at least
+    /// one channel is kept. Groups not listed are left alone.</param>
     /// <param name="criterion">How channels are ranked.</param>
     /// <param name="channelMultiple">Keep channel counts multiples of the power of two (up to this) they were multiples of:
     /// see <see cref="DefaultChannelMultiple"/>. 1 removes exactly ⌊channels·ratio⌋.</param>
@@ -140,7 +141,10 @@ public sealed class ChannelPruning : IGraphPass
         var classes = group.Classes.ToHashSet();
         bool InGroup(int id) => id != ChannelLayout.Untracked && classes.Contains(deps.Classes.Find(id));
         var slices = deps.Slices.Where(s => s.Ids.Any(InGroup)).ToList();
-        var layers = slices.Where(s => s.IsWeight).Select(s => s.Node).Distinct().OrderBy(deps.PositionOf).Select(n => n.Name).ToList();
+        List<string> Names(IEnumerable<NodeProto> nodes) => nodes.Distinct().OrderBy(deps.PositionOf).Select(n => n.Name).ToList();
+        var edited = slices.Select(s => s.Node)
+            .Concat(deps.GroupAttributes.Where(g => g.Ids.Any(InGroup)).Select(g => g.Node))
+            .Concat(deps.ShapeEntries.Where(e => e.Ids.Any(InGroup)).Select(e => e.Reader));
         long parameters = 0;
         foreach (var slice in slices)
             if (deps.Graph.ConstantTensor(slice.Node.Input[slice.Input]) is { } tensor)
@@ -148,6 +152,7 @@ public sealed class ChannelPruning : IGraphPass
                 var perPosition = tensor.Dims.Aggregate(1L, (a, d) => a * d) / Math.Max(1, tensor.Dims[slice.Axis]);
                 parameters += perPosition * slice.Ids.Count(InGroup);
             }
-        return new ChannelGroup(group.Id, group.Classes.Count, group.Producers.Select(p => p.Name).ToList(), layers, parameters, group.RefusedBecause);
+        return new ChannelGroup(group.Id, group.Classes.Count, group.Producers.Select(p => p.Name).ToList(),
+            Names(slices.Where(s => s.IsWeight).Select(s => s.Node)), Names(edited), parameters, group.RefusedBecause);
     }
 }

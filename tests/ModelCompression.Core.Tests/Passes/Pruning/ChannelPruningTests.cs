@@ -92,7 +92,7 @@ public class ChannelPruningTests
     [InlineData(1, 0.5, 1, 0)]
     public void Removed_counts_keep_channel_counts_aligned(int channels, double ratio, int multiple, int removed)
     {
-        var group = new ChannelGroup("g", channels, ["g"], ["g"], 0, null);
+        var group = new ChannelGroup("g", channels, ["g"], ["g"], ["g"], 0, null);
 
         Assert.Equal(removed, group.ChannelsRemovedAt(ratio, multiple));
     }

@@ -215,6 +215,7 @@ public class ChannelRemovalTests
             .Node("Reshape", ["p", "target"], ["flat"], "reshape")
             .Node("Gemm", ["flat", "fc.w", "fc.b"], ["y"], "fc")
             .Output("y", DataType.Float, "N", 2).Build();
+        Assert.Equal(["conv_a", "target", "fc"], Group(model, "conv_a").Nodes); // the Concat holds the constant to rewrite
 
         var pruned = PruneAndCompare(model, Prune(("conv_a", 0.25)), Input(2, 3, 6, 6), expectedRemoved: 2);
 
@@ -253,6 +254,7 @@ public class ChannelRemovalTests
         var group = Group(model, "conv_a");
         Assert.Equal(["conv_a", "excite"], group.Producers);
         Assert.Equal(["conv_a", "squeeze", "excite", "conv_b"], group.Layers);
+        Assert.Equal(["conv_a", "bn", "scale", "shift", "squeeze", "excite", "conv_b"], group.Nodes);
 
         var pruned = PruneAndCompare(model, Prune(("conv_a", 0.25), ("squeeze", 0.5)), Input(1, 3, 5, 5), expectedRemoved: 3);
 

@@ -71,6 +71,7 @@ public class SharedModelPruningTests
     [InlineData("fashion-cnn", 0.25)]
     [InlineData("ppocr-cls", 0.25)]
     [InlineData("ppocr-cls", 0.5)]
+    [InlineData("ppocr-rec", 0.25)]
     public void Pruned_models_compute_what_the_original_computes_with_those_channels_zeroed(string name, double ratio)
     {
         var (_, lossless, validation) = Load(name);
