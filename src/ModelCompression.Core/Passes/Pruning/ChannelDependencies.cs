@@ -156,6 +156,7 @@ internal sealed class ChannelDependencies
         foreach (var (id, reason) in Classes.Fixed) reasons.TryAdd(Find(_producerOfId[id]), reason);
 
         var groups = new List<GroupChannels>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
         foreach (var root in Enumerable.Range(0, _producers.Count).Where(p => Find(p) == p))
         {
             var members = Enumerable.Range(0, _producers.Count).Where(p => Find(p) == root).Select(p => _producers[p]).ToList();
@@ -165,12 +166,13 @@ internal sealed class ChannelDependencies
             foreach (var producer in members)
                 for (var id = producer.FirstId; id < producer.FirstId + producer.Count; id++)
                     if (seen.Add(Classes.Find(id))) classes.Add(Classes.Find(id));
-            groups.Add(new GroupChannels(GroupId(members[0].Node), members.Select(m => m.Node).ToList(), classes, reasons.GetValueOrDefault(root)));
+            // Named after the first producer; by its output (unique in SSA form) when the node is unnamed or its name repeats.
+            var name = members[0].Node.Name;
+            if (name.Length == 0 || !ids.Add(name)) ids.Add(name = members[0].Node.Output[0]);
+            groups.Add(new GroupChannels(name, members.Select(m => m.Node).ToList(), classes, reasons.GetValueOrDefault(root)));
         }
         return groups;
     }
-
-    private static string GroupId(NodeProto node) => node.Name.Length > 0 ? node.Name : node.Output[0];
 
     private sealed record Producer(NodeProto Node, int FirstId, int Count);
 }

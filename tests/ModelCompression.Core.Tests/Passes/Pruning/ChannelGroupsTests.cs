@@ -122,4 +122,16 @@ public class ChannelGroupsTests
         Assert.Equal(4 * 3 + 4 * 3 + 2 * 4, groups[0].Parameters);
         Assert.Contains("graph output", groups[1].RefusedBecause);
     }
+
+    [Fact]
+    public void A_repeated_node_name_does_not_make_two_groups_share_an_id()
+    {
+        var model = new OnnxBuilder().Input("x", DataType.Float, 1, 3, 4, 4)
+            .Initializer("a.w", Weights(1, [4, 3, 1, 1])).Initializer("b.w", Weights(2, [2, 4, 1, 1]))
+            .Node("Conv", ["x", "a.w"], ["a"], "conv")
+            .Node("Conv", ["a", "b.w"], ["y"], "conv")
+            .Output("y", DataType.Float, 1, 2, 4, 4).Build();
+
+        Assert.Equal(["conv", "y"], ChannelPruning.Groups(model).Select(g => g.Id));
+    }
 }
