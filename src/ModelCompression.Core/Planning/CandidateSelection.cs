@@ -12,8 +12,12 @@ namespace ModelCompression.Core.Planning;
 /// <param name="Judged">The candidates scored on the validation data, in the order they were tried.</param>
 public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailing, Diagnostic? Failure, IReadOnlyList<Candidate> Judged)
 {
-    /// <summary>How many search-split winners are judged on the validation data before giving up.</summary>
-    public const int MaxJudged = 5;
+    /// <summary>
+    /// How many distinct sketches (per-layer settings, whatever the shared knobs) are judged on the
+    /// validation data before giving up. Knob variants of a sketch that failed there are skipped: they
+    /// differ little in accuracy, and judging them would crowd out safer sketches.
+    /// </summary>
+    public const int MaxJudged = 8;
 
     /// <summary>Sizes this close are the same in practice; among them the faster candidate is preferred.</summary>
     public const double SizeTie = 0.02;
@@ -24,11 +28,16 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
         var judged = new List<Candidate>();
         var searchBudgets = budgets with { MaxAccuracyDrop = searchDrop ?? budgets.MaxAccuracyDrop };
         var eligible = candidates.Where(c => searchBudgets.AllowsDrop(c.Search.Drop) && budgets.AllowsSize(c.SizeBytes) && budgets.AllowsLatency(c.Latency));
-        foreach (var candidate in SmallestFirst(eligible).Take(MaxJudged))
+        var failedSketches = new HashSet<CompressionSketch>();
+        foreach (var candidate in SmallestFirst(eligible))
         {
+            var sketch = PlanBuilder.SketchOf(candidate.Plan);
+            if (failedSketches.Contains(sketch)) continue;
+            if (failedSketches.Count == MaxJudged) break;
             var withValidation = judge(candidate);
             judged.Add(withValidation);
             if (budgets.AllowsDrop(withValidation.Validation!.Drop)) return new(withValidation, null, null, judged);
+            failedSketches.Add(sketch);
         }
 
         if (judged.Count > 0)

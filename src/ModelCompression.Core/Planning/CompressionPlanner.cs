@@ -3,10 +3,23 @@ using ModelCompression.Core.Reporting;
 
 namespace ModelCompression.Core.Planning;
 
-/// <summary>One layer's setting measured alone on the search split: what it saves and what it costs.</summary>
+/// <summary>What a knapsack unit is: a layer's weights, or a group of coupled channels.</summary>
+public enum UnitKind { Layer, Channels }
+
+/// <summary>
+/// One option of one unit measured alone on the search split: a layer's setting, or a share of a
+/// channel group pruned; what it saves and what it costs.
+/// </summary>
+/// <param name="Unit">The layer's node name, or the channel group's id.</param>
 /// <param name="Bytes">The size change of the model (negative: saved).</param>
 /// <param name="Drop">The score drop (0 for settings assumed lossless, and for rises).</param>
-public sealed record SettingProbe(string Node, string OpType, LayerSetting Setting, long Bytes, double Drop);
+public sealed record SettingProbe(UnitKind Kind, string Unit, string OpType, LayerSetting? Setting, double PruneRatio, long Bytes, double Drop)
+{
+    public string Label => Setting?.ToString() ?? $"{PruneRatio:P0} of its channels pruned";
+
+    public CompressionSketch ApplyTo(CompressionSketch sketch) =>
+        Setting is { } setting ? sketch.With(Unit, setting) : sketch.WithPruning(Unit, PruneRatio);
+}
 
 /// <summary>What the search measured, and the sketch it settled on.</summary>
 public sealed record PlannerResult(
@@ -22,8 +35,8 @@ public sealed record PlannerResult(
 /// change and its score drop), and a multiple-choice knapsack picks the smallest combination whose
 /// summed drop fits the budget. Drops only roughly add up, so the combination is measured: if it
 /// breaks the budget the knapsack runs again with a tighter one, if it holds with room to spare a
-/// looser one, then bisects between the two; a setting that made the combination slower is dropped. Finally a
-/// bounded grid tries the shared knobs (int8 form and calibration, int4 block size and accuracy level)
+/// looser one, then bisects between the two; a setting that made the combination slower is dropped. This runs
+/// twice — quantization only, then every technique combined — and on each solution a bounded grid tries the shared knobs (int8 form and calibration, int4 block size and accuracy level)
 /// on the solution. The time budget stops the search with what was measured so far.
 /// </summary>
 public sealed class CompressionPlanner(
@@ -41,55 +54,77 @@ public sealed class CompressionPlanner(
     public PlannerResult Run()
     {
         var lossless = Measure("lossless", basePlan, force: true)!;
-        if (space.Layers.Count == 0) return Result(CompressionSketch.Unchanged);
+        if (space.Layers.Count == 0 && space.Pruning.Count == 0) return Result(CompressionSketch.Unchanged);
 
-        var knobs = QuantizationKnobs.Default;
-        var smallest = space.Layers.Aggregate(CompressionSketch.Unchanged, (s, l) => s.With(l.Node, l.Settings.MinBy(v => v.NominalBits)!));
-        var first = Measure(smallest, knobs);
-        CompressionSketch solution;
-        if (first is not null && Holds(first)) solution = smallest;
-        else
+        // Two families, each searched on its own so that both are candidates: quantization only, and every
+        // technique combined. Structural changes (pruning without fine-tuning) can look fine on the search split
+        // and still miss on the validation data; the quantization-only solution is then the safe one.
+        var solution = CompressionSketch.Unchanged;
+        foreach (var family in Families())
         {
-            if (_probes.Count == 0)
-            {
-                progress.Stage($"every layer at its smallest setting breaks a budget: measuring each setting of the {space.Layers.Count} layers alone");
-                Probe(lossless, knobs);
-            }
-            solution = Solve(knobs);
+            solution = SolveFamily(lossless, family);
+            foreach (var int8 in space.Int8Variants())
+                foreach (var variant in space.Int4Variants(int8))
+                    Measure(solution, variant);
         }
-
-        foreach (var int8 in space.Int8Variants())
-            foreach (var variant in space.Int4Variants(int8))
-                Measure(solution, variant);
         return Result(solution);
     }
 
+    private IEnumerable<Func<SettingProbe, bool>> Families()
+    {
+        static bool QuantizationOnly(SettingProbe p) => p.Setting is { } s && LayerSetting.IsQuantization(s);
+        yield return QuantizationOnly;
+        var structural = space.Pruning.Count > 0 || space.Layers.Any(l => l.Settings.Any(s => !LayerSetting.IsQuantization(s)));
+        if (structural) yield return _ => true;
+    }
+
+    /// <summary>Every unit at its smallest option in the family first; if that breaks a budget, probe (once) and solve.</summary>
+    private CompressionSketch SolveFamily(Candidate lossless, Func<SettingProbe, bool> family)
+    {
+        var knobs = QuantizationKnobs.Default;
+        var all = Options().Where(family).ToList();
+        var smallest = all.GroupBy(o => (o.Kind, o.Unit)).Aggregate(CompressionSketch.Unchanged,
+            (sketch, unit) => unit.MinBy(o => o.Setting?.NominalBits ?? 32 * (1 - o.PruneRatio))!.ApplyTo(sketch));
+        var first = Measure(smallest, knobs);
+        if (first is not null && Holds(first)) return smallest;
+        if (_probes.Count == 0)
+        {
+            progress.Stage($"the smallest settings break a budget: measuring each setting of the {space.Layers.Count + space.Pruning.Count} layers and channel groups alone");
+            Probe(lossless, knobs);
+        }
+        return Solve(knobs, family);
+    }
+
+    /// <summary>Every option of every unit (unmeasured), largest units first.</summary>
+    private IEnumerable<SettingProbe> Options() =>
+        space.Layers.Select(l => (l.Parameters, Options: l.Settings.Select(setting => new SettingProbe(UnitKind.Layer, l.Node, l.OpType, setting, 0, 0, 0))))
+            .Concat(space.Pruning.Select(g => (g.Parameters, Options: g.Ratios.Select(ratio => new SettingProbe(UnitKind.Channels, g.Group, "channels", null, ratio, 0, 0)))))
+            .OrderByDescending(u => u.Parameters)
+            .SelectMany(u => u.Options);
+
+    /// <summary>Every option of every unit alone, largest units first (so a tight time budget probes what matters most).</summary>
     private void Probe(Candidate lossless, QuantizationKnobs knobs)
     {
-        var total = space.Layers.Sum(l => l.Settings.Count);
-        foreach (var layer in space.Layers.OrderByDescending(l => l.Parameters).ThenBy(l => l.Node, StringComparer.Ordinal))
+        var options = Options().ToList();
+        foreach (var option in options)
         {
-            foreach (var setting in layer.Settings)
+            if (TimeIsUp()) return;
+            var plan = PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space);
+            SettingProbe probe;
+            if (option.Setting is { AssumedLossless: true })
+                probe = option with { Bytes = evaluator.SizeOf(plan) - lossless.SizeBytes };
+            else
             {
-                if (TimeIsUp()) return;
-                var plan = PlanBuilder.Build(basePlan, CompressionSketch.Unchanged.With(layer.Node, setting), knobs, space);
-                long bytes;
-                double drop;
-                if (setting.AssumedLossless)
-                    (bytes, drop) = (evaluator.SizeOf(plan) - lossless.SizeBytes, 0);
-                else
-                {
-                    var (search, size) = evaluator.MeasureScore(plan, $"{layer.Node} alone at {setting}");
-                    (bytes, drop) = (size - lossless.SizeBytes, Math.Max(0, search.Drop - lossless.Search.Drop));
-                }
-                _probes.Add(new SettingProbe(layer.Node, layer.OpType, setting, bytes, drop));
-                progress.Sensitivity(layer.Node, setting.ToString(), drop, _probes.Count, total);
+                var (search, size) = evaluator.MeasureScore(plan, $"{option.Unit} alone at {option.Label}");
+                probe = option with { Bytes = size - lossless.SizeBytes, Drop = Math.Max(0, search.Drop - lossless.Search.Drop) };
             }
+            _probes.Add(probe);
+            progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, _probes.Count, options.Count);
         }
     }
 
     /// <summary>Knapsack, measure, adjust the budget (bisecting between one that held and one that did not).</summary>
-    private CompressionSketch Solve(QuantizationKnobs knobs)
+    private CompressionSketch Solve(QuantizationKnobs knobs, Func<SettingProbe, bool> family)
     {
         var forbidden = new HashSet<SettingProbe>();
         var best = CompressionSketch.Unchanged;
@@ -97,14 +132,15 @@ public sealed class CompressionPlanner(
         double budget = budgets.MaxAccuracyDrop, holding = double.NaN, failing = double.NaN;
         for (var round = 0; round < MaxSolveRounds; round++)
         {
-            var options = space.Layers.Select(l => _probes.Where(p => p.Node == l.Node && !forbidden.Contains(p)).ToList()).ToList();
+            var units = space.Layers.Select(l => (UnitKind.Layer, l.Node)).Concat(space.Pruning.Select(g => (UnitKind.Channels, g.Group))).ToList();
+            var options = units.Select(u => _probes.Where(p => p.Kind == u.Item1 && p.Unit == u.Item2 && family(p) && !forbidden.Contains(p)).ToList()).ToList();
             var choice = MultipleChoiceKnapsack.Solve(
                 options.Select(o => (IReadOnlyList<KnapsackOption>)[new KnapsackOption(0, 0), .. o.Select(p => new KnapsackOption(p.Bytes, p.Drop))]).ToList(),
                 budget);
             if (choice is null) break;
             var sketch = CompressionSketch.Unchanged;
             for (var i = 0; i < choice.Length; i++)
-                if (choice[i] > 0) sketch = sketch.With(space.Layers[i].Node, options[i][choice[i] - 1].Setting);
+                if (choice[i] > 0) sketch = options[i][choice[i] - 1].ApplyTo(sketch);
             var candidate = Measure(sketch, knobs);
             if (candidate is null) break;
 
@@ -123,10 +159,10 @@ public sealed class CompressionPlanner(
             else if (budgets.AllowsDrop(candidate.Search.Drop))
             {
                 // Accurate enough but slower: the int4 layers are the ones that can be (small matrices); keep them out.
-                var slower = _probes.Where(p => p.Setting.Format == WeightFormat.Int4 && sketch.SettingOf(p.Node) == p.Setting).ToList();
+                var slower = _probes.Where(p => p.Setting?.Format == WeightFormat.Int4 && sketch.SettingOf(p.Unit) == p.Setting).ToList();
                 if (slower.Count == 0) break;
                 forbidden.UnionWith(slower);
-                progress.Stage($"that combination is slower than the original: trying again without int4 on {string.Join(", ", slower.Select(p => p.Node))}");
+                progress.Stage($"that combination is slower than the original: trying again without int4 on {string.Join(", ", slower.Select(p => p.Unit))}");
                 continue;
             }
             else failing = budget;

@@ -1,4 +1,5 @@
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.Pruning;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Dynamic;
 using ModelCompression.Core.Passes.Quantization.Int4;
@@ -10,6 +11,9 @@ namespace ModelCompression.Core.Planning;
 /// <summary>A layer and the settings the plan may give it (fp32, unchanged, is always possible and not listed).</summary>
 public sealed record LayerSpace(string Node, string OpType, long Parameters, IReadOnlyList<LayerSetting> Settings);
 
+/// <summary>A group of coupled channels and the shares of them the plan may prune (0, unpruned, is always possible and not listed).</summary>
+public sealed record PruningSpace(string Group, long Parameters, IReadOnlyList<double> Ratios);
+
 /// <summary>
 /// What the planner may do to a (lossless-processed) model, given the techniques: per layer the
 /// settings it allows, which int8 layers static or dynamic quantization can take, and the shared
@@ -17,14 +21,21 @@ public sealed record LayerSpace(string Node, string OpType, long Parameters, IRe
 /// </summary>
 public sealed class CompressionSpace
 {
-    private CompressionSpace(IReadOnlyList<LayerSpace> layers, IReadOnlySet<string> staticEligible, IReadOnlySet<string> dynamicEligible)
+    /// <summary>The channel shares tried per group: a quarter and a half (pruning without fine-tuning loses accuracy quickly).</summary>
+    public static IReadOnlyList<double> PruningRatios { get; } = [0.25, 0.5];
+
+    private CompressionSpace(IReadOnlyList<LayerSpace> layers, IReadOnlyList<PruningSpace> pruning, IReadOnlySet<string> staticEligible, IReadOnlySet<string> dynamicEligible)
     {
         Layers = layers;
+        Pruning = pruning;
         StaticEligible = staticEligible;
         DynamicEligible = dynamicEligible;
     }
 
     public IReadOnlyList<LayerSpace> Layers { get; }
+
+    /// <summary>The prunable channel groups (structured pruning), by their group id.</summary>
+    public IReadOnlyList<PruningSpace> Pruning { get; }
 
     /// <summary>Layers static int8 (QDQ) can take: empty for models before opset 13.</summary>
     public IReadOnlySet<string> StaticEligible { get; }
@@ -59,7 +70,12 @@ public sealed class CompressionSpace
             .OrderBy(l => l.Node, StringComparer.Ordinal)
             .ToList();
         var int8Layers = layers.Where(l => l.Settings.Any(s => s.Format == WeightFormat.Int8)).Select(l => l.Node).ToHashSet(StringComparer.Ordinal);
-        return new CompressionSpace(layers,
+        var pruning = techniques.HasFlag(Technique.Prune)
+            ? ChannelPruning.Groups(model).Where(g => g.IsPrunable && g.Channels > 1)
+                .Select(g => new PruningSpace(g.Id, g.Parameters, PruningRatios.Where(r => g.ChannelsRemovedAt(r, ChannelPruning.DefaultChannelMultiple) > 0).ToList()))
+                .Where(p => p.Ratios.Count > 0).ToList()
+            : [];
+        return new CompressionSpace(layers, pruning,
             Int8StaticQuantization.EligibleNodes(model).Where(int8Layers.Contains).ToHashSet(StringComparer.Ordinal),
             Int8DynamicQuantization.EligibleNodes(model).Where(int8Layers.Contains).ToHashSet(StringComparer.Ordinal));
     }

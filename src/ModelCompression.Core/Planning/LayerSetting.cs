@@ -27,6 +27,10 @@ public sealed record LayerSetting(WeightFormat Format, int Bits = 0, int Rank = 
     /// <summary>Settings whose score change is too small to be worth measuring (fp16 weights): counted as no drop.</summary>
     public bool AssumedLossless => Format is WeightFormat.Fp32 or WeightFormat.Fp16 && Rank == 0 && Sparsity == 0;
 
+    /// <summary>Plain int8/int4/fp16 storage of the layer as it is (the quantization-only family).</summary>
+    public static bool IsQuantization(LayerSetting setting) =>
+        setting.Format is WeightFormat.Fp16 or WeightFormat.Int8 or WeightFormat.Int4 && setting.Rank == 0 && setting.Sparsity == 0;
+
     /// <summary>Storage bits per weight, for ordering settings before they are measured.</summary>
     public double NominalBits => Format switch
     {

@@ -3,6 +3,7 @@ using ModelCompression.Core.Calibration;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
 using ModelCompression.Core.Passes.Lossless;
+using ModelCompression.Core.Passes.Pruning;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Dynamic;
 using ModelCompression.Core.Passes.Quantization.Int4;
@@ -19,6 +20,7 @@ public static class PassCatalog
     public const string Int8Dynamic = "int8-dynamic";
     public const string Int4Weights = "int4-weights";
     public const string Fp16Weights = "fp16-weights";
+    public const string PruneChannels = ChannelPruning.PassName;
 
     /// <summary>The <c>nodes</c> parameter: the node names a pass is limited to, separated by ';'.</summary>
     public const string NodesParameter = "nodes";
@@ -43,6 +45,8 @@ public static class PassCatalog
             AccuracyLevel: IntParameter(step, AccuracyLevelParameter, 0)).Validated()),
         Int8Dynamic => new Int8DynamicQuantization(NodesOf(step)),
         Int8Static => new CalibratedStaticQuantization(NodesOf(step), StaticOptions(step), context),
+        PruneChannels => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
+            ChannelPruning.ParseCriterion(step.Parameter(ChannelPruning.ImportanceParameter) ?? "l1")),
         _ => throw new ArgumentException($"Unknown pass '{step.Pass}'.", nameof(step)),
     };
 

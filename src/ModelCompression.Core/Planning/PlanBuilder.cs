@@ -1,5 +1,7 @@
 using System.Globalization;
 
+using ModelCompression.Core.Passes.Pruning;
+
 namespace ModelCompression.Core.Planning;
 
 /// <summary>Turns a sketch (per-layer settings) and the shared knobs into a plan, and reads a plan back as a sketch.</summary>
@@ -13,6 +15,9 @@ public static class PlanBuilder
     public static Plan Build(Plan basePlan, CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
     {
         var steps = basePlan.Steps.ToList();
+        // Pruning first: it needs float weights, and every later step then stores fewer of them.
+        if (sketch.Pruning.Count > 0)
+            steps.Add(new PassStep(PassCatalog.PruneChannels, [KeyValuePair.Create(ChannelPruning.RatiosParameter, ChannelPruning.FormatRatios(sketch.Pruning))]));
         var int8 = NodesWith(sketch, WeightFormat.Int8);
         var byForm = knobs.Int8 switch
         {
@@ -42,6 +47,9 @@ public static class PlanBuilder
         var sketch = CompressionSketch.Unchanged;
         foreach (var step in plan.Steps)
         {
+            if (step.Pass == PassCatalog.PruneChannels && step.Parameter(ChannelPruning.RatiosParameter) is { } ratios)
+                foreach (var (group, ratio) in ChannelPruning.ParseRatios(ratios))
+                    sketch = sketch.WithPruning(group, ratio);
             if (FormatOf(step.Pass) is not { } format || step.Parameter(PassCatalog.NodesParameter) is not { } nodes) continue;
             foreach (var node in nodes.Split(';', StringSplitOptions.RemoveEmptyEntries))
                 sketch = sketch.With(node, new LayerSetting(format));

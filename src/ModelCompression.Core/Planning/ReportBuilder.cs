@@ -66,11 +66,16 @@ public static class ReportBuilder
             LockFile = facts.LockFile,
             StaleLockReasons = facts.StaleLockReasons,
             // Per layer: its most aggressive setting measured alone, and where it ended.
-            Sensitivity = facts.Probes.GroupBy(p => p.Node).Select(g => g.MinBy(p => p.Setting.NominalBits)!)
-                .Select(p => new NodeSensitivity(p.Node, p.OpType, p.Setting.ToString(), p.Drop, final?.SettingOf(p.Node).ToString() ?? "")).ToList(),
+            Sensitivity = facts.Probes.GroupBy(p => (p.Kind, p.Unit)).Select(g => g.MinBy(p => p.Bytes)!)
+                .Select(p => new NodeSensitivity(p.Unit, p.OpType, p.Label, p.Drop, Final(p, final))).ToList(),
             Notes = Notes(facts),
         };
     }
+
+    private static string Final(SettingProbe probe, CompressionSketch? final) =>
+        final is null ? "" : probe.Kind == UnitKind.Layer
+            ? final.SettingOf(probe.Unit).ToString()
+            : $"{final.Pruning.GetValueOrDefault(probe.Unit):P0} of its channels pruned";
 
     private static List<string> Notes(ReportFacts facts)
     {
