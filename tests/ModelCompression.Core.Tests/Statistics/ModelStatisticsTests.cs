@@ -87,6 +87,29 @@ public class ModelStatisticsTests
     }
 
     [Fact]
+    public void Integer_kernels_count_their_weights_and_products_but_not_their_scales_and_zero_points()
+    {
+        NdArray Scalar<T>(T value) where T : unmanaged => NdArray.Create<T>([], [value]);
+        var model = new OnnxBuilder()
+            .Input("xq", DataType.Uint8, 1, 2, 5, 5)
+            .Input("aq", DataType.Uint8, 1, 4, 6)
+            .Initializer("s", Scalar(0.1f)).Initializer("z", Scalar<byte>(128))
+            .Initializer("w", NdArray.Create<sbyte>([3, 2, 3, 3], new sbyte[54])).Initializer("w.scale", NdArray.Create<float>([3], [1f, 2f, 3f]))
+            .Initializer("w.zero", NdArray.Create<sbyte>([3], new sbyte[3])).Initializer("bias", NdArray.Create<int>([3], [1, 2, 3]))
+            .Initializer("b", NdArray.Create<sbyte>([6, 5], new sbyte[30])).Initializer("b.zero", Scalar<sbyte>(0))
+            .Node("QLinearConv", ["xq", "s", "z", "w", "w.scale", "w.zero", "s", "z", "bias"], ["yq"], "conv")
+            .Node("QLinearMatMul", ["aq", "s", "z", "b", "s", "b.zero", "s", "z"], ["cq"], "matmul")
+            .Build();
+        model.Graph.Output.Add(OnnxFactory.TensorValueInfo("yq", DataType.Uint8, null)); // shapes left to the counting rules
+        model.Graph.Output.Add(OnnxFactory.TensorValueInfo("cq", DataType.Uint8, null));
+
+        var statistics = ModelStatistics.Of(model);
+
+        Assert.Equal(54 + 3 + 30, statistics.Parameters);
+        Assert.Equal(2L * 27 * 18 + 2L * 4 * 5 * 6, statistics.Flops);
+    }
+
+    [Fact]
     public void A_layer_whose_shapes_stay_unknown_is_listed_and_counts_no_flops()
     {
         var model = new OnnxBuilder()
