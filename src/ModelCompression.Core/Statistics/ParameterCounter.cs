@@ -10,8 +10,8 @@ namespace ModelCompression.Core.Statistics;
 /// slots (<see cref="SlotsOf"/>) count the elements of the value the layer reads when that value is computed from
 /// constants only: a float weight, a DequantizeLinear or Cast·Mul of int8 codes, a float16 Cast, a palette lookup
 /// all count the weight's elements once, and the constants they are made of (codes, scales, zero points, tables)
-/// are used up (see <see cref="Claim"/> for weights read by several slots). MatMulNBits counts K·N. Quantization metadata of the integer operators (activation scales and zero
-/// points) is used up without counting. Every float constant left over (initializers and Constant nodes, in every
+/// are used up (see <see cref="Claim"/> for weights read by several slots). MatMulNBits counts K·N. Quantization
+/// metadata of the integer operators (activation scales and zero points) is used up without counting. Every float constant left over (initializers and Constant nodes, in every
 /// graph: e.g. a LayerNorm's scale read by a Mul) counts its elements; integer constants left over are shapes,
 /// axes and indices, not parameters.
 /// </summary>
