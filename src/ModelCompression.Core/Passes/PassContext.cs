@@ -23,6 +23,12 @@ public sealed class PassContext(SampleSet? calibration)
 
     public SampleSet? Calibration => calibration;
 
+    /// <summary>
+    /// The float model before any lossy step (the lossless model every candidate starts from), with the value names
+    /// the candidates keep: what bias correction compares layer outputs with. Null when not set.
+    /// </summary>
+    public ModelProto? Reference { get; init; }
+
     public CalibrationResult CalibrationFor(ModelProto model)
     {
         if (calibration is null)

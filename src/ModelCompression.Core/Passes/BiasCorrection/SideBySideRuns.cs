@@ -1,0 +1,125 @@
+using Microsoft.ML.OnnxRuntime;
+using ModelCompression.Core.Data;
+using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Evaluation;
+using ModelCompression.Core.Graph;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Tensors;
+
+namespace ModelCompression.Core.Passes.BiasCorrection;
+
+/// <summary>One model run for its outputs: the session, what to fetch from it, and how errors name it.</summary>
+internal sealed class ModelProbe : IDisposable
+{
+    private ModelProbe(ModelRunner runner, IReadOnlyList<string> fetch, string name)
+    {
+        Runner = runner;
+        Fetch = fetch;
+        Name = name;
+    }
+
+    public ModelRunner Runner { get; }
+
+    public IReadOnlyList<string> Fetch { get; }
+
+    public string Name { get; }
+
+    /// <summary>
+    /// A session over <paramref name="model"/> that also outputs the float node outputs <paramref name="values"/> of its
+    /// main graph (<see cref="Calibration.Calibrator.WithOutputs"/>), fetching those and <paramref name="outputs"/>. Without
+    /// <paramref name="outputs"/> the session runs only the nodes the values depend on: ONNX Runtime runs every node of
+    /// a model whatever is fetched.
+    /// </summary>
+    /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot load the model.</exception>
+    public static ModelProbe Open(ModelProto model, string name, IReadOnlyList<string> values, IReadOnlyList<string> outputs, EvaluationOptions options)
+    {
+        var probe = values.Count == 0 ? model : Calibration.Calibrator.WithOutputs(outputs.Count == 0 ? Upstream(model, values) : model, values, out _);
+        try
+        {
+            return new ModelProbe(new ModelRunner(probe, options.Optimization, options.IntraOpThreads), values.Concat(outputs).Distinct().ToList(), name);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new CompressionException(DiagnosticCode.ModelUnsupported, name, $"ONNX Runtime cannot load '{name}' for bias correction: {e.Message}", e);
+        }
+    }
+
+    public void Dispose() => Runner.Dispose();
+
+    // A copy of the model whose main graph keeps only the nodes `values` depend on (subgraph reads included) and no
+    // outputs. Inputs and initializers all stay: the feed names every input.
+    private static ModelProto Upstream(ModelProto model, IReadOnlyList<string> values)
+    {
+        var copy = model.Clone();
+        var graph = new ModelView(copy).Main;
+        var needed = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<string>(values);
+        while (pending.TryPop(out var value))
+        {
+            if (graph.Producer(value) is not { } producer || !needed.Add(producer)) continue;
+            foreach (var input in producer.Input.Concat(graph.OuterReferences(producer)))
+                if (input.Length > 0) pending.Push(input);
+        }
+        var kept = copy.Graph.Node.Where(needed.Contains).ToList();
+        copy.Graph.Node.Clear();
+        copy.Graph.Node.AddRange(kept);
+        copy.Graph.Output.Clear();
+        return copy;
+    }
+}
+
+/// <summary>
+/// Runs several models on the same samples, batch by batch, and hands each batch's fetched values (one dictionary per
+/// model, in order) to a callback before the next batch runs: memory stays bounded by one batch whatever the number
+/// of samples. Batches are sized as <see cref="Evaluator"/> sizes them (the first run, of one sample, caps the batch
+/// at <see cref="EvaluationOptions.MaxBatchOutputBytes"/>); a model that does not take a batch runs one sample at a time.
+/// </summary>
+internal static class SideBySideRuns
+{
+    public static void ForEach(SampleSet samples, IReadOnlyList<ModelProbe> probes, EvaluationOptions options,
+        Action<IReadOnlyList<IReadOnlyDictionary<string, NdArray>>> onBatch)
+    {
+        var start = 0;
+        int? batchSize = null;
+        var batching = samples.CanBatch && options.BatchSize > 1;
+        while (batching && start < samples.Count)
+        {
+            var count = Math.Min(batchSize ?? 1, samples.Count - start);
+            IReadOnlyList<IReadOnlyDictionary<string, NdArray>> outputs;
+            try
+            {
+                outputs = Run(probes, samples.Batch(start, count));
+            }
+            catch (OnnxRuntimeException) when (count > 1)
+            {
+                batching = false; // e.g. a Reshape that fixes axis 0: one sample at a time from here
+                break;
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw Failed(samples, start, e);
+            }
+            batchSize ??= (int)Math.Clamp(options.MaxBatchOutputBytes / Math.Max(1, outputs.Sum(o => o.Values.Sum(v => v.Data.LongLength))), 1, options.BatchSize);
+            onBatch(outputs);
+            start += count;
+        }
+        for (; start < samples.Count; start++)
+        {
+            try
+            {
+                onBatch(Run(probes, samples.Sample(start)));
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw Failed(samples, start, e);
+            }
+        }
+    }
+
+    private static List<IReadOnlyDictionary<string, NdArray>> Run(IReadOnlyList<ModelProbe> probes, IReadOnlyDictionary<string, NdArray> feed) =>
+        probes.Select(p => p.Runner.Run(feed, p.Fetch)).ToList();
+
+    private static CompressionException Failed(SampleSet samples, int index, OnnxRuntimeException e) =>
+        new(DiagnosticCode.ModelUnsupported, samples.File,
+            $"ONNX Runtime failed to run a model for bias correction on sample {samples.SourceIndex(index)} of '{samples.File}': {e.Message}", e);
+}
