@@ -36,7 +36,7 @@ public sealed record PlannerResult(
 /// summed drop fits the budget. Drops only roughly add up, so the combination is measured: if it
 /// breaks the budget the knapsack runs again with a tighter one, if it holds with room to spare a
 /// looser one, then bisects between the two; a setting that made the combination slower is dropped. This runs
-/// twice — quantization only, then every technique combined — and on each solution a bounded grid tries the shared knobs (int8 form and calibration, int4 block size and accuracy level)
+/// per family — quantization only, then per-layer structure, then channel pruning too — and on each solution a bounded grid tries the shared knobs (int8 form and calibration, int4 block size and accuracy level)
 /// on the solution. The time budget stops the search with what was measured so far.
 /// </summary>
 public sealed class CompressionPlanner(
@@ -53,12 +53,11 @@ public sealed class CompressionPlanner(
 
     public PlannerResult Run()
     {
-        var lossless = Measure("lossless", basePlan, force: true)!;
+        var lossless = _lossless = Measure("lossless", basePlan, force: true)!;
         if (space.Layers.Count == 0 && space.Pruning.Count == 0) return Result(CompressionSketch.Unchanged);
 
-        // Two families, each searched on its own so that both are candidates: quantization only, and every
-        // technique combined. Structural changes (pruning without fine-tuning) can look fine on the search split
-        // and still miss on the validation data; the quantization-only solution is then the safe one.
+        // Each family is searched on its own so that each family's best is a candidate: when the riskier one
+        // misses on the validation data, the safer one is there.
         var solution = CompressionSketch.Unchanged;
         foreach (var family in Families())
         {
@@ -70,12 +69,18 @@ public sealed class CompressionPlanner(
         return Result(solution);
     }
 
+    /// <summary>
+    /// The families, from the safest to the riskiest: quantization only; then every per-layer technique
+    /// (low-rank factors, palettes, sparsity); then channel pruning as well, which without fine-tuning tends to
+    /// look better on calibration data than it generalizes. Each is a candidate of its own.
+    /// </summary>
     private IEnumerable<Func<SettingProbe, bool>> Families()
     {
         static bool QuantizationOnly(SettingProbe p) => p.Setting is { } s && LayerSetting.IsQuantization(s);
+        static bool PerLayer(SettingProbe p) => p.Kind == UnitKind.Layer;
         yield return QuantizationOnly;
-        var structural = space.Pruning.Count > 0 || space.Layers.Any(l => l.Settings.Any(s => !LayerSetting.IsQuantization(s)));
-        if (structural) yield return _ => true;
+        if (space.Layers.Any(l => l.Settings.Any(s => !LayerSetting.IsQuantization(s)))) yield return PerLayer;
+        if (space.Pruning.Count > 0) yield return _ => true;
     }
 
     /// <summary>Every unit at its smallest option in the family first; if that breaks a budget, probe (once) and solve.</summary>
@@ -84,7 +89,7 @@ public sealed class CompressionPlanner(
         var knobs = QuantizationKnobs.Default;
         var all = Options().Where(family).ToList();
         var smallest = all.GroupBy(o => (o.Kind, o.Unit)).Aggregate(CompressionSketch.Unchanged,
-            (sketch, unit) => unit.MinBy(o => o.Setting?.NominalBits ?? 32 * (1 - o.PruneRatio))!.ApplyTo(sketch));
+            (sketch, unit) => unit.MinBy(o => BytesOf(o, knobs))!.ApplyTo(sketch));
         var first = Measure(smallest, knobs);
         if (first is not null && Holds(first)) return smallest;
         if (_probes.Count == 0)
@@ -94,6 +99,18 @@ public sealed class CompressionPlanner(
         }
         return Solve(knobs, family);
     }
+
+    private readonly Dictionary<SettingProbe, long> _bytes = [];
+
+    /// <summary>The size change of one option alone: cheap (the plan is applied, nothing is run).</summary>
+    private long BytesOf(SettingProbe option, QuantizationKnobs knobs)
+    {
+        if (!_bytes.TryGetValue(option, out var bytes))
+            _bytes[option] = bytes = evaluator.SizeOf(PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space)) - _lossless!.SizeBytes;
+        return bytes;
+    }
+
+    private Candidate? _lossless;
 
     /// <summary>Every option of every unit (unmeasured), largest units first.</summary>
     private IEnumerable<SettingProbe> Options() =>
@@ -110,13 +127,11 @@ public sealed class CompressionPlanner(
         {
             if (TimeIsUp()) return;
             var plan = PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space);
-            SettingProbe probe;
-            if (option.Setting is { AssumedLossless: true })
-                probe = option with { Bytes = evaluator.SizeOf(plan) - lossless.SizeBytes };
-            else
+            var probe = option with { Bytes = BytesOf(option, knobs) };
+            if (option.Setting is not { AssumedLossless: true })
             {
-                var (search, size) = evaluator.MeasureScore(plan, $"{option.Unit} alone at {option.Label}");
-                probe = option with { Bytes = size - lossless.SizeBytes, Drop = Math.Max(0, search.Drop - lossless.Search.Drop) };
+                var (search, _) = evaluator.MeasureScore(plan, $"{option.Unit} alone at {option.Label}");
+                probe = probe with { Drop = Math.Max(0, search.Drop - lossless.Search.Drop) };
             }
             _probes.Add(probe);
             progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, _probes.Count, options.Count);

@@ -1,4 +1,5 @@
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.LowRank;
 using ModelCompression.Core.Passes.Pruning;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Dynamic;
@@ -65,6 +66,7 @@ public sealed class CompressionSpace
         Allow(int8, Technique.Int8, new LayerSetting(WeightFormat.Int8));
         Allow(Int4WeightQuantization.Eligible(model), Technique.Int4, new LayerSetting(WeightFormat.Int4));
 
+        AllowLowRank(model, techniques, settings, parameters, opTypes);
         var layers = settings
             .Select(s => new LayerSpace(s.Key, opTypes[s.Key], parameters.GetValueOrDefault(s.Key), s.Value.OrderByDescending(v => v.NominalBits).ToList()))
             .OrderBy(l => l.Node, StringComparer.Ordinal)
@@ -79,6 +81,35 @@ public sealed class CompressionSpace
             Int8StaticQuantization.EligibleNodes(model).Where(int8Layers.Contains).ToHashSet(StringComparer.Ordinal),
             Int8DynamicQuantization.EligibleNodes(model).Where(int8Layers.Contains).ToHashSet(StringComparer.Ordinal));
     }
+
+    /// <summary>
+    /// Low-rank options for the layers that hold a real share of the weights (at least
+    /// <see cref="LowRankMinShare"/> of them, and 4096 elements): ranks at a quarter down to a
+    /// thirty-second of the largest useful rank (seven steps), each with the factors stored int8 or int4 (MatMul/Gemm).
+    /// Ranks are tried by measured accuracy, not by retained energy: fashion-cnn's big Gemm keeps
+    /// only 52% of its energy at rank 16 yet loses 0.05 points.
+    /// </summary>
+    private static void AllowLowRank(ModelProto model, Technique techniques, Dictionary<string, List<LayerSetting>> settings,
+        Dictionary<string, long> parameters, Dictionary<string, string> opTypes)
+    {
+        if (!techniques.HasFlag(Technique.LowRank)) return;
+        var total = Math.Max(1, parameters.Values.Sum());
+        foreach (var layer in LowRankFactorization.EligibleNodes(model))
+        {
+            if (layer.Parameters < 4096 || layer.Parameters < LowRankMinShare * total) continue;
+            var ranks = new[] { 4, 6, 8, 12, 16, 24, 32 }.Select(f => layer.MaxUsefulRank / f).Where(r => r >= 4).Distinct();
+            var formats = new List<WeightFormat>();
+            if (techniques.HasFlag(Technique.Int8)) formats.Add(WeightFormat.Int8);
+            if (techniques.HasFlag(Technique.Int4) && layer.OpType is "MatMul" or "Gemm") formats.Add(WeightFormat.Int4);
+            if (!settings.TryGetValue(layer.Node, out var list)) settings[layer.Node] = list = [];
+            list.AddRange(ranks.SelectMany(rank => formats.Select(format => new LayerSetting(format, Rank: rank))));
+            opTypes[layer.Node] = layer.OpType;
+            parameters.TryAdd(layer.Node, layer.Parameters);
+        }
+    }
+
+    /// <summary>The share of the model's weights a layer must hold for low-rank options to be worth their probes.</summary>
+    public const double LowRankMinShare = 0.02;
 
     /// <summary>The int8 forms worth trying: weights only (never slower), static with each calibration method, dynamic.</summary>
     public IReadOnlyList<QuantizationKnobs> Int8Variants()

@@ -59,13 +59,15 @@ public sealed class Compressor(ICompressionLog log)
         }
         if (status is { IsCurrent: false }) log.Info($"{name}: the plan lock is stale ({string.Join("; ", status.Reasons)}): searching again");
 
-        var context = new PassContext(calibration);
         basePlan = VerifiedLosslessPlan(source, basePlan, validation, modelFile);
+        var lossless = PassCatalog.Apply(source, basePlan, PassContext.None);
+        // Bias correction compares compressed layers with the lossless model's.
+        var context = new PassContext(calibration) { Reference = lossless };
         log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} validation samples)");
         var validationReference = Reference.Measure(source, modelFile, validation, metric);
         var searchReference = SearchReference(source, modelFile, calibration, metric);
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
-        var space = CompressionSpace.Find(PassCatalog.Apply(source, basePlan, context), request.Techniques);
+        var space = CompressionSpace.Find(lossless, request.Techniques);
         var progress = new SearchProgress(log, MetricKinds.Name(metric));
 
         var fromLock = status is { IsCurrent: true };

@@ -2,7 +2,9 @@ using System.Globalization;
 using ModelCompression.Core.Calibration;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Passes.BiasCorrection;
 using ModelCompression.Core.Passes.Lossless;
+using ModelCompression.Core.Passes.LowRank;
 using ModelCompression.Core.Passes.Pruning;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Dynamic;
@@ -21,6 +23,11 @@ public static class PassCatalog
     public const string Int4Weights = "int4-weights";
     public const string Fp16Weights = "fp16-weights";
     public const string PruneChannels = ChannelPruning.PassName;
+    public const string LowRank = "lowrank";
+    public const string BiasCorrection = "bias-correction";
+
+    /// <summary>The <c>ranks</c> parameter of "lowrank": node=rank pairs, ';'-separated, sorted by node.</summary>
+    public const string RanksParameter = "ranks";
 
     /// <summary>The <c>nodes</c> parameter: the node names a pass is limited to, separated by ';'.</summary>
     public const string NodesParameter = "nodes";
@@ -45,6 +52,8 @@ public static class PassCatalog
             AccuracyLevel: IntParameter(step, AccuracyLevelParameter, 0)).Validated()),
         Int8Dynamic => new Int8DynamicQuantization(NodesOf(step)),
         Int8Static => new CalibratedStaticQuantization(NodesOf(step), StaticOptions(step), context),
+        LowRank => new LowRankFactorization(ParseMap(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared),
+        BiasCorrection => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
         PruneChannels => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
             ChannelPruning.ParseCriterion(step.Parameter(ChannelPruning.ImportanceParameter) ?? "l1")),
         _ => throw new ArgumentException($"Unknown pass '{step.Pass}'.", nameof(step)),
@@ -59,6 +68,15 @@ public static class PassCatalog
     }
 
     public static string JoinNodes(IEnumerable<string> nodes) => string.Join(";", nodes.Order(StringComparer.Ordinal));
+
+    /// <summary>A per-node parameter: "a=1;b=2", sorted by node name (a deterministic text for plans and locks).</summary>
+    public static string FormatMap(IEnumerable<KeyValuePair<string, int>> values) =>
+        string.Join(";", values.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => $"{v.Key}={v.Value.ToString(CultureInfo.InvariantCulture)}"));
+
+    public static Dictionary<string, int> ParseMap(string text) =>
+        text.Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(pair => pair.Split('='))
+            .ToDictionary(p => string.Join("=", p[..^1]), p => int.Parse(p[^1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
 
     /// <summary>Static int8 with asymmetric (uint8) activations: ORT's symmetric int8 kernels measured 2.4–5.6× slower here.</summary>
     public static StaticQuantizationOptions StaticOptions(string calibration) => new()
