@@ -1,0 +1,124 @@
+using Google.Protobuf;
+using ModelCompression.Core.Graph;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.Quantization;
+using ModelCompression.Core.Tensors;
+
+namespace ModelCompression.Core.Passes.Palettization;
+
+/// <summary>
+/// New initializers and the standard-ONNX nodes that compute one value from them (e.g. a weight from its packed codes),
+/// collected before the graph is touched, so a pass can weigh their stored bytes against the tensor they would replace
+/// and then commit or drop them. Every node reads only constants, so ONNX Runtime folds the whole program into one
+/// initializer when the session loads (at ORT_ENABLE_BASIC and above). Ops follow the model's opset: the programs run
+/// from opset 9 (ppocr) up. Intermediate values get short names under one prefix and nodes stay unnamed: the program
+/// is folded away at load, and its fixed cost in the file (about 0.6 KB) decides which small tensors it pays for.
+/// </summary>
+internal sealed class ConstantProgram(ModelView model, string prefix)
+{
+    private readonly string _prefix = model.Names.Next(prefix);
+
+    private readonly List<TensorProto> _initializers = [];
+    private readonly List<NodeProto> _nodes = [];
+    private readonly int _opset = model.OpsetVersion();
+
+    public IReadOnlyList<NodeProto> Nodes => _nodes;
+
+    /// <summary>The bytes the program adds to the serialized model: its initializers, nodes (and, before IR 4, the graph inputs initializers need).</summary>
+    public long StoredBytes => _initializers.Sum(t => EntryBytes(t) + (model.InitializersMustBeInputs ? EntryBytes(InputFor(t)) : 0))
+        + _nodes.Sum(n => EntryBytes(n));
+
+    /// <summary>What removing <paramref name="tensor"/> from a graph saves (with its graph input before IR 4).</summary>
+    public static long BytesOf(TensorProto tensor, bool initializersAreInputs) =>
+        EntryBytes(tensor) + (initializersAreInputs ? EntryBytes(InputFor(tensor)) : 0);
+
+    public string Constant<T>(string suffix, long[] shape, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        var name = model.Names.Next($"{_prefix}.{suffix}");
+        _initializers.Add(TensorProtoConverter.ToTensorProto(NdArray.Create(shape, values), name));
+        return name;
+    }
+
+    public string Op(string opType, string suffix, string[] inputs, params (string Name, object Value)[] attributes) =>
+        Named(opType, model.Names.Next($"{_prefix}.{suffix}"), inputs, attributes);
+
+    /// <summary>A node whose output gets the full name <paramref name="output"/> (e.g. the value that replaces a weight).</summary>
+    public string Named(string opType, string output, string[] inputs, params (string Name, object Value)[] attributes)
+    {
+        _nodes.Add(OnnxFactory.Node(opType, inputs, [output], attributes: attributes));
+        return output;
+    }
+
+    public string Cast(string input, DataType to, string suffix) => Op("Cast", suffix, [input], ("to", (int)to));
+
+    public string Reshape(string input, long[] shape, string suffix) =>
+        Op("Reshape", suffix, [input, Constant($"{suffix}.s", [shape.Length], (ReadOnlySpan<long>)shape)]);
+
+    /// <summary>The first <paramref name="count"/> elements of a 1-D value (Slice: attributes before opset 10, inputs since).</summary>
+    public string Prefix(string input, long count, string suffix) => _opset < 10
+        ? Op("Slice", suffix, [input], ("starts", new[] { 0L }), ("ends", new[] { count }), ("axes", new[] { 0L }))
+        : Op("Slice", suffix, [input, Constant($"{suffix}.b", [1], [0L]), Constant($"{suffix}.e", [1], [count])]);
+
+    /// <summary>The sum over axis 0, which is dropped (ReduceSum: axes an attribute before opset 13, an input since).</summary>
+    public string SumOverFirstAxis(string input, string suffix) => _opset < 13
+        ? Op("ReduceSum", suffix, [input], ("axes", new[] { 0L }), ("keepdims", 0))
+        : Op("ReduceSum", suffix, [input, Constant($"{suffix}.ax", [1], [0L])], ("keepdims", 0));
+
+    /// <summary><paramref name="data"/> with <paramref name="updates"/> written at <paramref name="indices"/> along axis 0 (Scatter before opset 11, ScatterElements since).</summary>
+    public string ScatterAlongFirstAxis(string data, string indices, string updates, string suffix) =>
+        Op(_opset < 11 ? "Scatter" : "ScatterElements", suffix, [data, indices, updates], ("axis", 0));
+
+    /// <summary>
+    /// Stores <paramref name="codes"/> (each below 2^<paramref name="bits"/>) in <paramref name="bits"/> bits each and
+    /// returns the int32 value of <paramref name="shape"/> that unpacks them: 8-bit codes are plain uint8 bytes (a Cast);
+    /// fewer bits are <see cref="BitPlanes"/>, uint8 [bits, P, 1], unpacked as bit = x / 2ʲ − 2 · (x / 2ʲ / 2) for
+    /// j = 0..7 (integer Div of non-negative int32 is floor division), then code = Σₚ 2ᵖ · bitₚ (ReduceSum over planes).
+    /// </summary>
+    public string Codes(ReadOnlySpan<int> codes, int bits, long[] shape, string suffix)
+    {
+        if (bits == 8)
+        {
+            var bytes = new byte[codes.Length];
+            for (var i = 0; i < bytes.Length; i++) bytes[i] = checked((byte)codes[i]);
+            return Cast(Constant(suffix, shape, (ReadOnlySpan<byte>)bytes), DataType.Int32, $"{suffix}.i");
+        }
+        var count = codes.Length;
+        var plane = BitPlanes.BytesPerPlane(count);
+        var packed = Constant(suffix, [bits, plane, 1], (ReadOnlySpan<byte>)BitPlanes.Pack(codes, bits));
+        var x = Cast(packed, DataType.Int32, $"{suffix}.i");
+        var low = Op("Div", $"{suffix}.lo", [x, Constant($"{suffix}.pow", [8], (ReadOnlySpan<int>)[1, 2, 4, 8, 16, 32, 64, 128])]);
+        var two = Constant($"{suffix}.two", [], (ReadOnlySpan<int>)[2]);
+        var high = Op("Div", $"{suffix}.hi", [low, two]);
+        var code = Op("Sub", $"{suffix}.bit", [low, Op("Mul", $"{suffix}.hi2", [high, two])]); // [bits, P, 8]
+        if (bits > 1)
+        {
+            var planeValues = Enumerable.Range(0, bits).Select(p => 1 << p).ToArray();
+            var weighted = Op("Mul", $"{suffix}.wbit", [code, Constant($"{suffix}.pv", [bits, 1, 1], (ReadOnlySpan<int>)planeValues)]);
+            code = SumOverFirstAxis(weighted, $"{suffix}.sum"); // [P, 8]
+        }
+        if (plane * 8 == count) return Reshape(code, shape, $"{suffix}.r");
+        var trimmed = Prefix(Reshape(code, [plane * 8], $"{suffix}.flat"), count, $"{suffix}.trim");
+        return shape.Length == 1 ? trimmed : Reshape(trimmed, shape, $"{suffix}.r");
+    }
+
+    /// <summary>A float [N] palette (float32, or float16 cast to float) to Gather from.</summary>
+    public string Table(float[] table, PaletteTable type, string suffix)
+    {
+        if (type == PaletteTable.Float32) return Constant(suffix, [table.Length], (ReadOnlySpan<float>)table);
+        var halves = table.Select(v => (Half)v).ToArray();
+        return Cast(Constant($"{suffix}.h", [halves.Length], (ReadOnlySpan<Half>)halves), DataType.Float, suffix);
+    }
+
+    /// <summary>Adds the program to the graph holding <paramref name="weight"/>, before every reader of the weight.</summary>
+    public void AddTo(WeightReplacement weight)
+    {
+        foreach (var tensor in _initializers) weight.Owner.AddInitializer(tensor);
+        foreach (var node in _nodes) weight.AddNode(node);
+    }
+
+    // A repeated message field: a one-byte tag, the length varint, the message.
+    private static long EntryBytes(IMessage message) => 1 + CodedOutputStream.ComputeMessageSize(message);
+
+    private static ValueInfoProto InputFor(TensorProto tensor) =>
+        OnnxFactory.TensorValueInfo(tensor.Name, (DataType)tensor.DataType, tensor.Dims.Cast<object?>().ToArray());
+}
