@@ -21,6 +21,7 @@ internal sealed class ConstantProgram(ModelView model, string prefix)
     private readonly List<TensorProto> _initializers = [];
     private readonly List<NodeProto> _nodes = [];
     private readonly int _opset = model.OpsetVersion();
+    private string? _powers, _two; // shared by every Codes call of the program
 
     public IReadOnlyList<NodeProto> Nodes => _nodes;
 
@@ -64,6 +65,21 @@ internal sealed class ConstantProgram(ModelView model, string prefix)
         ? Op("ReduceSum", suffix, [input], ("axes", new[] { 0L }), ("keepdims", 0))
         : Op("ReduceSum", suffix, [input, Constant($"{suffix}.ax", [1], [0L])], ("keepdims", 0));
 
+    /// <summary>
+    /// The indices (int64 [<paramref name="k"/>], ascending) of the <paramref name="k"/> largest elements of a 1-D float
+    /// value; among equal values the lower index comes first (TopK: k an attribute before opset 10, an input since).
+    /// Unlike NonZero, TopK has an output size known before it runs, which ONNX Runtime requires to fold a node.
+    /// </summary>
+    public string TopKIndices(string input, long k, string suffix)
+    {
+        var values = model.Names.Next($"{_prefix}.{suffix}.v");
+        var indices = model.Names.Next($"{_prefix}.{suffix}");
+        _nodes.Add(_opset < 10
+            ? OnnxFactory.Node("TopK", [input], [values, indices], attributes: [("k", k), ("axis", 0)])
+            : OnnxFactory.Node("TopK", [input, Constant($"{suffix}.k", [1], (ReadOnlySpan<long>)[k])], [values, indices], attributes: ("axis", 0)));
+        return indices;
+    }
+
     /// <summary><paramref name="data"/> with <paramref name="updates"/> written at <paramref name="indices"/> along axis 0 (Scatter before opset 11, ScatterElements since).</summary>
     public string ScatterAlongFirstAxis(string data, string indices, string updates, string suffix) =>
         Op(_opset < 11 ? "Scatter" : "ScatterElements", suffix, [data, indices, updates], ("axis", 0));
@@ -86,8 +102,9 @@ internal sealed class ConstantProgram(ModelView model, string prefix)
         var plane = BitPlanes.BytesPerPlane(count);
         var packed = Constant(suffix, [bits, plane, 1], (ReadOnlySpan<byte>)BitPlanes.Pack(codes, bits));
         var x = Cast(packed, DataType.Int32, $"{suffix}.i");
-        var low = Op("Div", $"{suffix}.lo", [x, Constant($"{suffix}.pow", [8], (ReadOnlySpan<int>)[1, 2, 4, 8, 16, 32, 64, 128])]);
-        var two = Constant($"{suffix}.two", [], (ReadOnlySpan<int>)[2]);
+        _powers ??= Constant("pow", [8], (ReadOnlySpan<int>)[1, 2, 4, 8, 16, 32, 64, 128]);
+        var two = _two ??= Constant("two", [], (ReadOnlySpan<int>)[2]);
+        var low = Op("Div", $"{suffix}.lo", [x, _powers]);
         var high = Op("Div", $"{suffix}.hi", [low, two]);
         var code = Op("Sub", $"{suffix}.bit", [low, Op("Mul", $"{suffix}.hi2", [high, two])]); // [bits, P, 8]
         if (bits > 1)
@@ -107,6 +124,24 @@ internal sealed class ConstantProgram(ModelView model, string prefix)
         if (type == PaletteTable.Float32) return Constant(suffix, [table.Length], (ReadOnlySpan<float>)table);
         var halves = table.Select(v => (Half)v).ToArray();
         return Cast(Constant($"{suffix}.h", [halves.Length], (ReadOnlySpan<Half>)halves), DataType.Float, suffix);
+    }
+
+    /// <summary>
+    /// The weight of <paramref name="shape"/> from palettized values (one per element, row-major): codes → int32
+    /// indices of the weight's shape (+ each channel's palette offset g·2ⁿ, when there are several palettes) → Gather
+    /// from the concatenated palettes. <paramref name="output"/> names the result.
+    /// </summary>
+    public string DenseFromPalette(PalettizedValues values, long[] shape, ChannelLayout layout, PaletteTable table, string output)
+    {
+        var index = Codes(values.Codes, values.Bits, shape, "c");
+        if (values.Groups > 1)
+        {
+            var offsetShape = shape.Select((_, a) => a == layout.Axis ? layout.Channels : 1L).ToArray();
+            var offsets = new int[layout.Channels];
+            for (var c = 0; c < offsets.Length; c++) offsets[c] = c / layout.GroupSize * values.PaletteSize;
+            index = Op("Add", "idx", [index, Constant("off", offsetShape, (ReadOnlySpan<int>)offsets)]);
+        }
+        return Named("Gather", output, [Table(values.Table, table, "t"), index]);
     }
 
     /// <summary>Adds the program to the graph holding <paramref name="weight"/>, before every reader of the weight.</summary>

@@ -92,11 +92,11 @@ public sealed class WeightPalettization : IGraphPass
             var palettized = PalettizedValues.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), _table);
 
             var program = new ConstantProgram(view, "pal");
-            var output = Expand(program, palettized, source.Shape.ToArray(), layout, _table, view.Names.Next($"{weight.Initializer.Name}.palettized"));
+            var output = program.DenseFromPalette(palettized, source.Shape.ToArray(), layout, _table, view.Names.Next($"{weight.Initializer.Name}.palettized"));
             var original = ConstantProgram.BytesOf(weight.Initializer, view.InitializersMustBeInputs);
             var applied = weight.ReplacesInitializer && program.StoredBytes < original;
             outcomes.Add(new PalettizedWeight(weight.Initializer.Name, nodes, values.Length, bits, layout.Groups, original,
-                program.StoredBytes, RmsError(values, palettized.Decode()), applied));
+                program.StoredBytes, Rms(values, palettized.Decode()), applied));
             if (!applied) continue;
             program.AddTo(weight);
             weight.Redirect(output);
@@ -106,24 +106,7 @@ public sealed class WeightPalettization : IGraphPass
         return rewrites;
     }
 
-    /// <summary>
-    /// The program that computes the weight: codes → int32 indices of the weight's shape (+ each channel's palette
-    /// offset g·2ⁿ) → Gather from the concatenated palettes.
-    /// </summary>
-    private static string Expand(ConstantProgram program, PalettizedValues values, long[] shape, ChannelLayout layout, PaletteTable table, string output)
-    {
-        var index = program.Codes(values.Codes, values.Bits, shape, "c");
-        if (values.Groups > 1)
-        {
-            var offsetShape = layout.Shape.Select((_, a) => a == layout.Axis ? layout.Channels : 1L).ToArray();
-            var offsets = new int[layout.Channels];
-            for (var c = 0; c < offsets.Length; c++) offsets[c] = c / layout.GroupSize * values.PaletteSize;
-            index = program.Op("Add", "idx", [index, program.Constant("off", offsetShape, (ReadOnlySpan<int>)offsets)]);
-        }
-        return program.Named("Gather", output, [program.Table(values.Table, table, "t"), index]);
-    }
-
-    private static double RmsError(float[] expected, float[] actual)
+    internal static double Rms(float[] expected, float[] actual)
     {
         var sum = 0.0;
         for (var i = 0; i < expected.Length; i++) sum += (double)(expected[i] - actual[i]) * (expected[i] - actual[i]);

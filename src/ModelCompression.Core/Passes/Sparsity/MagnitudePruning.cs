@@ -1,0 +1,197 @@
+using ModelCompression.Core.Graph;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.Palettization;
+using ModelCompression.Core.Passes.Quantization;
+using ModelCompression.Core.Tensors;
+
+namespace ModelCompression.Core.Passes.Sparsity;
+
+/// <summary>
+/// Unstructured magnitude pruning stored so that the file shrinks: zeroes the smallest-magnitude weights of the chosen
+/// weight slots (<see cref="QuantizableWeight"/>, If/Loop bodies included), per layer or with one global threshold
+/// (<see cref="SparsityTarget"/>), and stores each pruned tensor in the masked form of <see cref="SparseEncoding"/>:
+/// a 1-bit mask plus the non-zero values as float32, float16 or n-bit palette codes (k-means of the non-zeros, per
+/// tensor or per channel group). Standard ops rebuild the dense weight, and read only constants, so ONNX Runtime folds
+/// them when the session loads: mask bits → TopK → positions; values (Cast / Gather from the palette); Scatter
+/// (ScatterElements from opset 11) into ConstantOfShape zeros → Reshape. The loaded model is the dense pruned model:
+/// as fast as the original, no faster (dense kernels), and as large in memory.
+/// </summary>
+/// <remarks>
+/// A tensor whose masked form would not be smaller than the same values stored densely (float32: the original tensor;
+/// float16 or n-bit codes: that dense form) is left unchanged and reported in <see cref="Outcomes"/> with the reason:
+/// pruning it would cost accuracy and save no byte the dense form of its values would not save.
+/// </remarks>
+public sealed class MagnitudePruning : IGraphPass
+{
+    public const string PassName = "prune-weights";
+
+    /// <summary>ConstantOfShape and Scatter need opset 9.</summary>
+    public const int MinimumOpset = 9;
+
+    private readonly SparsityTarget _target;
+    private readonly IReadOnlyDictionary<string, int> _valueBits;
+    private readonly PaletteGranularity _granularity;
+    private readonly int _channelGroupSize;
+    private readonly int _minElements;
+
+    /// <param name="valueBits">Per node, how the non-zeros are stored: 32 (float32, the default for nodes not named), 16
+    /// (float16) or 1–8 (palette codes). A tensor several chosen nodes read takes the widest.</param>
+    /// <param name="granularity">With palette codes: one palette per tensor, or per group of <paramref name="channelGroupSize"/> output channels.</param>
+    public MagnitudePruning(SparsityTarget target, IReadOnlyDictionary<string, int>? valueBits = null,
+        PaletteGranularity granularity = PaletteGranularity.PerTensor, int channelGroupSize = WeightPalettization.DefaultChannelGroupSize,
+        int minElements = WeightPalettization.DefaultMinElements)
+    {
+        valueBits ??= new Dictionary<string, int>();
+        foreach (var (node, bits) in valueBits)
+            if (!SparseEncoding.IsValueWidth(bits))
+                throw new ArgumentOutOfRangeException(nameof(valueBits), bits, $"Node '{node}': non-zeros are stored in 32, 16 or 1 to 8 bits.");
+        if (channelGroupSize < 1) throw new ArgumentOutOfRangeException(nameof(channelGroupSize), channelGroupSize, "A channel group holds at least one channel.");
+        _target = target;
+        _valueBits = valueBits;
+        _granularity = granularity;
+        _channelGroupSize = channelGroupSize;
+        _minElements = minElements;
+    }
+
+    public string Name => PassName;
+
+    /// <summary>What the last <see cref="Apply"/> did with each chosen weight tensor.</summary>
+    public IReadOnlyList<PrunedWeight> Outcomes { get; private set; } = [];
+
+    /// <summary>The nodes of <paramref name="model"/> (subgraphs included) whose weights this pass can prune, sorted.</summary>
+    public static IReadOnlyList<string> EligibleNodes(ModelProto model, int minElements = WeightPalettization.DefaultMinElements) =>
+        Eligible(new ModelView(model), minElements).Select(w => w.Node.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+
+    private static IReadOnlyList<QuantizableWeight> Eligible(ModelView model, int minElements) =>
+        model.OpsetVersion() < MinimumOpset ? [] : WeightPalettization.Eligible(model, minElements);
+
+    public int Apply(ModelProto model)
+    {
+        var view = new ModelView(model);
+        var chosen = Eligible(view, _minElements).Where(w => _target.PerLayer.ContainsKey(w.Node.Name));
+        var weights = WeightReplacement.Group(chosen, byChannelAxis: _granularity == PaletteGranularity.PerChannelGroup).ToList();
+        var pruned = Prune(weights);
+        var outcomes = new List<PrunedWeight>();
+        var rewrites = 0;
+        for (var t = 0; t < weights.Count; t++)
+        {
+            var weight = weights[t];
+            var nodes = weight.Readers.Select(n => n.Name).Order(StringComparer.Ordinal).ToList();
+            var bits = nodes.Max(n => _valueBits.GetValueOrDefault(n, SparseEncoding.Float32Bits));
+            var original = TensorProtoConverter.ToNdArray(weight.Initializer).ToFloats();
+            var shape = weight.Initializer.Dims.ToArray();
+            var layout = _granularity == PaletteGranularity.PerChannelGroup && bits <= PalettizedValues.MaxBits
+                ? new ChannelLayout(shape, weight.ChannelAxis, _channelGroupSize)
+                : ChannelLayout.Whole(shape);
+
+            var masked = new ConstantProgram(view, "sparse");
+            var (output, stored) = Masked(masked, pruned[t], shape, layout, bits, view.Names.Next($"{weight.Initializer.Name}.pruned"));
+            var originalBytes = ConstantProgram.BytesOf(weight.Initializer, view.InitializersMustBeInputs);
+            var denseBytes = bits == SparseEncoding.Float32Bits ? originalBytes : DenseBytes(view, pruned[t], shape, layout, bits);
+            var refusal = !weight.ReplacesInitializer ? "other nodes read the tensor too"
+                : masked.StoredBytes >= denseBytes ? $"the mask form ({masked.StoredBytes:N0} B) is not smaller than its values stored densely ({denseBytes:N0} B): at {bits}-bit values it pays only above {SparseEncoding.BreakEvenSparsity(bits):P1} sparsity"
+                : null;
+            outcomes.Add(new PrunedWeight(weight.Initializer.Name, nodes, original.Length, MagnitudeThreshold.SparsityOf(pruned[t]), bits,
+                originalBytes, denseBytes, masked.StoredBytes, WeightPalettization.Rms(original, stored), refusal));
+            if (refusal is not null) continue;
+            masked.AddTo(weight);
+            weight.Redirect(output);
+            rewrites += weight.SlotCount;
+        }
+        Outcomes = outcomes;
+        return rewrites;
+    }
+
+    /// <summary>The pruned values of each tensor: per layer, the smallest of its readers' sparsities; globally, one threshold.</summary>
+    private float[][] Prune(IReadOnlyList<WeightReplacement> weights)
+    {
+        var values = weights.Select(w => TensorProtoConverter.ToNdArray(w.Initializer).ToFloats()).ToList();
+        if (_target.GlobalSparsity is { } global) return MagnitudeThreshold.Prune(values, global);
+        return weights.Select((w, t) => MagnitudeThreshold.Prune([values[t]], w.Readers.Min(n => _target.PerLayer[n.Name]))[0]).ToArray();
+    }
+
+    /// <summary>
+    /// Builds the masked form of <paramref name="pruned"/> into <paramref name="program"/>; returns the output value and
+    /// the weights it computes (the pruned values, with the non-zeros as float16 or palette codes store them).
+    /// </summary>
+    private static (string Output, float[] Values) Masked(ConstantProgram program, float[] pruned, long[] shape, ChannelLayout layout, int bits, string output)
+    {
+        var positions = Enumerable.Range(0, pruned.Length).Where(i => pruned[i] != 0f).ToArray();
+        var decoded = new float[pruned.Length];
+        var zeros = program.Op("ConstantOfShape", "zeros", [program.Constant("n", [1], (ReadOnlySpan<long>)[pruned.Length])]); // float 0
+        string Result(string dense) => program.Named("Reshape", output, [dense, program.Constant("shape", [shape.Length], (ReadOnlySpan<long>)shape)]);
+        if (positions.Length == 0) return (Result(zeros), decoded);
+
+        // The non-zeros' positions: the mask's ones, ascending. NonZero would give them, but ONNX Runtime (1.31) does not
+        // fold NonZero (its output size is unknown before it runs); TopK of the mask with k = nnz does fold, and among its
+        // equal values (all ones) returns the lower index first.
+        var mask = program.Codes(pruned.Select(v => v != 0f ? 1 : 0).ToArray(), 1, [pruned.Length], "m");
+        var at = program.TopKIndices(program.Cast(mask, DataType.Float, "mf"), positions.Length, "at"); // int64 [nnz]
+        var nonZeros = positions.Select(i => pruned[i]).ToArray();
+        string values;
+        float[] stored;
+        switch (bits)
+        {
+            case SparseEncoding.Float32Bits:
+                values = program.Constant("v", [nonZeros.Length], (ReadOnlySpan<float>)nonZeros);
+                stored = nonZeros;
+                break;
+            case SparseEncoding.Float16Bits:
+                var halves = nonZeros.Select(v => (Half)v).ToArray();
+                values = program.Cast(program.Constant("v", [halves.Length], (ReadOnlySpan<Half>)halves), DataType.Float, "vf");
+                stored = halves.Select(h => (float)h).ToArray();
+                break;
+            default:
+                var groupOf = positions.Select(i => layout.GroupOf(i)).ToArray();
+                var palettized = PalettizedValues.Fit(nonZeros, bits, layout.Groups, groupOf);
+                var index = program.Codes(palettized.Codes, bits, [nonZeros.Length], "c");
+                if (layout.Groups > 1) index = program.Op("Add", "idx", [index, PaletteOffsets(program, at, layout, palettized.PaletteSize)]);
+                values = program.Op("Gather", "v", [program.Table(palettized.Table, PaletteTable.Float32, "t"), index]);
+                stored = palettized.Decode();
+                break;
+        }
+        var dense = program.ScatterAlongFirstAxis(zeros, at, values, "dense");
+        for (var k = 0; k < positions.Length; k++) decoded[positions[k]] = stored[k];
+        return (Result(dense), decoded);
+    }
+
+    /// <summary>Each non-zero's palette offset, from its position: ((at / stride) mod C) / groupSize · 2ⁿ, as int32.</summary>
+    private static string PaletteOffsets(ConstantProgram program, string at, ChannelLayout layout, int paletteSize)
+    {
+        string Scalar(string name, long value) => program.Constant(name, [], (ReadOnlySpan<long>)[value]);
+        var channel = layout.Stride == 1 ? at : program.Op("Div", "ch", [at, Scalar("stride", layout.Stride)]);
+        if (layout.Shape.Take(layout.Axis).Aggregate(1L, (a, d) => a * d) > 1) // channels repeat along the leading axes
+        {
+            var channels = Scalar("channels", layout.Channels);
+            channel = program.Op("Sub", "chm", [channel, program.Op("Mul", "chq", [program.Op("Div", "chd", [channel, channels]), channels])]);
+        }
+        var group = layout.GroupSize == 1 ? channel : program.Op("Div", "grp", [channel, Scalar("gsize", layout.GroupSize)]);
+        return program.Cast(program.Op("Mul", "off", [group, Scalar("psize", paletteSize)]), DataType.Int32, "off32");
+    }
+
+    /// <summary>The bytes of the pruned values stored densely in <paramref name="bits"/> (float16, or palette codes).</summary>
+    private static long DenseBytes(ModelView view, float[] pruned, long[] shape, ChannelLayout layout, int bits)
+    {
+        var dense = new ConstantProgram(view, "dense");
+        if (bits == SparseEncoding.Float16Bits)
+            dense.Cast(dense.Constant("h", shape, (ReadOnlySpan<Half>)pruned.Select(v => (Half)v).ToArray()), DataType.Float, "f");
+        else
+            dense.DenseFromPalette(PalettizedValues.Fit(pruned, bits, layout.Groups, layout.GroupsOf(pruned.Length)), shape, layout, PaletteTable.Float32, "w");
+        return dense.StoredBytes;
+    }
+}
+
+/// <summary>One weight tensor a pruning pass chose, and what became of it.</summary>
+/// <param name="Nodes">The chosen nodes reading it (sorted).</param>
+/// <param name="Sparsity">The fraction of its elements that are zero after pruning.</param>
+/// <param name="ValueBits">How its non-zeros are stored: 32, 16, or palette codes of 1–8 bits.</param>
+/// <param name="OriginalBytes">Its float initializer's bytes in the file.</param>
+/// <param name="DenseBytes">The pruned values stored densely in <paramref name="ValueBits"/> (for 32 bits, <paramref name="OriginalBytes"/>).</param>
+/// <param name="MaskedBytes">The masked form's bytes: mask, non-zeros (and palettes), nodes.</param>
+/// <param name="RmsError">Root mean square of (stored − original) over all elements, pruned ones included.</param>
+/// <param name="Refusal">Why the tensor was left unchanged; null when the masked form replaced it.</param>
+public sealed record PrunedWeight(string Tensor, IReadOnlyList<string> Nodes, long Elements, double Sparsity, int ValueBits,
+    long OriginalBytes, long DenseBytes, long MaskedBytes, double RmsError, string? Refusal)
+{
+    public bool Applied => Refusal is null;
+}
