@@ -21,9 +21,12 @@ internal sealed class ConstantProgram(ModelView model, string prefix)
     private readonly List<TensorProto> _initializers = [];
     private readonly List<NodeProto> _nodes = [];
     private readonly int _opset = model.OpsetVersion();
-    private string? _powers, _two; // shared by every Codes call of the program
+    private readonly Dictionary<int, (string, string)> _sliceConstants = []; // shared by every Codes call of the program
 
     public IReadOnlyList<NodeProto> Nodes => _nodes;
+
+    /// <summary>The model's ONNX opset: the ops a program may use.</summary>
+    public int Opset => _opset;
 
     /// <summary>The bytes the program adds to the serialized model: its initializers, nodes (and, before IR 4, the graph inputs initializers need).</summary>
     public long StoredBytes => _initializers.Sum(t => EntryBytes(t) + (model.InitializersMustBeInputs ? EntryBytes(InputFor(t)) : 0))
@@ -60,11 +63,6 @@ internal sealed class ConstantProgram(ModelView model, string prefix)
         ? Op("Slice", suffix, [input], ("starts", new[] { 0L }), ("ends", new[] { count }), ("axes", new[] { 0L }))
         : Op("Slice", suffix, [input, Constant($"{suffix}.b", [1], [0L]), Constant($"{suffix}.e", [1], [count])]);
 
-    /// <summary>The sum over axis 0, which is dropped (ReduceSum: axes an attribute before opset 13, an input since).</summary>
-    public string SumOverFirstAxis(string input, string suffix) => _opset < 13
-        ? Op("ReduceSum", suffix, [input], ("axes", new[] { 0L }), ("keepdims", 0))
-        : Op("ReduceSum", suffix, [input, Constant($"{suffix}.ax", [1], [0L])], ("keepdims", 0));
-
     /// <summary>
     /// The indices (int64 [<paramref name="k"/>], ascending) of the <paramref name="k"/> largest elements of a 1-D float
     /// value; among equal values the lower index comes first (TopK: k an attribute before opset 10, an input since).
@@ -85,37 +83,43 @@ internal sealed class ConstantProgram(ModelView model, string prefix)
         Op(_opset < 11 ? "Scatter" : "ScatterElements", suffix, [data, indices, updates], ("axis", 0));
 
     /// <summary>
-    /// Stores <paramref name="codes"/> (each below 2^<paramref name="bits"/>) in <paramref name="bits"/> bits each and
-    /// returns the int32 value of <paramref name="shape"/> that unpacks them: 8-bit codes are plain uint8 bytes (a Cast);
-    /// fewer bits are <see cref="BitPlanes"/>, uint8 [bits, P, 1], unpacked as bit = x / 2ʲ − 2 · (x / 2ʲ / 2) for
-    /// j = 0..7 (integer Div of non-negative int32 is floor division), then code = Σₚ 2ᵖ · bitₚ (ReduceSum over planes).
+    /// Stores <paramref name="codes"/> (each below 2^<paramref name="bits"/>) as <see cref="BitSlices"/> and returns the
+    /// int32 value of <paramref name="shape"/> that unpacks them. 8-bit codes are plain uint8 bytes (a Cast). A slice of
+    /// width w &lt; 8 is uint8 [B, 1]: q = x / [1, 2ʷ, 2²ʷ, ...] gives [B, 8/w] (integer Div of non-negative int32 is floor
+    /// division), its digit is q mod 2ʷ (before opset 10, which lacks Mod: q − 2ʷ·(q / 2ʷ)), shifted into place (· 2^shift)
+    /// and added to the other slices.
     /// </summary>
     public string Codes(ReadOnlySpan<int> codes, int bits, long[] shape, string suffix)
     {
-        if (bits == 8)
-        {
-            var bytes = new byte[codes.Length];
-            for (var i = 0; i < bytes.Length; i++) bytes[i] = checked((byte)codes[i]);
-            return Cast(Constant(suffix, shape, (ReadOnlySpan<byte>)bytes), DataType.Int32, $"{suffix}.i");
-        }
         var count = codes.Length;
-        var plane = BitPlanes.BytesPerPlane(count);
-        var packed = Constant(suffix, [bits, plane, 1], (ReadOnlySpan<byte>)BitPlanes.Pack(codes, bits));
-        var x = Cast(packed, DataType.Int32, $"{suffix}.i");
-        _powers ??= Constant("pow", [8], (ReadOnlySpan<int>)[1, 2, 4, 8, 16, 32, 64, 128]);
-        var two = _two ??= Constant("two", [], (ReadOnlySpan<int>)[2]);
-        var low = Op("Div", $"{suffix}.lo", [x, _powers]);
-        var high = Op("Div", $"{suffix}.hi", [low, two]);
-        var code = Op("Sub", $"{suffix}.bit", [low, Op("Mul", $"{suffix}.hi2", [high, two])]); // [bits, P, 8]
-        if (bits > 1)
+        string? code = null;
+        foreach (var slice in BitSlices.Of(bits))
         {
-            var planeValues = Enumerable.Range(0, bits).Select(p => 1 << p).ToArray();
-            var weighted = Op("Mul", $"{suffix}.wbit", [code, Constant($"{suffix}.pv", [bits, 1, 1], (ReadOnlySpan<int>)planeValues)]);
-            code = SumOverFirstAxis(weighted, $"{suffix}.sum"); // [P, 8]
+            var name = $"{suffix}{slice.Width}";
+            var packed = BitSlices.Pack(codes, bits, slice);
+            if (slice.Width == 8) return Cast(Constant(name, shape, (ReadOnlySpan<byte>)packed), DataType.Int32, $"{name}.i");
+            var x = Cast(Constant(name, [packed.Length, 1], (ReadOnlySpan<byte>)packed), DataType.Int32, $"{name}.i");
+            var (powers, digitBase) = SliceConstants(slice.Width);
+            var q = Op("Div", $"{name}.q", [x, powers]);
+            var digit = _opset < 10 // Mod (integer, non-negative operands) needs opset 10: one op instead of three
+                ? Op("Sub", $"{name}.d", [q, Op("Mul", $"{name}.h", [Op("Div", $"{name}.f", [q, digitBase]), digitBase])])
+                : Op("Mod", $"{name}.d", [q, digitBase]);
+            var flat = Reshape(digit, [packed.Length * slice.CodesPerByte], $"{name}.flat");
+            if (packed.Length * slice.CodesPerByte != count) flat = Prefix(flat, count, $"{name}.trim");
+            if (slice.Shift > 0) flat = Op("Mul", $"{name}.s", [flat, Constant($"{name}.sv", [], (ReadOnlySpan<int>)[1 << slice.Shift])]);
+            code = code is null ? flat : Op("Add", $"{name}.sum", [code, flat]);
         }
-        if (plane * 8 == count) return Reshape(code, shape, $"{suffix}.r");
-        var trimmed = Prefix(Reshape(code, [plane * 8], $"{suffix}.flat"), count, $"{suffix}.trim");
-        return shape.Length == 1 ? trimmed : Reshape(trimmed, shape, $"{suffix}.r");
+        return shape.Length == 1 ? code! : Reshape(code!, shape, $"{suffix}.r");
+    }
+
+    // The divisors [1, 2ʷ, 2²ʷ, ...] (8/w of them) and the digit base 2ʷ, once per width and program.
+    private (string Powers, string Base) SliceConstants(int width)
+    {
+        if (_sliceConstants.TryGetValue(width, out var constants)) return constants;
+        var powers = Enumerable.Range(0, 8 / width).Select(j => 1 << (width * j)).ToArray();
+        constants = (Constant($"pow{width}", [powers.Length], (ReadOnlySpan<int>)powers), Constant($"base{width}", [], (ReadOnlySpan<int>)[1 << width]));
+        _sliceConstants[width] = constants;
+        return constants;
     }
 
     /// <summary>A float [N] palette (float32, or float16 cast to float) to Gather from.</summary>

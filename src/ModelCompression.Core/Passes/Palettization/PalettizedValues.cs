@@ -38,7 +38,9 @@ public sealed class PalettizedValues
     /// Clusters <paramref name="values"/>, those of each group (<paramref name="groupOf"/>[i] in [0, <paramref name="groups"/>))
     /// into one palette.
     /// </summary>
-    public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, int groups, ReadOnlySpan<int> groupOf, PaletteTable table = PaletteTable.Float32)
+    /// <param name="magnitudeWeighted">Fit the palettes weighting each value by its magnitude (see <see cref="KMeans1D"/>); the passes do not.</param>
+    public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, int groups, ReadOnlySpan<int> groupOf,
+        PaletteTable table = PaletteTable.Float32, bool magnitudeWeighted = false)
     {
         if (bits is < MinBits or > MaxBits) throw new ArgumentOutOfRangeException(nameof(bits), bits, $"Palettes use {MinBits} to {MaxBits} bits.");
         if (groupOf.Length != values.Length) throw new ArgumentException("One group per value is needed.", nameof(groupOf));
@@ -51,7 +53,7 @@ public sealed class PalettizedValues
         var palettes = new float[groups][];
         for (var g = 0; g < groups; g++)
         {
-            var centroids = KMeans1D.Fit(members[g].ToArray(), size);
+            var centroids = KMeans1D.Fit(members[g].ToArray(), size, magnitudeWeighted);
             if (table == PaletteTable.Float16) centroids = centroids.Select(c => (float)(Half)c).Distinct().Order().ToArray();
             if (centroids.Length == 0) centroids = [0f]; // an empty group: no value reads its palette
             palettes[g] = centroids;
@@ -63,8 +65,8 @@ public sealed class PalettizedValues
     }
 
     /// <summary>One palette for all values.</summary>
-    public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, PaletteTable table = PaletteTable.Float32) =>
-        Fit(values, bits, 1, new int[values.Length], table);
+    public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, PaletteTable table = PaletteTable.Float32, bool magnitudeWeighted = false) =>
+        Fit(values, bits, 1, new int[values.Length], table, magnitudeWeighted);
 
     /// <summary>The values the codes stand for (what the model computes at load).</summary>
     public float[] Decode()

@@ -9,13 +9,13 @@ namespace ModelCompression.Core.Passes.Palettization;
 /// Weight clustering: stores each chosen float weight (the weight slots of <see cref="QuantizableWeight"/>: Conv,
 /// ConvTranspose, Gemm, MatMul, LSTM/GRU/RNN, Gather tables, If/Loop bodies included) as n-bit codes into palettes of
 /// 2ⁿ k-means centroids (<see cref="KMeans1D"/>), one palette per tensor or per group of output channels. In the file:
-/// the codes as n bit planes (uint8; plain bytes at 8 bits) and the palettes (float32 or float16), expanded by standard
-/// ONNX ops (Cast, Div, Mul, Sub, ReduceSum, Reshape, Add, Gather) that read only constants, so ONNX Runtime folds them
+/// the codes as <see cref="BitSlices"/> (uint8; plain bytes at 8 bits) and the palettes (float32 or float16), expanded by
+/// standard ONNX ops (Cast, Div, Mul, Sub, Add, Reshape, Slice, Gather) that read only constants, so ONNX Runtime folds them
 /// into a float weight when the session loads: the file shrinks, the speed and the memory of a loaded session do not
 /// change (the weights are floats again once loaded).
 /// </summary>
 /// <remarks>
-/// Bytes per weight tensor of N elements, C channels, G groups: N·n/8 (codes, rounded up to whole bytes per plane) +
+/// Bytes per weight tensor of N elements, C channels, G groups: N·n/8 (codes, each slice rounded up to whole bytes) +
 /// G·2ⁿ·4 (palettes; ·2 with float16) + 4·C when G &gt; 1 (each channel's palette offset, int32) + about 0.6 KB of nodes
 /// and small constants; against 4·N as float. A tensor whose encoding would not be smaller is left as it is (see
 /// <see cref="Outcomes"/>). Measured with ONNX Runtime 1.31, batch 1, one thread (PaletteBench): latency against fp32

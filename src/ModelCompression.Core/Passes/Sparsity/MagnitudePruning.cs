@@ -11,10 +11,10 @@ namespace ModelCompression.Core.Passes.Sparsity;
 /// weight slots (<see cref="QuantizableWeight"/>, If/Loop bodies included), per layer or with one global threshold
 /// (<see cref="SparsityTarget"/>), and stores each pruned tensor in the masked form of <see cref="SparseEncoding"/>:
 /// a 1-bit mask plus the non-zero values as float32, float16 or n-bit palette codes (k-means of the non-zeros, per
-/// tensor or per channel group). Standard ops rebuild the dense weight, and read only constants, so ONNX Runtime folds
-/// them when the session loads: mask bits → TopK → positions; values (Cast / Gather from the palette); Scatter
-/// (ScatterElements from opset 11) into ConstantOfShape zeros → Reshape. The loaded model is the dense pruned model:
-/// as fast as the original, no faster (dense kernels), and as large in memory.
+/// tensor or per channel group). Standard ops rebuild the dense weight (<see cref="MaskedWeight"/>: CumSum of the mask
+/// and Gather from opset 11, TopK and Scatter before), and read only constants, so ONNX Runtime folds them when the
+/// session loads. The loaded model is the dense pruned model: as fast as the original, no faster (dense kernels), and
+/// as large in memory.
 /// </summary>
 /// <remarks>
 /// A tensor whose masked form would not be smaller than the same values stored densely (float32: the original tensor;
@@ -85,7 +85,7 @@ public sealed class MagnitudePruning : IGraphPass
                 : ChannelLayout.Whole(shape);
 
             var masked = new ConstantProgram(view, "sparse");
-            var (output, stored) = Masked(masked, pruned[t], shape, layout, bits, view.Names.Next($"{weight.Initializer.Name}.pruned"));
+            var (output, stored) = MaskedWeight.Build(masked, pruned[t], shape, layout, bits, view.Names.Next($"{weight.Initializer.Name}.pruned"));
             var originalBytes = ConstantProgram.BytesOf(weight.Initializer, view.InitializersMustBeInputs);
             var denseBytes = bits == SparseEncoding.Float32Bits ? originalBytes : DenseBytes(view, pruned[t], shape, layout, bits);
             var refusal = !weight.ReplacesInitializer ? "other nodes read the tensor too"
@@ -108,65 +108,6 @@ public sealed class MagnitudePruning : IGraphPass
         var values = weights.Select(w => TensorProtoConverter.ToNdArray(w.Initializer).ToFloats()).ToList();
         if (_target.GlobalSparsity is { } global) return MagnitudeThreshold.Prune(values, global);
         return weights.Select((w, t) => MagnitudeThreshold.Prune([values[t]], w.Readers.Min(n => _target.PerLayer[n.Name]))[0]).ToArray();
-    }
-
-    /// <summary>
-    /// Builds the masked form of <paramref name="pruned"/> into <paramref name="program"/>; returns the output value and
-    /// the weights it computes (the pruned values, with the non-zeros as float16 or palette codes store them).
-    /// </summary>
-    private static (string Output, float[] Values) Masked(ConstantProgram program, float[] pruned, long[] shape, ChannelLayout layout, int bits, string output)
-    {
-        var positions = Enumerable.Range(0, pruned.Length).Where(i => pruned[i] != 0f).ToArray();
-        var decoded = new float[pruned.Length];
-        var zeros = program.Op("ConstantOfShape", "zeros", [program.Constant("n", [1], (ReadOnlySpan<long>)[pruned.Length])]); // float 0
-        string Result(string dense) => program.Named("Reshape", output, [dense, program.Constant("shape", [shape.Length], (ReadOnlySpan<long>)shape)]);
-        if (positions.Length == 0) return (Result(zeros), decoded);
-
-        // The non-zeros' positions: the mask's ones, ascending. NonZero would give them, but ONNX Runtime (1.31) does not
-        // fold NonZero (its output size is unknown before it runs); TopK of the mask with k = nnz does fold, and among its
-        // equal values (all ones) returns the lower index first.
-        var mask = program.Codes(pruned.Select(v => v != 0f ? 1 : 0).ToArray(), 1, [pruned.Length], "m");
-        var at = program.TopKIndices(program.Cast(mask, DataType.Float, "mf"), positions.Length, "at"); // int64 [nnz]
-        var nonZeros = positions.Select(i => pruned[i]).ToArray();
-        string values;
-        float[] stored;
-        switch (bits)
-        {
-            case SparseEncoding.Float32Bits:
-                values = program.Constant("v", [nonZeros.Length], (ReadOnlySpan<float>)nonZeros);
-                stored = nonZeros;
-                break;
-            case SparseEncoding.Float16Bits:
-                var halves = nonZeros.Select(v => (Half)v).ToArray();
-                values = program.Cast(program.Constant("v", [halves.Length], (ReadOnlySpan<Half>)halves), DataType.Float, "vf");
-                stored = halves.Select(h => (float)h).ToArray();
-                break;
-            default:
-                var groupOf = positions.Select(i => layout.GroupOf(i)).ToArray();
-                var palettized = PalettizedValues.Fit(nonZeros, bits, layout.Groups, groupOf);
-                var index = program.Codes(palettized.Codes, bits, [nonZeros.Length], "c");
-                if (layout.Groups > 1) index = program.Op("Add", "idx", [index, PaletteOffsets(program, at, layout, palettized.PaletteSize)]);
-                values = program.Op("Gather", "v", [program.Table(palettized.Table, PaletteTable.Float32, "t"), index]);
-                stored = palettized.Decode();
-                break;
-        }
-        var dense = program.ScatterAlongFirstAxis(zeros, at, values, "dense");
-        for (var k = 0; k < positions.Length; k++) decoded[positions[k]] = stored[k];
-        return (Result(dense), decoded);
-    }
-
-    /// <summary>Each non-zero's palette offset, from its position: ((at / stride) mod C) / groupSize · 2ⁿ, as int32.</summary>
-    private static string PaletteOffsets(ConstantProgram program, string at, ChannelLayout layout, int paletteSize)
-    {
-        string Scalar(string name, long value) => program.Constant(name, [], (ReadOnlySpan<long>)[value]);
-        var channel = layout.Stride == 1 ? at : program.Op("Div", "ch", [at, Scalar("stride", layout.Stride)]);
-        if (layout.Shape.Take(layout.Axis).Aggregate(1L, (a, d) => a * d) > 1) // channels repeat along the leading axes
-        {
-            var channels = Scalar("channels", layout.Channels);
-            channel = program.Op("Sub", "chm", [channel, program.Op("Mul", "chq", [program.Op("Div", "chd", [channel, channels]), channels])]);
-        }
-        var group = layout.GroupSize == 1 ? channel : program.Op("Div", "grp", [channel, Scalar("gsize", layout.GroupSize)]);
-        return program.Cast(program.Op("Mul", "off", [group, Scalar("psize", paletteSize)]), DataType.Int32, "off32");
     }
 
     /// <summary>The bytes of the pruned values stored densely in <paramref name="bits"/> (float16, or palette codes).</summary>

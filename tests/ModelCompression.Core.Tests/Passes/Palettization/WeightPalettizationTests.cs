@@ -39,7 +39,7 @@ public class WeightPalettizationTests
     public void Every_code_width_unpacks_exactly_in_onnx_runtime(int bits, int count, int opset)
     {
         // 2^bits distinct values: the palette is exact, so the folded weight shows the unpacking (and the trimming of
-        // the last byte's padding when count is not a multiple of 8; Slice and ReduceSum change form at opsets 10 and 13)
+        // the last byte's padding when count is not a multiple of 8/w; Slice changes form at opset 10)
         // bit for bit.
         var distinct = Values(1 << bits, bits);
         var weights = Enumerable.Range(0, count).Select(i => distinct[(i * 7 + i / 3) % distinct.Length]).ToArray();
