@@ -59,6 +59,32 @@ public sealed class WeightPalettization : IGraphPass
 
     public string Name => PassName;
 
+    /// <summary>The pass a plan step's parameters describe (<see cref="PassParameters"/>: bits, granularity, group, table).</summary>
+    /// <exception cref="FormatException">A parameter cannot be read.</exception>
+    public static WeightPalettization FromParameters(IReadOnlyDictionary<string, string> parameters) => new(
+        PassParameters.ParseInts(parameters.GetValueOrDefault(PassParameters.Bits) ?? ""),
+        PassParameters.ParseGranularity(parameters.GetValueOrDefault(PassParameters.Granularity)),
+        PassParameters.ParseInt(parameters.GetValueOrDefault(PassParameters.GroupSize), DefaultChannelGroupSize),
+        parameters.GetValueOrDefault(PassParameters.Table) switch
+        {
+            null or "float32" => PaletteTable.Float32,
+            "float16" => PaletteTable.Float16,
+            var other => throw new FormatException($"Palette table '{other}' is neither 'float32' nor 'float16'."),
+        });
+
+    /// <summary>This pass's plan-step parameters (the inverse of <see cref="FromParameters"/>).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Parameters()
+    {
+        var parameters = new List<KeyValuePair<string, string>>
+        {
+            new(PassParameters.Bits, PassParameters.FormatMap(_bits)),
+            new(PassParameters.Granularity, PassParameters.Format(_granularity)),
+            new(PassParameters.Table, _table == PaletteTable.Float32 ? "float32" : "float16"),
+        };
+        if (_granularity == PaletteGranularity.PerChannelGroup) parameters.Add(new(PassParameters.GroupSize, _channelGroupSize.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return parameters;
+    }
+
     /// <summary>What the last <see cref="Apply"/> did with each chosen weight tensor.</summary>
     public IReadOnlyList<PalettizedWeight> Outcomes { get; private set; } = [];
 

@@ -55,6 +55,44 @@ public sealed class MagnitudePruning : IGraphPass
 
     public string Name => PassName;
 
+    /// <summary>
+    /// The pass a plan step's parameters describe (<see cref="PassParameters"/>): sparsity (per layer) or global-sparsity
+    /// with nodes; bits, granularity, group.
+    /// </summary>
+    /// <exception cref="FormatException">A parameter cannot be read, or neither (or both) of sparsity and global-sparsity is given.</exception>
+    public static MagnitudePruning FromParameters(IReadOnlyDictionary<string, string> parameters)
+    {
+        var perLayer = parameters.GetValueOrDefault(PassParameters.Sparsity);
+        var global = parameters.GetValueOrDefault(PassParameters.GlobalSparsity);
+        if ((perLayer is null) == (global is null))
+            throw new FormatException($"prune-weights needs either '{PassParameters.Sparsity}' or '{PassParameters.GlobalSparsity}' (with '{PassParameters.Nodes}').");
+        var target = perLayer is not null
+            ? SparsityTarget.Layers(PassParameters.ParseFractions(perLayer))
+            : SparsityTarget.Global(double.Parse(global!, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture),
+                (parameters.GetValueOrDefault(PassParameters.Nodes) ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries));
+        return new MagnitudePruning(target,
+            PassParameters.ParseInts(parameters.GetValueOrDefault(PassParameters.Bits) ?? ""),
+            PassParameters.ParseGranularity(parameters.GetValueOrDefault(PassParameters.Granularity)),
+            PassParameters.ParseInt(parameters.GetValueOrDefault(PassParameters.GroupSize), WeightPalettization.DefaultChannelGroupSize));
+    }
+
+    /// <summary>This pass's plan-step parameters (the inverse of <see cref="FromParameters"/>).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Parameters()
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        var parameters = new List<KeyValuePair<string, string>>();
+        if (_target.GlobalSparsity is { } global)
+        {
+            parameters.Add(new(PassParameters.GlobalSparsity, global.ToString(invariant)));
+            parameters.Add(new(PassParameters.Nodes, string.Join(";", _target.Nodes.Order(StringComparer.Ordinal))));
+        }
+        else parameters.Add(new(PassParameters.Sparsity, PassParameters.FormatMap(_target.PerLayer)));
+        if (_valueBits.Count > 0) parameters.Add(new(PassParameters.Bits, PassParameters.FormatMap(_valueBits)));
+        parameters.Add(new(PassParameters.Granularity, PassParameters.Format(_granularity)));
+        if (_granularity == PaletteGranularity.PerChannelGroup) parameters.Add(new(PassParameters.GroupSize, _channelGroupSize.ToString(invariant)));
+        return parameters;
+    }
+
     /// <summary>What the last <see cref="Apply"/> did with each chosen weight tensor.</summary>
     public IReadOnlyList<PrunedWeight> Outcomes { get; private set; } = [];
 
