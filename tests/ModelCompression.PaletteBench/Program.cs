@@ -57,8 +57,11 @@ foreach (var section in sections)
                 var nodes = WeightPalettization.EligibleNodes(bench.Lossless);
                 bench.Header($"palettization at opset {bench.Opset}, every eligible layer ({nodes.Count} nodes)");
                 bench.Row("fp32 (lossless passes)");
-                foreach (var bits in new[] { 8, 6 })
+                foreach (var bits in new[] { 8, 6, 4 })
+                {
+                    bench.Row($"{bits}-bit, per tensor", new WeightPalettization(nodes.ToDictionary(n => n, _ => bits)));
                     bench.Row($"{bits}-bit, per 16 channels", new WeightPalettization(nodes.ToDictionary(n => n, _ => bits), PaletteGranularity.PerChannelGroup, 16));
+                }
             }
             break;
         case "prune":

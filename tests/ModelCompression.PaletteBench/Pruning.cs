@@ -12,7 +12,8 @@ internal static class Pruning
     {
         bench.Header($"prune-weights on {BigGemm} (802,816 weights); values: float32, float16 or n-bit palette codes of the non-zeros");
         bench.Row("fp32 (lossless passes)");
-        bench.Row("no pruning, 4-bit palette per 16 channels", new WeightPalettization(At(4), PaletteGranularity.PerChannelGroup, 16));
+        foreach (var bits in new[] { 4, 3, 2 }) // the dense forms at the same bits per weight, to compare with
+            bench.Row($"no pruning, {bits}-bit palette per 16 channels", new WeightPalettization(At(bits), PaletteGranularity.PerChannelGroup, 16));
         foreach (var sparsity in new[] { 0.5, 0.75, 0.9 })
         {
             foreach (var (label, bits, granularity) in new[]

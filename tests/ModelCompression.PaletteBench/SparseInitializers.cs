@@ -35,7 +35,7 @@ internal static class SparseInitializers
                 try
                 {
                     bench.Row($"{sparsity:P0} sparse, sparse_initializer, {label}", model,
-                        $"{SparseEncoding.SparseInitializerBitsPerWeight(sparsity, indexType == DataType.Int64 ? 64 : 32):0.0} bits/weight", clock);
+                        $"{SparseEncoding.SparseInitializerBitsPerWeight(sparsity, indexType == DataType.Int64 ? 64 : 32):0.0} bits/weight", clock.Elapsed);
                 }
                 catch (Exception e)
                 {

@@ -30,7 +30,7 @@ internal static class Weighting
                     tensor.RawData = Google.Protobuf.ByteString.CopyFrom(NdArray.Create<float>(tensor.Dims.ToArray(), decoded).Data);
                 }
                 bench.Row($"{bits}-bit, {(weighted ? "magnitude-weighted" : "unweighted")}", model,
-                    $"weight RMS error {Math.Sqrt(squared / count):0.00000} over {tensors} layers", clock);
+                    $"weight RMS error {Math.Sqrt(squared / count):0.00000} over {tensors} layers", clock.Elapsed);
             }
     }
 }

@@ -48,8 +48,9 @@ public static class KMeans1D
 
     /// <summary>
     /// The first item of each of <paramref name="clusters"/> intervals that minimise the summed within-interval squared
-    /// error: D[k][j] = min over i of D[k−1][i−1] + cost(i, j). The best i never decreases as j grows (the cost is
-    /// Monge), so each layer is filled by divide and conquer over j with a shrinking range of i.
+    /// error: D[k][j] = min over i of D[k−1][i−1] + cost(i, j). The best i never decreases as j grows, nor as k grows
+    /// (the cost is Monge, as in Ckmeans.1d.dp), so each layer is filled by divide and conquer over j with a range of i
+    /// bounded by the neighbours' choices and by the previous layer's choice for the same j.
     /// </summary>
     private static int[] OptimalSplits(Runs items, int clusters)
     {
@@ -68,8 +69,9 @@ public static class KMeans1D
                 if (jLow > jHigh) return;
                 var j = (jLow + jHigh) / 2;
                 var bestCost = double.PositiveInfinity;
-                var bestI = Math.Max(iLow, layer);
-                for (var i = Math.Max(iLow, layer); i <= Math.Min(j, iHigh); i++)
+                var from = Math.Max(Math.Max(iLow, layer), argmin[layer - 1][j]);
+                var bestI = from;
+                for (var i = from; i <= Math.Min(j, iHigh); i++)
                 {
                     var cost = previous[i - 1] + items.Cost(i, j + 1);
                     if (cost < bestCost)

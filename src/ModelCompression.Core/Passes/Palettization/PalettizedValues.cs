@@ -68,6 +68,14 @@ public sealed class PalettizedValues
     public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, PaletteTable table = PaletteTable.Float32, bool magnitudeWeighted = false) =>
         Fit(values, bits, 1, new int[values.Length], table, magnitudeWeighted);
 
+    /// <summary>All codes and palette entries zero: what a real encoding of that size would store, for weighing its bytes.</summary>
+    internal static PalettizedValues Placeholder(int count, int bits, int groups) =>
+        new(bits, groups, new float[groups << bits], new int[count], new int[count]);
+
+    /// <summary>The bytes of the codes and palettes alone (plus each channel's int32 palette offset when there are several palettes).</summary>
+    public static long PayloadBytes(long count, int bits, int groups, long channels, PaletteTable table = PaletteTable.Float32) =>
+        BitSlices.Bytes(count, bits) + ((long)groups << bits) * (table == PaletteTable.Float32 ? 4 : 2) + (groups > 1 ? 4 * channels : 0);
+
     /// <summary>The values the codes stand for (what the model computes at load).</summary>
     public float[] Decode()
     {

@@ -115,12 +115,19 @@ public sealed class WeightPalettization : IGraphPass
             var layout = _granularity == PaletteGranularity.PerChannelGroup
                 ? new ChannelLayout(source.Shape.ToArray(), weight.ChannelAxis, _channelGroupSize)
                 : ChannelLayout.Whole(source.Shape.ToArray());
+            var original = ConstantProgram.BytesOf(weight.Initializer, view.InitializersMustBeInputs);
+            var payload = PalettizedValues.PayloadBytes(values.Length, bits, layout.Groups, layout.Channels, _table);
+            if (!weight.ReplacesInitializer || payload >= original)
+            {
+                // Not worth clustering: the codes and palettes alone would not be smaller (or the tensor stays for other readers).
+                outcomes.Add(new PalettizedWeight(weight.Initializer.Name, nodes, values.Length, bits, layout.Groups, original, payload, double.NaN, false));
+                continue;
+            }
             var palettized = PalettizedValues.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), _table);
 
             var program = new ConstantProgram(view, "pal");
             var output = program.DenseFromPalette(palettized, source.Shape.ToArray(), layout, _table, view.Names.Next($"{weight.Initializer.Name}.palettized"));
-            var original = ConstantProgram.BytesOf(weight.Initializer, view.InitializersMustBeInputs);
-            var applied = weight.ReplacesInitializer && program.StoredBytes < original;
+            var applied = program.StoredBytes < original;
             outcomes.Add(new PalettizedWeight(weight.Initializer.Name, nodes, values.Length, bits, layout.Groups, original,
                 program.StoredBytes, Rms(values, palettized.Decode()), applied));
             if (!applied) continue;
@@ -143,8 +150,9 @@ public sealed class WeightPalettization : IGraphPass
 /// <summary>One weight tensor a palettization pass chose, and what became of it.</summary>
 /// <param name="Nodes">The chosen nodes reading it (sorted).</param>
 /// <param name="OriginalBytes">Its float initializer's bytes in the file.</param>
-/// <param name="EncodedBytes">The palettized form's bytes (codes, palettes, offsets, nodes), applied or not.</param>
-/// <param name="RmsError">Root mean square of (palettized − original) over the elements.</param>
+/// <param name="EncodedBytes">The palettized form's bytes (codes, palettes, offsets, nodes), applied or not; for a tensor
+/// refused before clustering, its codes and palettes alone (<see cref="PalettizedValues.PayloadBytes"/>).</param>
+/// <param name="RmsError">Root mean square of (palettized − original) over the elements; NaN when refused before clustering.</param>
 /// <param name="Applied">False when the encoding would not be smaller (a small tensor), or other nodes read the tensor too.</param>
 public sealed record PalettizedWeight(string Tensor, IReadOnlyList<string> Nodes, long Elements, int Bits, int Groups,
     long OriginalBytes, long EncodedBytes, double RmsError, bool Applied);

@@ -122,14 +122,24 @@ public sealed class MagnitudePruning : IGraphPass
                 ? new ChannelLayout(shape, weight.ChannelAxis, _channelGroupSize)
                 : ChannelLayout.Whole(shape);
 
+            var originalBytes = ConstantProgram.BytesOf(weight.Initializer, view.InitializersMustBeInputs);
+            var denseBytes = bits == SparseEncoding.Float32Bits ? originalBytes : DenseBytes(view, original.Length, shape, layout, bits);
+            var sparsity = MagnitudeThreshold.SparsityOf(pruned[t]);
+            var nonZeros = original.Length - (long)Math.Round(sparsity * original.Length);
+            var payload = (original.Length + 7) / 8 + (bits <= PalettizedValues.MaxBits
+                ? PalettizedValues.PayloadBytes(nonZeros, bits, layout.Groups, 0)
+                : nonZeros * bits / 8);
+            if (!weight.ReplacesInitializer || payload >= denseBytes)
+            {
+                // Not worth building: the mask and the non-zeros alone would not be smaller (or the tensor stays for other readers).
+                outcomes.Add(new PrunedWeight(weight.Initializer.Name, nodes, original.Length, sparsity, bits, originalBytes, denseBytes, payload, double.NaN,
+                    !weight.ReplacesInitializer ? "other nodes read the tensor too" : NotSmaller(payload, denseBytes, bits)));
+                continue;
+            }
             var masked = new ConstantProgram(view, "sparse");
             var (output, stored) = MaskedWeight.Build(masked, pruned[t], shape, layout, bits, view.Names.Next($"{weight.Initializer.Name}.pruned"));
-            var originalBytes = ConstantProgram.BytesOf(weight.Initializer, view.InitializersMustBeInputs);
-            var denseBytes = bits == SparseEncoding.Float32Bits ? originalBytes : DenseBytes(view, pruned[t], shape, layout, bits);
-            var refusal = !weight.ReplacesInitializer ? "other nodes read the tensor too"
-                : masked.StoredBytes >= denseBytes ? $"the mask form ({masked.StoredBytes:N0} B) is not smaller than its values stored densely ({denseBytes:N0} B): at {bits}-bit values it pays only above {SparseEncoding.BreakEvenSparsity(bits):P1} sparsity"
-                : null;
-            outcomes.Add(new PrunedWeight(weight.Initializer.Name, nodes, original.Length, MagnitudeThreshold.SparsityOf(pruned[t]), bits,
+            var refusal = masked.StoredBytes >= denseBytes ? NotSmaller(masked.StoredBytes, denseBytes, bits) : null;
+            outcomes.Add(new PrunedWeight(weight.Initializer.Name, nodes, original.Length, sparsity, bits,
                 originalBytes, denseBytes, masked.StoredBytes, WeightPalettization.Rms(original, stored), refusal));
             if (refusal is not null) continue;
             masked.AddTo(weight);
@@ -140,6 +150,10 @@ public sealed class MagnitudePruning : IGraphPass
         return rewrites;
     }
 
+    private static string NotSmaller(long maskedBytes, long denseBytes, int bits) =>
+        $"the mask form ({maskedBytes:N0} B) is not smaller than its values stored densely ({denseBytes:N0} B): " +
+        $"at {bits}-bit values it pays only above {SparseEncoding.BreakEvenSparsity(bits):P1} sparsity";
+
     /// <summary>The pruned values of each tensor: per layer, the smallest of its readers' sparsities; globally, one threshold.</summary>
     private float[][] Prune(IReadOnlyList<WeightReplacement> weights)
     {
@@ -148,14 +162,17 @@ public sealed class MagnitudePruning : IGraphPass
         return weights.Select((w, t) => MagnitudeThreshold.Prune([values[t]], w.Readers.Min(n => _target.PerLayer[n.Name]))[0]).ToArray();
     }
 
-    /// <summary>The bytes of the pruned values stored densely in <paramref name="bits"/> (float16, or palette codes).</summary>
-    private static long DenseBytes(ModelView view, float[] pruned, long[] shape, ChannelLayout layout, int bits)
+    /// <summary>
+    /// The bytes of the pruned values stored densely in <paramref name="bits"/> (float16, or palette codes as
+    /// <see cref="WeightPalettization"/> stores them; the sizes do not depend on the values, so no clustering is needed).
+    /// </summary>
+    private static long DenseBytes(ModelView view, int count, long[] shape, ChannelLayout layout, int bits)
     {
-        var dense = new ConstantProgram(view, "dense");
+        var dense = new ConstantProgram(view, "pal");
         if (bits == SparseEncoding.Float16Bits)
-            dense.Cast(dense.Constant("h", shape, (ReadOnlySpan<Half>)pruned.Select(v => (Half)v).ToArray()), DataType.Float, "f");
+            dense.Cast(dense.Constant("h", shape, (ReadOnlySpan<Half>)new Half[count]), DataType.Float, "f");
         else
-            dense.DenseFromPalette(PalettizedValues.Fit(pruned, bits, layout.Groups, layout.GroupsOf(pruned.Length)), shape, layout, PaletteTable.Float32, "w");
+            dense.DenseFromPalette(PalettizedValues.Placeholder(count, bits, layout.Groups), shape, layout, PaletteTable.Float32, "w");
         return dense.StoredBytes;
     }
 }
@@ -166,8 +183,9 @@ public sealed class MagnitudePruning : IGraphPass
 /// <param name="ValueBits">How its non-zeros are stored: 32, 16, or palette codes of 1–8 bits.</param>
 /// <param name="OriginalBytes">Its float initializer's bytes in the file.</param>
 /// <param name="DenseBytes">The pruned values stored densely in <paramref name="ValueBits"/> (for 32 bits, <paramref name="OriginalBytes"/>).</param>
-/// <param name="MaskedBytes">The masked form's bytes: mask, non-zeros (and palettes), nodes.</param>
-/// <param name="RmsError">Root mean square of (stored − original) over all elements, pruned ones included.</param>
+/// <param name="MaskedBytes">The masked form's bytes: mask, non-zeros (and palettes), nodes; for a tensor refused before
+/// the form was built, the mask and non-zeros alone.</param>
+/// <param name="RmsError">Root mean square of (stored − original) over all elements, pruned ones included; NaN when refused before the form was built.</param>
 /// <param name="Refusal">Why the tensor was left unchanged; null when the masked form replaced it.</param>
 public sealed record PrunedWeight(string Tensor, IReadOnlyList<string> Nodes, long Elements, double Sparsity, int ValueBits,
     long OriginalBytes, long DenseBytes, long MaskedBytes, double RmsError, string? Refusal)

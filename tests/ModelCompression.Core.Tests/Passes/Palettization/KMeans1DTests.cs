@@ -14,15 +14,9 @@ public class KMeans1DTests
     {
         var sorted = values.Select(v => (double)v).Order().ToArray();
         var n = sorted.Length;
-        double Cost(int from, int to) // [from, to)
-        {
-            var mean = 0.0;
-            for (var i = from; i < to; i++) mean += sorted[i];
-            mean /= to - from;
-            var cost = 0.0;
-            for (var i = from; i < to; i++) cost += (sorted[i] - mean) * (sorted[i] - mean);
-            return cost;
-        }
+        var (sum, squares) = (new double[n + 1], new double[n + 1]);
+        for (var i = 0; i < n; i++) (sum[i + 1], squares[i + 1]) = (sum[i] + sorted[i], squares[i] + sorted[i] * sorted[i]);
+        double Cost(int from, int to) => squares[to] - squares[from] - (sum[to] - sum[from]) * (sum[to] - sum[from]) / (to - from); // [from, to)
         var best = new double[n + 1];
         for (var j = 1; j <= n; j++) best[j] = Cost(0, j);
         for (var layer = 2; layer <= k; layer++)
@@ -30,9 +24,8 @@ public class KMeans1DTests
             var next = new double[n + 1];
             for (var j = 1; j <= n; j++)
             {
-                next[j] = double.PositiveInfinity;
-                for (var i = Math.Max(1, layer - 1); i < j; i++) next[j] = Math.Min(next[j], best[i] + Cost(i, j));
-                if (j < layer) next[j] = 0;
+                next[j] = j < layer ? 0 : double.PositiveInfinity;
+                for (var i = layer - 1; i < j; i++) next[j] = Math.Min(next[j], best[i] + Cost(i, j));
             }
             best = next;
         }
@@ -54,9 +47,11 @@ public class KMeans1DTests
     [InlineData(2, 1)]
     [InlineData(4, 2)]
     [InlineData(8, 3)]
+    [InlineData(32, 4)]
+    [InlineData(64, 5)]
     public void On_few_distinct_values_the_palette_is_the_optimum(int k, int seed)
     {
-        var values = Values(120, seed);
+        var values = Values(400, seed).Select(v => v * v * v).ToArray(); // skewed, as weights are
 
         var centroids = KMeans1D.Fit(values, k);
 

@@ -88,20 +88,20 @@ public class MagnitudePruningTests
     {
         // Gemm with transB (channel axis 0, stride K) and MatMul (channel axis 1: channels repeat along axis 0). Each
         // group of 4 channels takes 8 distinct values (per tensor: 8 in all), so 3-bit palettes are exact.
-        var distinct = Values(8 * 24, 4);
+        var distinct = Values(8 * 96, 4);
         float Value(int channel, int i) => distinct[(granularity == PaletteGranularity.PerTensor ? 0 : channel / 4 * 8) + (i * 5 + channel) % 8];
-        var gemmWeights = new float[64 * 96]; // [N = 64, K = 96]
-        for (var i = 0; i < gemmWeights.Length; i++) gemmWeights[i] = Value(i / 96, i);
-        var matMulWeights = new float[64 * 96]; // [K = 64, N = 96]
-        for (var i = 0; i < matMulWeights.Length; i++) matMulWeights[i] = Value(i % 96, i);
+        var gemmWeights = new float[64 * 384]; // [N = 64, K = 384]
+        for (var i = 0; i < gemmWeights.Length; i++) gemmWeights[i] = Value(i / 384, i);
+        var matMulWeights = new float[64 * 384]; // [K = 64, N = 384]
+        for (var i = 0; i < matMulWeights.Length; i++) matMulWeights[i] = Value(i % 384, i);
         var model = new OnnxBuilder(opset)
-            .Input("x", DataType.Float, 1, 96)
-            .Initializer("g", gemmWeights, 64, 96)
+            .Input("x", DataType.Float, 1, 384)
+            .Initializer("g", gemmWeights, 64, 384)
             .Initializer("b", Values(64, 5), 64)
-            .Initializer("m", matMulWeights, 64, 96)
+            .Initializer("m", matMulWeights, 64, 384)
             .Node("Gemm", ["x", "g", "b"], ["h"], "gemm", ("transB", 1))
             .Node("MatMul", ["h", "m"], ["y"], "matmul")
-            .Output("y", DataType.Float, 1, 96)
+            .Output("y", DataType.Float, 1, 384)
             .Build();
         var pass = new MagnitudePruning(Layers(0.75, "gemm", "matmul"), AllAt(["gemm", "matmul"], 3), granularity, channelGroupSize: 4);
 
