@@ -11,7 +11,9 @@ namespace ModelCompression.Core.Passes.Palettization;
 /// <remarks>
 /// Unweighted by default: the error a weight change adds to a layer's output is Σ Δwᵢ·xᵢ, whose expected square is
 /// Σ Δwᵢ² E[xᵢ²], so the plain squared weight error is the proxy that matters; weighting by magnitude moves centroids
-/// towards the large weights at the expense of the many small ones (measured on fashion-cnn: see PaletteBench).
+/// towards the large weights at the expense of the many small ones. Measured on fashion-cnn, every layer one palette,
+/// 10,000 validation images (fp32 91.04 %): unweighted / magnitude-weighted 91.11 / 90.47 % at 4 bits, 89.47 / 87.50 %
+/// at 3 bits, 84.87 / 68.64 % at 2 bits (<c>dotnet run -c Release --project tests/ModelCompression.PaletteBench -- weighting</c>).
 /// </remarks>
 public static class KMeans1D
 {

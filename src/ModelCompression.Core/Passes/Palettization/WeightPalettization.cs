@@ -18,8 +18,12 @@ namespace ModelCompression.Core.Passes.Palettization;
 /// Bytes per weight tensor of N elements, C channels, G groups: N·n/8 (codes, each slice rounded up to whole bytes) +
 /// G·2ⁿ·4 (palettes; ·2 with float16) + 4·C when G &gt; 1 (each channel's palette offset, int32) + about 0.6 KB of nodes
 /// and small constants; against 4·N as float. A tensor whose encoding would not be smaller is left as it is (see
-/// <see cref="Outcomes"/>). Measured with ONNX Runtime 1.31, batch 1, one thread (PaletteBench): latency against fp32
-/// 0.99–1.01 on fashion-cnn and digits-mlp at every width (the folded model is the float model).
+/// <see cref="Outcomes"/>). Measured with ONNX Runtime 1.31 (<c>dotnet run -c Release --project
+/// tests/ModelCompression.PaletteBench</c>): every layer of fashion-cnn at 8/6/4/3/2 bits, one palette per tensor, is
+/// 3.96/5.25/7.88/10.37/15.53× smaller at 91.03/90.94/91.11/89.47/84.87 % (fp32 91.04 %); with a palette per output
+/// channel 3 bits keep 90.97 % at 9.91×. Batch-1 latency against fp32 0.96–1.05 on all five shared models, every width
+/// (noise: the loaded model is the float model); session creation grows from 3 ms to 8–45 ms on fashion-cnn (folding).
+/// </remarks>
 /// </remarks>
 public sealed class WeightPalettization : IGraphPass
 {

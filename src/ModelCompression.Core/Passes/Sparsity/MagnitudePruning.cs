@@ -20,6 +20,11 @@ namespace ModelCompression.Core.Passes.Sparsity;
 /// A tensor whose masked form would not be smaller than the same values stored densely (float32: the original tensor;
 /// float16 or n-bit codes: that dense form) is left unchanged and reported in <see cref="Outcomes"/> with the reason:
 /// pruning it would cost accuracy and save no byte the dense form of its values would not save.
+/// Measured on fashion-cnn's 3136×256 Gemm (<c>dotnet run -c Release --project tests/ModelCompression.PaletteBench --
+/// prune</c>; fp32 91.04 %, whole model 3,484,613 bytes): 90 % sparse with 4-bit codes per 16 channels 1.43 bits per
+/// weight, model 8.35× smaller at 91.05 %; 75 % sparse with 2-bit codes 8.17× at 91.01 %; the same Gemm palettized
+/// densely at 2 bits (2 bits per weight) 7.32× at 90.72 %. With every other layer palettized at 6 bits: 16.9× at 90.82 %.
+/// Latency against fp32 0.98–1.02 throughout.
 /// </remarks>
 public sealed class MagnitudePruning : IGraphPass
 {

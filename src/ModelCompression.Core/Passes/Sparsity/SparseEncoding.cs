@@ -8,10 +8,14 @@ namespace ModelCompression.Core.Passes.Sparsity;
 /// float32, 6.25 % for float16, 25 % for 4-bit codes, 50 % for 2-bit codes; plus about 1.6 KB of nodes and small constants per tensor.
 /// </summary>
 /// <remarks>
-/// ONNX's own sparse_initializer stores each non-zero with its index (int64, 8 bytes; ONNX Runtime 1.31 also reads
-/// int32 indices, measured in PaletteBench): 32 + 64 = 96 bits per non-zero, so it beats dense float32 only above
-/// s = 2/3 and is always larger than this mask form (1 + (1 − s)·32 bits). It cannot hold codes, since a sparse tensor's
-/// values must have the weight's own type.
+/// ONNX's own sparse_initializer stores each non-zero with its index: int64 by the spec (the onnx checker refuses other
+/// types), 32 + 64 = 96 bits per non-zero, so it beats dense float32 only above s = 2/3 and is always larger than the
+/// mask form (1 + (1 − s)·32 bits); it cannot hold float16 or codes either, since a sparse tensor's values have the
+/// weight's own type. ONNX Runtime 1.31 densifies it at load (also with int32 or [nnz, 2] int16 indices, against the
+/// spec). Measured on fashion-cnn's 3136×256 Gemm (PaletteBench, sparse-initializers): at 50/75/90 % sparsity the
+/// model is 1,979,966 / 1,177,150 / 695,462 bytes with the mask form, 5,090,270 / 2,681,820 / 1,236,754 with int64
+/// indices, 3,484,636 / 1,879,002 / 915,626 with int32 ones; same accuracy, same latency; int64/int32 sessions load in 2–3 ms
+/// against 10–15 ms for the mask form (which ONNX Runtime folds); int16 coordinates 3–7 ms.
 /// </remarks>
 public static class SparseEncoding
 {
