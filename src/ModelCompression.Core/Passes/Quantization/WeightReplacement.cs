@@ -33,6 +33,16 @@ internal sealed class WeightReplacement
     public int SlotCount => _reads.GroupBy(r => r.Node, ReferenceEqualityComparer.Instance).Sum(node => node.Select(r => r.InputIndex).Distinct().Count());
 
     /// <summary>
+    /// Whether these reads are every read of <see cref="Initializer"/>, so that <see cref="Redirect"/> removes it from the
+    /// file (otherwise a replacement adds bytes and removes none).
+    /// </summary>
+    public bool ReplacesInitializer => Owner.Consumers(Initializer.Name).All(use =>
+        use.Node is not null && _reads.Any(r => ReferenceEquals(r.Read!.Node, use.Node) && r.Read.Input == use.Index));
+
+    /// <summary>The distinct nodes whose weight slots read this tensor.</summary>
+    public IReadOnlyList<NodeProto> Readers => _reads.Select(r => r.Node).Distinct(ReferenceEqualityComparer.Instance).Cast<NodeProto>().ToList();
+
+    /// <summary>
     /// Groups weights found by <see cref="QuantizableWeight.Find(ModelView)"/> by the tensor they read and, when
     /// <paramref name="byChannelAxis"/>, by their channel axis too (a tensor read with two axes is quantized twice).
     /// </summary>
