@@ -52,7 +52,7 @@ public static class PassCatalog
             AccuracyLevel: IntParameter(step, AccuracyLevelParameter, 0)).Validated()),
         Int8Dynamic => new Int8DynamicQuantization(NodesOf(step)),
         Int8Static => new CalibratedStaticQuantization(NodesOf(step), StaticOptions(step), context),
-        LowRank => new LowRankFactorization(ParseMap(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared),
+        LowRank => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared),
         BiasCorrection => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
         PruneChannels => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
             ChannelPruning.ParseCriterion(step.Parameter(ChannelPruning.ImportanceParameter) ?? "l1")),
@@ -68,15 +68,6 @@ public static class PassCatalog
     }
 
     public static string JoinNodes(IEnumerable<string> nodes) => string.Join(";", nodes.Order(StringComparer.Ordinal));
-
-    /// <summary>A per-node parameter: "a=1;b=2", sorted by node name (a deterministic text for plans and locks).</summary>
-    public static string FormatMap(IEnumerable<KeyValuePair<string, int>> values) =>
-        string.Join(";", values.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => $"{v.Key}={v.Value.ToString(CultureInfo.InvariantCulture)}"));
-
-    public static Dictionary<string, int> ParseMap(string text) =>
-        text.Split(';', StringSplitOptions.RemoveEmptyEntries)
-            .Select(pair => pair.Split('='))
-            .ToDictionary(p => string.Join("=", p[..^1]), p => int.Parse(p[^1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
 
     /// <summary>Static int8 with asymmetric (uint8) activations: ORT's symmetric int8 kernels measured 2.4–5.6× slower here.</summary>
     public static StaticQuantizationOptions StaticOptions(string calibration) => new()

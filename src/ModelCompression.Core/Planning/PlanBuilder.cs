@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes;
 using System.Globalization;
 
 using ModelCompression.Core.Passes.LowRank;
@@ -23,7 +24,7 @@ public static class PlanBuilder
         var factored = sketch.Layers.Where(l => l.Value.Rank > 0).ToList();
         if (factored.Count > 0)
             steps.Add(new PassStep(PassCatalog.LowRank, [KeyValuePair.Create(PassCatalog.RanksParameter,
-                PassCatalog.FormatMap(factored.Select(l => KeyValuePair.Create(l.Key, l.Value.Rank))))]));
+                ParameterMap.Format(factored.Select(l => KeyValuePair.Create(l.Key, l.Value.Rank))))]));
         var int8 = NodesWith(sketch, WeightFormat.Int8);
         var byForm = knobs.Int8 switch
         {
@@ -62,7 +63,7 @@ public static class PlanBuilder
                 foreach (var (group, ratio) in ChannelPruning.ParseRatios(ratios))
                     sketch = sketch.WithPruning(group, ratio);
             if (step.Pass == PassCatalog.LowRank && step.Parameter(PassCatalog.RanksParameter) is { } ranks)
-                foreach (var (node, rank) in PassCatalog.ParseMap(ranks))
+                foreach (var (node, rank) in ParameterMap.ParseInts(ranks))
                     ranksByNode[node] = rank;
             if (FormatOf(step.Pass) is not { } format || step.Parameter(PassCatalog.NodesParameter) is not { } nodes) continue;
             foreach (var node in nodes.Split(';', StringSplitOptions.RemoveEmptyEntries))

@@ -5,7 +5,7 @@ namespace ModelCompression.Core.Passes.Palettization;
 /// <summary>
 /// The plan-step parameters of <see cref="WeightPalettization"/> ("palettize") and
 /// <see cref="Sparsity.MagnitudePruning"/> ("prune-weights"), as plans and locks store them: per-node values in one
-/// parameter holding a map sorted by node name, "a=4;b=3".
+/// parameter holding a map sorted by node name (<see cref="ParameterMap"/>), "a=4;b=3".
 /// </summary>
 public static class PassParameters
 {
@@ -23,29 +23,6 @@ public static class PassParameters
     public const string GlobalSparsity = "global-sparsity";
     /// <summary>prune-weights with <see cref="GlobalSparsity"/>: the nodes, ';'-separated and sorted.</summary>
     public const string Nodes = "nodes";
-
-    /// <summary>"a=4;b=3" → {a: "4", b: "3"}. A node name may contain '=' (the last one separates the value), not ';'.</summary>
-    public static IReadOnlyDictionary<string, string> ParseMap(string text)
-    {
-        var map = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var entry in text.Split(';', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var separator = entry.LastIndexOf('=');
-            if (separator <= 0 || separator == entry.Length - 1) throw new FormatException($"'{entry}' is not of the form node=value.");
-            if (!map.TryAdd(entry[..separator], entry[(separator + 1)..])) throw new FormatException($"Node '{entry[..separator]}' appears twice.");
-        }
-        return map;
-    }
-
-    /// <summary>{b: 3, a: 4} → "a=4;b=3" (sorted by node name, invariant culture).</summary>
-    public static string FormatMap<T>(IEnumerable<KeyValuePair<string, T>> map) where T : IFormattable =>
-        string.Join(";", map.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value.ToString(null, CultureInfo.InvariantCulture)}"));
-
-    public static IReadOnlyDictionary<string, int> ParseInts(string text) =>
-        ParseMap(text).ToDictionary(p => p.Key, p => int.Parse(p.Value, NumberStyles.Integer, CultureInfo.InvariantCulture), StringComparer.Ordinal);
-
-    public static IReadOnlyDictionary<string, double> ParseFractions(string text) =>
-        ParseMap(text).ToDictionary(p => p.Key, p => double.Parse(p.Value, NumberStyles.Float, CultureInfo.InvariantCulture), StringComparer.Ordinal);
 
     internal static PaletteGranularity ParseGranularity(string? text) => text switch
     {

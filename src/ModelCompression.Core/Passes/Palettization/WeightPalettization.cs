@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes;
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes.Quantization;
@@ -66,7 +67,7 @@ public sealed class WeightPalettization : IGraphPass
     /// <summary>The pass a plan step's parameters describe (<see cref="PassParameters"/>: bits, granularity, group, table).</summary>
     /// <exception cref="FormatException">A parameter cannot be read.</exception>
     public static WeightPalettization FromParameters(IReadOnlyDictionary<string, string> parameters) => new(
-        PassParameters.ParseInts(parameters.GetValueOrDefault(PassParameters.Bits) ?? ""),
+        ParameterMap.ParseInts(parameters.GetValueOrDefault(PassParameters.Bits) ?? ""),
         PassParameters.ParseGranularity(parameters.GetValueOrDefault(PassParameters.Granularity)),
         PassParameters.ParseInt(parameters.GetValueOrDefault(PassParameters.GroupSize), DefaultChannelGroupSize),
         parameters.GetValueOrDefault(PassParameters.Table) switch
@@ -81,7 +82,7 @@ public sealed class WeightPalettization : IGraphPass
     {
         var parameters = new List<KeyValuePair<string, string>>
         {
-            new(PassParameters.Bits, PassParameters.FormatMap(_bits)),
+            new(PassParameters.Bits, ParameterMap.Format(_bits)),
             new(PassParameters.Granularity, PassParameters.Format(_granularity)),
             new(PassParameters.Table, _table == PaletteTable.Float32 ? "float32" : "float16"),
         };

@@ -104,22 +104,10 @@ public sealed class ChannelPruning : IGraphPass
     }
 
     /// <summary>"a=0.25;b=0.5": the <see cref="RatiosParameter"/> form, sorted by group id.</summary>
-    public static string FormatRatios(IReadOnlyDictionary<string, double> ratios) =>
-        string.Join(";", ratios.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value.ToString("R", CultureInfo.InvariantCulture)}"));
+    public static string FormatRatios(IReadOnlyDictionary<string, double> ratios) => ParameterMap.Format(ratios);
 
-    /// <summary>Reads the <see cref="RatiosParameter"/> form back (a group id may itself contain '=': the last one separates).</summary>
-    public static IReadOnlyDictionary<string, double> ParseRatios(string text)
-    {
-        var ratios = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var pair in text.Split(';', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var split = pair.LastIndexOf('=');
-            if (split <= 0 || !double.TryParse(pair[(split + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var ratio))
-                throw new FormatException($"'{pair}' is not 'group=ratio'.");
-            ratios[pair[..split]] = ratio;
-        }
-        return ratios;
-    }
+    /// <summary>Reads the <see cref="RatiosParameter"/> form back.</summary>
+    public static IReadOnlyDictionary<string, double> ParseRatios(string text) => ParameterMap.ParseFractions(text);
 
     public static ImportanceCriterion ParseCriterion(string text) => text switch
     {

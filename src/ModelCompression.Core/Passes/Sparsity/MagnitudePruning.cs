@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes;
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes.Palettization;
@@ -72,11 +73,11 @@ public sealed class MagnitudePruning : IGraphPass
         if ((perLayer is null) == (global is null))
             throw new FormatException($"prune-weights needs either '{PassParameters.Sparsity}' or '{PassParameters.GlobalSparsity}' (with '{PassParameters.Nodes}').");
         var target = perLayer is not null
-            ? SparsityTarget.Layers(PassParameters.ParseFractions(perLayer))
+            ? SparsityTarget.Layers(ParameterMap.ParseFractions(perLayer))
             : SparsityTarget.Global(double.Parse(global!, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture),
                 (parameters.GetValueOrDefault(PassParameters.Nodes) ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries));
         return new MagnitudePruning(target,
-            PassParameters.ParseInts(parameters.GetValueOrDefault(PassParameters.Bits) ?? ""),
+            ParameterMap.ParseInts(parameters.GetValueOrDefault(PassParameters.Bits) ?? ""),
             PassParameters.ParseGranularity(parameters.GetValueOrDefault(PassParameters.Granularity)),
             PassParameters.ParseInt(parameters.GetValueOrDefault(PassParameters.GroupSize), WeightPalettization.DefaultChannelGroupSize));
     }
@@ -91,8 +92,8 @@ public sealed class MagnitudePruning : IGraphPass
             parameters.Add(new(PassParameters.GlobalSparsity, global.ToString(invariant)));
             parameters.Add(new(PassParameters.Nodes, string.Join(";", _target.Nodes.Order(StringComparer.Ordinal))));
         }
-        else parameters.Add(new(PassParameters.Sparsity, PassParameters.FormatMap(_target.PerLayer)));
-        if (_valueBits.Count > 0) parameters.Add(new(PassParameters.Bits, PassParameters.FormatMap(_valueBits)));
+        else parameters.Add(new(PassParameters.Sparsity, ParameterMap.Format(_target.PerLayer)));
+        if (_valueBits.Count > 0) parameters.Add(new(PassParameters.Bits, ParameterMap.Format(_valueBits)));
         parameters.Add(new(PassParameters.Granularity, PassParameters.Format(_granularity)));
         if (_granularity == PaletteGranularity.PerChannelGroup) parameters.Add(new(PassParameters.GroupSize, _channelGroupSize.ToString(invariant)));
         return parameters;

@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes;
 using ModelCompression.Core.Passes.Palettization;
 using ModelCompression.Core.Passes.Sparsity;
 using static ModelCompression.Core.Tests.Passes.Palettization.PaletteTestKit;
@@ -9,13 +10,13 @@ public class PassParametersTests
     [Fact]
     public void Per_node_maps_are_sorted_by_node_name_and_read_back()
     {
-        var text = PassParameters.FormatMap(new Dictionary<string, int> { ["/7/Gemm"] = 4, ["/0/0.0/Conv"] = 6 });
+        var text = ParameterMap.Format(new Dictionary<string, int> { ["/7/Gemm"] = 4, ["/0/0.0/Conv"] = 6 });
 
         Assert.Equal("/0/0.0/Conv=6;/7/Gemm=4", text);
-        Assert.Equal(new Dictionary<string, int> { ["/7/Gemm"] = 4, ["/0/0.0/Conv"] = 6 }, PassParameters.ParseInts(text));
-        Assert.Equal("a=0.75;b=0.5", PassParameters.FormatMap(new Dictionary<string, double> { ["b"] = 0.5, ["a"] = 0.75 }));
-        Assert.Equal(0.75, PassParameters.ParseFractions("a=0.75")["a"]);
-        Assert.Equal("x=y", Assert.Single(PassParameters.ParseMap("x=y=3")).Key); // the last '=' separates the value
+        Assert.Equal(new Dictionary<string, int> { ["/7/Gemm"] = 4, ["/0/0.0/Conv"] = 6 }, ParameterMap.ParseInts(text));
+        Assert.Equal("a=0.75;b=0.5", ParameterMap.Format(new Dictionary<string, double> { ["b"] = 0.5, ["a"] = 0.75 }));
+        Assert.Equal(0.75, ParameterMap.ParseFractions("a=0.75")["a"]);
+        Assert.Equal("x=y", Assert.Single(ParameterMap.Parse("x=y=3")).Key); // the last '=' separates the value
     }
 
     [Theory]
@@ -24,7 +25,7 @@ public class PassParametersTests
     [InlineData("=4")]
     [InlineData("a=1;a=2")]
     public void Malformed_maps_are_refused(string text) =>
-        Assert.Throws<FormatException>(() => PassParameters.ParseMap(text));
+        Assert.Throws<FormatException>(() => ParameterMap.Parse(text));
 
     [Fact]
     public void A_palettization_step_round_trips_and_applies_the_same_rewrite()
