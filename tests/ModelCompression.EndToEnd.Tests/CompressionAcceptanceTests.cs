@@ -62,14 +62,14 @@ public sealed class CompressionAcceptanceTests(PackedPackage package)
     public void A_size_budget_no_candidate_meets_fails_the_build_with_MC4002_stating_measured_and_allowed()
     {
         using var app = NewApp();
-        app.WriteProject(ConsumerProject.DigitsItem.Replace("MaxAccuracyDrop=\"1%\"", "MaxAccuracyDrop=\"1%\" MaxSize=\"10KB\""));
+        app.WriteProject(ConsumerProject.DigitsItem.Replace("MaxAccuracyDrop=\"1%\"", "MaxAccuracyDrop=\"1%\" MaxSize=\"1KB\""));
 
         var build = app.Build().AssertFailed();
 
         var error = Assert.Single(build.Errors);
         Assert.Equal("MC4002", error.Code);
         Assert.Equal(app.PathOf("Models", "digits-mlp.onnx"), error.File);
-        Assert.Matches(@"is [0-9.]+ KB \([0-9]+ bytes\) where MaxSize allows 10 KB \(10240 bytes\)", error.Message);
+        Assert.Matches(@"is [0-9.]+ KB \([0-9]+ bytes\) where MaxSize allows 1 KB \(1024 bytes\)", error.Message);
         AssertNoStackTraceAndNoModel(app, build);
         // The report and the closest candidate are still there to look at.
         var report = ReadReport(app);

@@ -65,6 +65,8 @@ public sealed class CompressionPlanner(
             foreach (var int8 in space.Int8Variants())
                 foreach (var variant in space.Int4Variants(int8))
                     Measure(solution, variant);
+            if (solution.Layers.Values.Any(s => !s.AssumedLossless))
+                Measure(solution, QuantizationKnobs.Default with { BiasCorrection = true });
         }
         return Result(solution);
     }

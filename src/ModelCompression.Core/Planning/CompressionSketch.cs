@@ -43,6 +43,7 @@ public sealed record CompressionSketch(ImmutableSortedDictionary<string, LayerSe
         var details = new List<string>();
         if (Layers.Values.Any(s => s.Format == WeightFormat.Int8) && knobs.Int8 != Int8Form.Weights) details.Add($"int8 {knobs.Int8Text}");
         if (Layers.Values.Any(s => s.Format == WeightFormat.Int4)) details.Add($"int4 {knobs.Int4Text}");
+        if (knobs.BiasCorrection) details.Add("bias-corrected");
         return string.Join(", ", counts) + (details.Count > 0 ? $" ({string.Join("; ", details)})" : "");
     }
 }

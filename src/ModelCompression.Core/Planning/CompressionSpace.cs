@@ -1,5 +1,7 @@
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes.LowRank;
+using ModelCompression.Core.Passes.Palettization;
+using ModelCompression.Core.Passes.Sparsity;
 using ModelCompression.Core.Passes.Pruning;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Dynamic;
@@ -66,7 +68,9 @@ public sealed class CompressionSpace
         Allow(int8, Technique.Int8, new LayerSetting(WeightFormat.Int8));
         Allow(Int4WeightQuantization.Eligible(model), Technique.Int4, new LayerSetting(WeightFormat.Int4));
 
+        AllowPalettes(model, techniques, settings, parameters, opTypes);
         AllowLowRank(model, techniques, settings, parameters, opTypes);
+        AllowSparsity(model, techniques, settings, parameters, opTypes);
         var layers = settings
             .Select(s => new LayerSpace(s.Key, opTypes[s.Key], parameters.GetValueOrDefault(s.Key), s.Value.OrderByDescending(v => v.NominalBits).ToList()))
             .OrderBy(l => l.Node, StringComparer.Ordinal)
@@ -103,13 +107,58 @@ public sealed class CompressionSpace
             if (techniques.HasFlag(Technique.Int4) && layer.OpType is "MatMul" or "Gemm") formats.Add(WeightFormat.Int4);
             if (!settings.TryGetValue(layer.Node, out var list)) settings[layer.Node] = list = [];
             list.AddRange(ranks.SelectMany(rank => formats.Select(format => new LayerSetting(format, Rank: rank))));
+            if (techniques.HasFlag(Technique.Palettize))
+                list.AddRange(ranks.SelectMany(rank => new[] { 4, 3 }.Select(bits => new LayerSetting(WeightFormat.Palette, bits, Rank: rank))));
             opTypes[layer.Node] = layer.OpType;
             parameters.TryAdd(layer.Node, layer.Parameters);
         }
     }
 
-    /// <summary>The share of the model's weights a layer must hold for low-rank options to be worth their probes.</summary>
+    /// <summary>The share of the model's weights a layer must hold for low-rank and sparsity options to be worth their probes.</summary>
     public const double LowRankMinShare = 0.02;
+
+    /// <summary>The share of the model's weights a layer must hold for palettes narrower than 4 bits to be worth their probes.</summary>
+    public const double NarrowPaletteMinShare = 0.01;
+
+    /// <summary>
+    /// Palettes (weight clustering, expanded when ONNX Runtime loads the model): 4-bit codes for every
+    /// eligible layer, and 6, 3 and 2 bits too for the layers holding a real share of the weights.
+    /// One palette per 16 output channels: on fashion-cnn at 3 bits that keeps 90.0% where one per tensor keeps 89.5%.
+    /// </summary>
+    private static void AllowPalettes(ModelProto model, Technique techniques, Dictionary<string, List<LayerSetting>> settings,
+        Dictionary<string, long> parameters, Dictionary<string, string> opTypes)
+    {
+        if (!techniques.HasFlag(Technique.Palettize)) return;
+        var total = Math.Max(1, parameters.Values.Sum());
+        var types = Int8WeightQuantization.Eligible(model).GroupBy(w => w.Node.Name).ToDictionary(g => g.Key, g => g.First().Node.OpType);
+        foreach (var node in WeightPalettization.EligibleNodes(model))
+        {
+            if (!types.TryGetValue(node, out var opType)) continue;
+            var bits = parameters.GetValueOrDefault(node) >= NarrowPaletteMinShare * total ? new[] { 6, 4, 3, 2 } : [4];
+            if (!settings.TryGetValue(node, out var list)) settings[node] = list = [];
+            list.AddRange(bits.Select(b => new LayerSetting(WeightFormat.Palette, b)));
+            opTypes[node] = opType;
+        }
+    }
+
+    /// <summary>
+    /// Magnitude pruning of the large layers, stored as a 1-bit mask plus the non-zeros' 4-bit palette codes:
+    /// 1 + (1 − s)·4 bits per weight, which only pays well above a quarter of zeros (75% and 90% are tried).
+    /// </summary>
+    private static void AllowSparsity(ModelProto model, Technique techniques, Dictionary<string, List<LayerSetting>> settings,
+        Dictionary<string, long> parameters, Dictionary<string, string> opTypes)
+    {
+        if (!techniques.HasFlag(Technique.Prune) || !techniques.HasFlag(Technique.Palettize)) return;
+        var total = Math.Max(1, parameters.Values.Sum());
+        var types = Int8WeightQuantization.Eligible(model).GroupBy(w => w.Node.Name).ToDictionary(g => g.Key, g => g.First().Node.OpType);
+        foreach (var node in MagnitudePruning.EligibleNodes(model))
+        {
+            if (!types.TryGetValue(node, out var opType) || parameters.GetValueOrDefault(node) < LowRankMinShare * total) continue;
+            if (!settings.TryGetValue(node, out var list)) settings[node] = list = [];
+            list.AddRange(new[] { 0.75, 0.9 }.Select(s => new LayerSetting(WeightFormat.Palette, 4, Sparsity: s)));
+            opTypes[node] = opType;
+        }
+    }
 
     /// <summary>The int8 forms worth trying: weights only (never slower), static with each calibration method, dynamic.</summary>
     public IReadOnlyList<QuantizationKnobs> Int8Variants()

@@ -5,6 +5,8 @@ using ModelCompression.Core.Passes;
 using ModelCompression.Core.Passes.BiasCorrection;
 using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Passes.LowRank;
+using ModelCompression.Core.Passes.Palettization;
+using ModelCompression.Core.Passes.Sparsity;
 using ModelCompression.Core.Passes.Pruning;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Dynamic;
@@ -24,6 +26,8 @@ public static class PassCatalog
     public const string Fp16Weights = "fp16-weights";
     public const string PruneChannels = ChannelPruning.PassName;
     public const string LowRank = "lowrank";
+    public const string Palettize = WeightPalettization.PassName;
+    public const string PruneWeights = MagnitudePruning.PassName;
     public const string BiasCorrection = "bias-correction";
 
     /// <summary>The <c>ranks</c> parameter of "lowrank": node=rank pairs, ';'-separated, sorted by node.</summary>
@@ -54,6 +58,8 @@ public static class PassCatalog
         Int8Static => new CalibratedStaticQuantization(NodesOf(step), StaticOptions(step), context),
         LowRank => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared),
         BiasCorrection => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
+        Palettize => WeightPalettization.FromParameters(step.Parameters),
+        PruneWeights => MagnitudePruning.FromParameters(step.Parameters),
         PruneChannels => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
             ChannelPruning.ParseCriterion(step.Parameter(ChannelPruning.ImportanceParameter) ?? "l1")),
         _ => throw new ArgumentException($"Unknown pass '{step.Pass}'.", nameof(step)),
