@@ -86,15 +86,18 @@ public sealed class Reference
     /// Compare with <see cref="ScoreOn"/> of the same samples.
     /// </summary>
     /// <param name="candidateName">How errors name the candidate.</param>
+    /// <param name="metric">Another metric than <see cref="Metric"/>: only agreement, which every reference can give.</param>
     /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot run the candidate; MC9001 its outputs do not match the original's.</exception>
-    public double Evaluate(ModelProto candidate, string candidateName, SampleSet? samples = null)
+    public double Evaluate(ModelProto candidate, string candidateName, SampleSet? samples = null, MetricKind? metric = null)
     {
         samples ??= Samples;
+        if (metric is { } other && other != Metric && other != MetricKind.Agreement)
+            throw new ArgumentException($"A reference measured for {Metric} can score {Metric} or agreement, not {other}.", nameof(metric));
         CheckCovered(samples);
         using var evaluator = new Evaluator(candidate, candidateName, _options);
         if (!evaluator.OutputNames.SequenceEqual(OutputNames))
             throw OutputMismatch(candidateName, $"outputs [{string.Join(", ", evaluator.OutputNames)}] differ from the original's [{string.Join(", ", OutputNames)}]");
-        MetricAccumulator metric = Metric switch
+        MetricAccumulator accumulator = (metric ?? Metric) switch
         {
             MetricKind.Accuracy => new AccuracyAccumulator(samples, OutputNames[0]),
             MetricKind.Agreement => new AgreementAccumulator(this, samples),
@@ -107,9 +110,9 @@ public sealed class Reference
             for (var o = 0; o < outputs.Count; o++)
                 if (outputs[o].Values.Length != _valueCounts[o] || outputs[o].LastAxis != _lastAxes[o])
                     throw OutputMismatch(candidateName, $"output '{OutputNames[o]}' has {outputs[o].Values.Length} values per sample with a last axis of {outputs[o].LastAxis}; the original's has {_valueCounts[o]} and {_lastAxes[o]}");
-            metric.Add(index, outputs);
+            accumulator.Add(index, outputs);
         });
-        return metric.Score;
+        return accumulator.Score;
     }
 
     /// <summary>The original's score on <paramref name="samples"/> (a subset of <see cref="Samples"/>): what a candidate's score there is compared with.</summary>

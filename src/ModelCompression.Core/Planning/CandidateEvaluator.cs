@@ -21,6 +21,7 @@ public sealed class CandidateEvaluator(
     private readonly Dictionary<string, Candidate> _byHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Measurement> _validationByHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, double> _searchScoreByHash = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, double> _disagreementByHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LatencyComparison> _confirmedLatency = new(StringComparer.Ordinal);
 
     /// <summary>Latencies up to this far over the budget are timed again before a candidate counts as too slow.</summary>
@@ -67,6 +68,28 @@ public sealed class CandidateEvaluator(
         var model = Apply(plan);
         return (new Measurement(SearchScore(model, HashOf(model), label), search.Score, search.Samples.Count), OnnxModelFile.SizeOf(model));
     }
+
+    /// <summary>
+    /// What a sensitivity probe costs on the search split: the score drop, except with accuracy, where it is the share
+    /// of predictions that changed. On a few hundred samples accuracy moves in steps of one sample and small changes
+    /// cancel out (fashion-cnn: most layers "lose 0.00 pt" alone and 1.8 pt together); changed predictions add up, and
+    /// they bound the accuracy drop from above.
+    /// </summary>
+    public double SensitivityOf(Plan plan, string label)
+    {
+        if (search.Metric != MetricKind.Accuracy) return MeasureScore(plan, label).Search.Drop;
+        var model = Apply(plan);
+        var hash = HashOf(model);
+        if (!_disagreementByHash.TryGetValue(hash, out var disagreement))
+        {
+            Evaluations++;
+            _disagreementByHash[hash] = disagreement = 1 - search.Evaluate(model, label, metric: MetricKind.Agreement);
+        }
+        return disagreement;
+    }
+
+    /// <summary>What <see cref="SensitivityOf"/> measures when it is not the metric's drop (for the log and the report).</summary>
+    public string? SensitivityMeasure => search.Metric == MetricKind.Accuracy ? "predictions changed" : null;
 
     /// <summary>The size of the file <paramref name="plan"/> makes, without measuring anything.</summary>
     public long SizeOf(Plan plan) => OnnxModelFile.SizeOf(Apply(plan));

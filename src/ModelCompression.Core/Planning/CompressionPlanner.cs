@@ -61,12 +61,12 @@ public sealed class CompressionPlanner(
         var solution = CompressionSketch.Unchanged;
         foreach (var family in Families())
         {
-            solution = SolveFamily(lossless, family);
+            (solution, var corrected) = SolveFamily(lossless, family);
             foreach (var int8 in space.Int8Variants())
                 foreach (var variant in space.Int4Variants(int8))
-                    Measure(solution, variant);
+                    Measure(solution, variant with { BiasCorrection = corrected });
             if (solution.Layers.Values.Any(s => !s.AssumedLossless))
-                Measure(solution, QuantizationKnobs.Default with { BiasCorrection = true });
+                Measure(solution, QuantizationKnobs.Default with { BiasCorrection = !corrected });
         }
         return Result(solution);
     }
@@ -85,15 +85,18 @@ public sealed class CompressionPlanner(
         if (space.Pruning.Count > 0) yield return _ => true;
     }
 
-    /// <summary>Every unit at its smallest option in the family first; if that breaks a budget, probe (once) and solve.</summary>
-    private CompressionSketch SolveFamily(Candidate lossless, Func<SettingProbe, bool> family)
+    /// <summary>
+    /// Every unit at its smallest option in the family first; if that breaks a budget, probe (once) and solve.
+    /// Returns the family's solution and whether it holds only with bias correction.
+    /// </summary>
+    private (CompressionSketch Sketch, bool BiasCorrected) SolveFamily(Candidate lossless, Func<SettingProbe, bool> family)
     {
         var knobs = QuantizationKnobs.Default;
         var all = Options().Where(family).ToList();
         var smallest = all.GroupBy(o => (o.Kind, o.Unit)).Aggregate(CompressionSketch.Unchanged,
             (sketch, unit) => unit.MinBy(o => BytesOf(o, knobs))!.ApplyTo(sketch));
         var first = Measure(smallest, knobs);
-        if (first is not null && Holds(first)) return smallest;
+        if (first is not null && Holds(first)) return (smallest, false);
         if (_probes.Count == 0)
         {
             progress.Stage($"the smallest settings break a budget: measuring each setting of the {space.Layers.Count + space.Pruning.Count} layers and channel groups alone");
@@ -113,6 +116,7 @@ public sealed class CompressionPlanner(
     }
 
     private Candidate? _lossless;
+    private double _losslessSensitivity;
 
     /// <summary>Every option of every unit (unmeasured), largest units first.</summary>
     private IEnumerable<SettingProbe> Options() =>
@@ -124,6 +128,7 @@ public sealed class CompressionPlanner(
     /// <summary>Every option of every unit alone, largest units first (so a tight time budget probes what matters most).</summary>
     private void Probe(Candidate lossless, QuantizationKnobs knobs)
     {
+        _losslessSensitivity = evaluator.SensitivityOf(lossless.Plan, lossless.Label);
         var options = Options().ToList();
         foreach (var option in options)
         {
@@ -131,20 +136,21 @@ public sealed class CompressionPlanner(
             var plan = PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space);
             var probe = option with { Bytes = BytesOf(option, knobs) };
             if (option.Setting is not { AssumedLossless: true })
-            {
-                var (search, _) = evaluator.MeasureScore(plan, $"{option.Unit} alone at {option.Label}");
-                probe = probe with { Drop = Math.Max(0, search.Drop - lossless.Search.Drop) };
-            }
+                probe = probe with { Drop = Math.Max(0, evaluator.SensitivityOf(plan, $"{option.Unit} alone at {option.Label}") - _losslessSensitivity) };
             _probes.Add(probe);
-            progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, _probes.Count, options.Count);
+            progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, _probes.Count, options.Count, evaluator.SensitivityMeasure);
         }
     }
 
-    /// <summary>Knapsack, measure, adjust the budget (bisecting between one that held and one that did not).</summary>
-    private CompressionSketch Solve(QuantizationKnobs knobs, Func<SettingProbe, bool> family)
+    /// <summary>
+    /// Knapsack, measure, adjust the budget (bisecting between one that held and one that did not). A combination
+    /// too inaccurate as it is is measured again with bias correction, which often recovers it
+    /// (fashion-cnn, rank 39 + 3-bit palettes: 91.41% → 92.38% on the search split).
+    /// </summary>
+    private (CompressionSketch Sketch, bool BiasCorrected) Solve(QuantizationKnobs knobs, Func<SettingProbe, bool> family)
     {
         var forbidden = new HashSet<SettingProbe>();
-        var best = CompressionSketch.Unchanged;
+        var best = (Sketch: CompressionSketch.Unchanged, BiasCorrected: false);
         long bestSize = long.MaxValue;
         double budget = budgets.MaxAccuracyDrop, holding = double.NaN, failing = double.NaN;
         for (var round = 0; round < MaxSolveRounds; round++)
@@ -160,10 +166,14 @@ public sealed class CompressionPlanner(
                 if (choice[i] > 0) sketch = options[i][choice[i] - 1].ApplyTo(sketch);
             var candidate = Measure(sketch, knobs);
             if (candidate is null) break;
+            var corrected = false;
+            if (!budgets.AllowsDrop(candidate.Search.Drop) && sketch.Layers.Values.Any(l => !l.AssumedLossless)
+                && Measure(sketch, knobs with { BiasCorrection = true }) is { } withCorrection && withCorrection.Search.Drop < candidate.Search.Drop)
+                (candidate, corrected) = (withCorrection, true);
 
             if (Holds(candidate))
             {
-                if (candidate.SizeBytes < bestSize) (best, bestSize) = (sketch, candidate.SizeBytes);
+                if (candidate.SizeBytes < bestSize) (best, bestSize) = ((sketch, corrected), candidate.SizeBytes);
                 holding = budget;
                 if (double.IsNaN(failing))
                 {

@@ -100,9 +100,10 @@ public sealed class Compressor(ICompressionLog log)
     public const int MaxSearchRounds = 3;
 
     /// <summary>
-    /// Searches, then judges the winners on the validation data. When every winner held the budget on the
-    /// search split but not on the validation data, the split was optimistic: the search runs again with
-    /// its accuracy budget tightened by the largest gap seen, so that it settles on safer candidates.
+    /// Searches, then judges the winners on the validation data. When the winners held the budget on the
+    /// search split but not on the validation data (all of them, or the ones much smaller than the chosen), the
+    /// split was optimistic: the search runs again with its accuracy budget tightened by the largest gap seen,
+    /// so that it settles on safer candidates.
     /// </summary>
     private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>) Search(CandidateEvaluator evaluator, Plan basePlan,
         CompressionSpace space, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name)
@@ -120,14 +121,30 @@ public sealed class Compressor(ICompressionLog log)
             candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
             if (round == 1) probes = result.Probes;
             var selection = CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop);
-            var gap = selection.Judged.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
+            var missed = MissedSmallerCandidates(selection, request.Budgets);
+            var gap = missed.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
             var tighter = searchDrop - Math.Max(gap, 0.001);
-            if (selection.Chosen is not null || selection.Judged.Count == 0 || round == MaxSearchRounds || tighter <= 0 || result.TimedOut)
+            if (missed.Count == 0 || round == MaxSearchRounds || tighter <= 0 || result.TimedOut)
                 return (candidates, selection, probes);
-            progress.Stage($"the winners on the search split lost up to {ReportWriter.Points(gap)} more on the validation data: searching again, " +
-                           $"allowing a drop of {ReportWriter.Points(tighter)} on the search split");
+            progress.Stage((selection.Chosen is null ? "the winners on the search split" : $"candidates much smaller than {selection.Chosen.Label}") +
+                           $" lost up to {ReportWriter.Points(gap)} more on the validation data: searching again, allowing a drop of {ReportWriter.Points(tighter)} on the search split");
             searchDrop = tighter;
         }
+    }
+
+    /// <summary>A chosen candidate this much larger than one that failed only on the validation data is worth another round.</summary>
+    public const double SearchAgainSizeRatio = 1.5;
+
+    /// <summary>
+    /// The judged candidates that held on the search split but not on the validation data, when nothing was chosen,
+    /// or when they are much smaller than the chosen one (a safer family won only because the riskier one overfit the split).
+    /// </summary>
+    private static IReadOnlyList<Candidate> MissedSmallerCandidates(CandidateSelection selection, Budgets budgets)
+    {
+        var missed = selection.Judged.Where(c => !budgets.AllowsDrop(c.Validation!.Drop));
+        return selection.Chosen is { } chosen
+            ? missed.Where(c => c.SizeBytes * SearchAgainSizeRatio < chosen.SizeBytes).ToList()
+            : missed.ToList();
     }
 
     /// <summary>
