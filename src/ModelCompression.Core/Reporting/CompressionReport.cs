@@ -25,8 +25,17 @@ public sealed record CandidateSummary(
     /// <summary>Within MaxLatency (or, without it, not slower than the original); null when latency was not judged.</summary>
     public bool? MeetsLatency { get; init; }
 
-    /// <summary>The number of weights (elements of initializers), when the search counted them.</summary>
+    /// <summary>Logical parameters (weight and bias elements, however stored: <see cref="Statistics.ModelStatistics"/>); null when not counted.</summary>
     public long? ParameterCount { get; init; }
+
+    /// <summary>FLOPs of one batch-1 run (multiply-adds × 2, <see cref="Statistics.ModelStatistics"/>); null when not counted.</summary>
+    public long? Flops { get; init; }
+
+    /// <summary>
+    /// Some weights are stored as palette codes or masked sparse values (the plan's palettize or prune-weights steps),
+    /// which ONNX Runtime expands to float when it loads the model: the file is small, a loaded session's memory is not.
+    /// </summary>
+    public bool ExpandedAtLoad { get; init; }
 
     /// <summary>Within every budget that was judged.</summary>
     public bool WithinBudgets => MeetsAccuracy && MeetsSize && MeetsLatency != false;
@@ -103,8 +112,11 @@ public sealed record CompressionReport
     /// <summary>The original's median batch-1 latency, in milliseconds.</summary>
     public double? OriginalLatencyMilliseconds { get; init; }
 
-    /// <summary>The original's number of weights, when counted.</summary>
+    /// <summary>The original's logical parameters, when counted.</summary>
     public long? OriginalParameterCount { get; init; }
+
+    /// <summary>The original's FLOPs for one batch-1 run, when counted.</summary>
+    public long? OriginalFlops { get; init; }
 
     /// <summary>How long the search (or the re-measurement of a locked plan) took, in seconds.</summary>
     public double? SearchSeconds { get; init; }

@@ -52,7 +52,12 @@ public static class ReportWriter
             var judged = chosen.ValidationScore is { } v ? $"{metric} {Score(v)} on the validation set ({Change(chosen.ValidationDrop ?? report.OriginalScore - v)})"
                                                          : $"{metric} {Score(chosen.Score)} ({Change(chosen.Drop)})";
             var latency = chosen.LatencyRatio is { } r ? $", latency {Times(r)} the original's" : "";
-            text.AppendLine($"**Chosen: {chosen.Label}**: {Quantity.FormatSize(chosen.SizeBytes)} ({Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller), {judged}{latency}.");
+            text.AppendLine($"**Chosen: {chosen.Label}**: {Quantity.FormatSize(chosen.SizeBytes)} ({Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller), {judged}{latency}.{StatisticsChange(report, chosen)}");
+            if (chosen.ExpandedAtLoad)
+            {
+                text.AppendLine();
+                text.AppendLine(RuntimeMemoryNote(chosen));
+            }
         }
         if (report.Failure is { } failure)
         {
@@ -72,7 +77,8 @@ public static class ReportWriter
 
         text.AppendLine($"- Model: `{report.Model}`: {Quantity.FormatSize(report.OriginalSizeBytes)}, {metric} {Score(report.OriginalScore)} on {report.ValidationSamples} samples of `{report.ValidationData}`" +
                         (report.OriginalLatencyMilliseconds is { } ms ? $", {Milliseconds(ms)} per run" : "") +
-                        (report.OriginalParameterCount is { } p ? $", {Count(p)} parameters" : ""));
+                        (report.OriginalParameterCount is { } p ? $", {Count(p)} parameters" : "") +
+                        (report.OriginalFlops is { } f ? $", {CompactCount(f)} FLOPs per batch-1 run" : ""));
         text.AppendLine($"- {SearchText(report)}");
         text.AppendLine($"- Budgets: {BudgetText(report.Budgets)}");
         text.AppendLine($"- Tool: ModelCompression.Build {report.ToolVersion}");
@@ -89,6 +95,30 @@ public static class ReportWriter
         }
         return text.ToString();
     }
+
+    // " Parameters 870,634 → 215,012, FLOPs per batch-1 run 38.2M (unchanged)." for what was counted on both sides.
+    private static string StatisticsChange(CompressionReport report, CandidateSummary c)
+    {
+        var parts = new List<string>();
+        static string Change(long before, long after, Func<long, string> format) =>
+            before == after ? $"{format(after)} (unchanged)" : $"{format(before)} → {format(after)}";
+        if ((report.OriginalParameterCount, c.ParameterCount) is ({ } p0, { } p1)) parts.Add($"parameters {Change(p0, p1, Count)}");
+        if ((report.OriginalFlops, c.Flops) is ({ } f0, { } f1)) parts.Add($"FLOPs per batch-1 run {Change(f0, f1, CompactCount)}");
+        if (parts.Count == 0) return "";
+        var text = string.Join(", ", parts);
+        return $" {char.ToUpperInvariant(text[0])}{text[1..]}.";
+    }
+
+    /// <summary>What a palettized (or masked sparse) model costs once loaded: the file is small, the session's weights are floats again.</summary>
+    public static string RuntimeMemoryNote(CandidateSummary c) =>
+        $"**Runtime memory:** this plan stores weights as palette codes (or masked sparse values), which ONNX Runtime expands to float " +
+        $"when it loads the model: the file is {Quantity.FormatSize(c.SizeBytes)}, but a loaded session holds those weights as float32, " +
+        "so its memory does not shrink with the file" +
+        (c.ParameterCount is { } p ? $" (the model's {Count(p)} parameters take {Quantity.FormatSize(4 * p)} as float32)." : ".");
+
+    /// <summary>The footnote of the candidates whose weights are expanded when the model loads.</summary>
+    public const string ExpandedAtLoadFootnote =
+        "† palette codes or masked sparse values: ONNX Runtime expands these weights to float when it loads the model, so a loaded session's memory does not shrink with the file.";
 
     private static string SearchText(CompressionReport report)
     {
@@ -110,12 +140,14 @@ public static class ReportWriter
         var split = report.SearchSamples is not null;
         var latency = report.OriginalLatencyMilliseconds is not null || report.Candidates.Any(c => c.LatencyMilliseconds is not null || c.LatencyRatio is not null);
         var parameters = report.OriginalParameterCount is not null || report.Candidates.Any(c => c.ParameterCount is not null);
+        var flops = report.OriginalFlops is not null || report.Candidates.Any(c => c.Flops is not null);
 
         var header = new List<string> { "", "candidate", "size" };
         header.Add(split ? $"{metric} (search)" : metric);
         if (split) header.Add($"{metric} (validation)");
         if (latency) header.Add("latency");
         if (parameters) header.Add("parameters");
+        if (flops) header.Add("FLOPs");
         header.Add("budgets");
         text.AppendLine("## Candidates");
         text.AppendLine();
@@ -127,12 +159,14 @@ public static class ReportWriter
         if (split) original.Add(Score(report.OriginalScore));
         if (latency) original.Add(report.OriginalLatencyMilliseconds is { } ms ? Milliseconds(ms) : "");
         if (parameters) original.Add(report.OriginalParameterCount is { } p ? Count(p) : "");
+        if (flops) original.Add(report.OriginalFlops is { } f ? CompactCount(f) : "");
         original.Add("");
         text.AppendLine($"| {string.Join(" | ", original)} |");
 
         foreach (var c in report.Candidates)
         {
-            var row = new List<string> { c.Chosen ? "✓" : "", Cell(c.Label), $"{Quantity.FormatSize(c.SizeBytes)} ({Ratio(report.OriginalSizeBytes, c.SizeBytes)})" };
+            var expanded = c.ExpandedAtLoad ? " †" : "";
+            var row = new List<string> { c.Chosen ? "✓" : "", Cell(c.Label), $"{Quantity.FormatSize(c.SizeBytes)} ({Ratio(report.OriginalSizeBytes, c.SizeBytes)}){expanded}" };
             if (split)
             {
                 row.Add($"{Score(c.Score)} ({Change(c.Drop)})");
@@ -145,8 +179,14 @@ public static class ReportWriter
             }
             if (latency) row.Add(LatencyText(c));
             if (parameters) row.Add(c.ParameterCount is { } p ? Count(p) : "");
+            if (flops) row.Add(c.Flops is { } f ? CompactCount(f) : "");
             row.Add(Verdict(c));
             text.AppendLine($"| {string.Join(" | ", row)} |");
+        }
+        if (report.Candidates.Any(c => c.ExpandedAtLoad))
+        {
+            text.AppendLine();
+            text.AppendLine(ExpandedAtLoadFootnote);
         }
 
         if (report.Candidates.Count == 0) return;
@@ -181,22 +221,26 @@ public static class ReportWriter
     {
         var split = report.SearchSamples is not null;
         var latency = report.OriginalLatencyMilliseconds is not null || report.Candidates.Any(c => c.LatencyRatio is not null);
-        string Row(string mark, string label, string size, string score, string validation, string time) =>
-            ($"{mark} {label,-30} {size,10} {score,10}" + (split ? $" {validation,10}" : "") + (latency ? $" {time,9}" : "")).TrimEnd();
-
-        yield return Row(" ", "technique", "size", report.Metric, "validation", "latency");
-        yield return Row(" ", "original", Quantity.FormatSize(report.OriginalSizeBytes), Score(report.OriginalSearchScore ?? report.OriginalScore),
-            Score(report.OriginalScore), report.OriginalLatencyMilliseconds is { } ms ? Milliseconds(ms) : "");
         var shown = LogSelection(report);
+        var counted = report.OriginalParameterCount is not null || shown.Any(c => c.ParameterCount is not null);
+        string Row(string mark, string label, string size, string score, string validation, string time, string parameters, string flops) =>
+            ($"{mark} {label,-30} {size,10} {score,10}" + (split ? $" {validation,10}" : "") + (latency ? $" {time,9}" : "")
+             + (counted ? $" {parameters,7} {flops,7}" : "")).TrimEnd();
+        static string Compact(long? n) => n is { } value ? CompactCount(value) : "";
+
+        yield return Row(" ", "technique", "size", report.Metric, "validation", "latency", "params", "FLOPs");
+        yield return Row(" ", "original", Quantity.FormatSize(report.OriginalSizeBytes), Score(report.OriginalSearchScore ?? report.OriginalScore),
+            Score(report.OriginalScore), report.OriginalLatencyMilliseconds is { } ms ? Milliseconds(ms) : "",
+            Compact(report.OriginalParameterCount), Compact(report.OriginalFlops));
         foreach (var c in shown)
             yield return Row(c.Chosen ? "✓" : " ", Truncate(c.Label, 30), Quantity.FormatSize(c.SizeBytes), Score(split ? c.Score : c.ValidationScore ?? c.Score),
-                c.ValidationScore is { } v ? Score(v) : "", c.LatencyRatio is { } r ? Times(r) : "");
+                c.ValidationScore is { } v ? Score(v) : "", c.LatencyRatio is { } r ? Times(r) : "", Compact(c.ParameterCount), Compact(c.Flops));
         var more = report.Candidates.Count - shown.Count;
         if (more > 0) yield return $"  (and {more} more candidate{(more == 1 ? "" : "s")} in the report)";
     }
 
     // All candidates when they are few; else the chosen (or closest) one and the best trade-offs: those no other candidate beats on both size and score.
-    private static List<CandidateSummary> LogSelection(CompressionReport report)
+    internal static List<CandidateSummary> LogSelection(CompressionReport report)
     {
         if (report.Candidates.Count <= LogCandidates) return report.Candidates.ToList();
         var highlighted = report.Chosen ?? report.BestFailing;
@@ -263,6 +307,15 @@ public static class ReportWriter
     };
 
     private static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>A count in compact units, one decimal: 980, 870.6k, 12.5M, 1.2G.</summary>
+    public static string CompactCount(long n) => n switch
+    {
+        < 1000 => n.ToString(CultureInfo.InvariantCulture),
+        < 999_950 => (n / 1e3).ToString("0.0", CultureInfo.InvariantCulture) + "k",
+        < 999_950_000 => (n / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + "M",
+        _ => (n / 1e9).ToString("0.0", CultureInfo.InvariantCulture) + "G",
+    };
 
     // A '|' would end the table cell.
     private static string Cell(string text) => text.Replace("|", "\\|");

@@ -61,6 +61,9 @@ internal sealed class ParameterCounter
             var value = node.InputOrEmpty(input);
             if (Sources(graph, value) is not { Count: > 0 } leaves) continue;
             if (node.OpType == "Gather" && !IsFloat(_shapes.TypeOf(graph, value).ElementType)) continue; // a lookup of shapes or indices
+            // Constant indices: a step of a constant computation (a palette's or a sparse weight's expansion), which
+            // the layer reading its result counts; an embedding table is looked up with run-time indices.
+            if (node.OpType == "Gather" && Sources(graph, node.InputOrEmpty(1)) is not null) continue;
             count += Claim(leaves, _shapes.TypeOf(graph, value).KnownShape?.Aggregate(1L, (a, d) => a * d));
         }
         if (node.OpType == "MatMulNBits" && node.Domain == CountingShapes.MicrosoftDomain && Sources(graph, node.InputOrEmpty(1)) is { Count: > 0 } packed)

@@ -22,6 +22,7 @@ internal static class ExampleReports
             LatencyRatio = 0.93,
             MeetsLatency = true,
             ParameterCount = 421_642,
+            Flops = 38_189_056,
         };
 
     /// <summary>A search on fashion-cnn-like figures: 10 candidates, a search split, a size budget, the chosen int4+int8 mix.</summary>
@@ -38,6 +39,7 @@ internal static class ExampleReports
         OriginalSearchScore = 0.9180,
         OriginalLatencyMilliseconds = 0.127,
         OriginalParameterCount = 421_642,
+        OriginalFlops = 38_189_056,
         SearchData = "Models/fashion-cnn.calibration.npz",
         SearchSamples = 2000,
         SearchSeconds = 42.4,

@@ -33,8 +33,10 @@ public class ReportWriterTests
 
         var markdown = ReportWriter.ToMarkdown(report);
 
-        Assert.Contains("|  | candidate | size | accuracy | latency | parameters | budgets |", markdown);
-        Assert.Contains("| ✓ | int4+int8 | 612 KB (5.6×) | 0.9087 (-0.88 pt) | 0.118 ms (0.93×) | 421,642 | within: chosen |", markdown);
+        Assert.Contains("|  | candidate | size | accuracy | latency | parameters | FLOPs | budgets |", markdown);
+        Assert.Contains("|  | original | 3.32 MB | 0.9175 | 0.127 ms | 421,642 | 38.2M |  |", markdown);
+        Assert.Contains("| ✓ | int4+int8 | 612 KB (5.6×) | 0.9087 (-0.88 pt) | 0.118 ms (0.93×) | 421,642 | 38.2M | within: chosen |", markdown);
+        Assert.Contains("|  | int8 | 856.9 KB (4.0×) | 0.9165 (-0.15 pt) | 0.126 ms (0.99×) |  |  | within |", markdown);
         Assert.Contains("- Plan: from `Models/fashion-cnn.compression.lock.json`, applied without a search and measured again in 0:42", markdown);
     }
 
@@ -65,12 +67,12 @@ public class ReportWriterTests
 
         Assert.Equal(
         [
-            "  technique                            size   accuracy validation   latency",
-            "  original                          3.32 MB     0.9180     0.9175  0.127 ms",
+            "  technique                            size   accuracy validation   latency  params   FLOPs",
+            "  original                          3.32 MB     0.9180     0.9175  0.127 ms  421.6k   38.2M",
             "  fp16                              1.66 MB     0.9180                1.01×",
             "  int8                             856.9 KB     0.9165                0.99×",
             "  int4+int8, 3 fell back           685.5 KB     0.9151                0.96×",
-            "✓ int4+int8                          612 KB     0.9125     0.9087     0.93×",
+            "✓ int4+int8                          612 KB     0.9125     0.9087     0.93×  421.6k   38.2M",
             "  int4+int8, 1 fell back           493.5 KB     0.9050                0.95×",
             "  int4                               459 KB     0.8612                1.05×",
             "  (and 4 more candidates in the report)",
@@ -115,6 +117,85 @@ public class ReportWriterTests
         Assert.Equal(report.Candidates, read.Candidates);
         Assert.Equal(report.Sensitivity, read.Sensitivity);
     }
+
+    [Fact]
+    public void The_json_report_carries_parameters_flops_and_expansion_at_load_and_older_reports_still_read()
+    {
+        var report = ExampleReports.Searched();
+        report = report with { Candidates = [.. report.Candidates.Select(c => c.Label == "int4" ? c with { ExpandedAtLoad = true, ParameterCount = 100, Flops = 200 } : c)] };
+
+        var json = ReportWriter.ToJson(report);
+        var read = ReportWriter.FromJson(json);
+
+        Assert.Contains("\"originalParameterCount\": 421642", json);
+        Assert.Contains("\"originalFlops\": 38189056", json);
+        Assert.Contains("\"flops\": 38189056", json);
+        Assert.Contains("\"expandedAtLoad\": true", json);
+        Assert.Equal(421_642, read.OriginalParameterCount);
+        Assert.Equal(38_189_056, read.OriginalFlops);
+        Assert.Equal(report.Candidates, read.Candidates);
+        Assert.Equal((100L, 200L, true), read.Candidates.Single(c => c.Label == "int4") is var c4 ? (c4.ParameterCount, c4.Flops, c4.ExpandedAtLoad) : default);
+
+        // A report written before these fields existed reads with them unset.
+        var older = System.Text.RegularExpressions.Regex.Replace(json, "\\s*\"(originalFlops|flops|expandedAtLoad)\": [^,\\n]+,?", "");
+        Assert.DoesNotContain("flops", older, StringComparison.OrdinalIgnoreCase);
+        var old = ReportWriter.FromJson(older);
+        Assert.Null(old.OriginalFlops);
+        Assert.All(old.Candidates, c => Assert.Null(c.Flops));
+        Assert.All(old.Candidates, c => Assert.False(c.ExpandedAtLoad));
+        Assert.Equal(421_642, old.Chosen!.ParameterCount);
+    }
+
+    [Fact]
+    public void The_runtime_memory_note_appears_only_when_the_chosen_plan_expands_its_weights_at_load()
+    {
+        var report = ExampleReports.Searched();
+        var palettized = report with
+        {
+            Chosen = report.Chosen! with { ExpandedAtLoad = true },
+            Candidates = [.. report.Candidates.Select(c => c.Chosen ? c with { ExpandedAtLoad = true } : c)],
+        };
+        var otherPalettized = report with { Candidates = [.. report.Candidates.Select(c => c.Label == "int4" ? c with { ExpandedAtLoad = true } : c)] };
+
+        var plain = ReportWriter.ToMarkdown(report);
+        var withPalette = ReportWriter.ToMarkdown(palettized);
+        var paletteNotChosen = ReportWriter.ToMarkdown(otherPalettized);
+
+        Assert.DoesNotContain("Runtime memory", plain);
+        Assert.DoesNotContain("†", plain);
+        Assert.Contains("**Runtime memory:** this plan stores weights as palette codes (or masked sparse values), which ONNX Runtime expands to float when it loads the model: " +
+                        "the file is 612 KB, but a loaded session holds those weights as float32, so its memory does not shrink with the file " +
+                        "(the model's 421,642 parameters take 1.61 MB as float32).", withPalette);
+        Assert.Contains("| ✓ | int4+int8 | 612 KB (5.6×) † |", withPalette);
+        Assert.Contains(ReportWriter.ExpandedAtLoadFootnote, withPalette);
+        // A palettized candidate that was not chosen is marked in the table, but the chosen model's memory is not in question.
+        Assert.DoesNotContain("Runtime memory", paletteNotChosen);
+        Assert.Contains("| int4 | 459 KB (7.4×) † |", paletteNotChosen);
+        Assert.Contains(ReportWriter.ExpandedAtLoadFootnote, paletteNotChosen);
+    }
+
+    [Fact]
+    public void The_chosen_line_and_the_model_line_give_parameters_and_flops()
+    {
+        var report = ExampleReports.Searched();
+        var smaller = report with { Chosen = report.Chosen! with { ParameterCount = 105_000, Flops = 9_500_000 } };
+
+        var markdown = ReportWriter.ToMarkdown(smaller);
+
+        Assert.Contains("latency 0.93× the original's. Parameters 421,642 → 105,000, FLOPs per batch-1 run 38.2M → 9.5M.", markdown);
+        Assert.Contains("latency 0.93× the original's. Parameters 421,642 (unchanged), FLOPs per batch-1 run 38.2M (unchanged).", ReportWriter.ToMarkdown(report));
+        Assert.Contains(", 0.127 ms per run, 421,642 parameters, 38.2M FLOPs per batch-1 run", markdown);
+    }
+
+    [Theory]
+    [InlineData(0, "0")]
+    [InlineData(999, "999")]
+    [InlineData(17_226, "17.2k")]
+    [InlineData(870_634, "870.6k")]
+    [InlineData(999_960, "1.0M")]
+    [InlineData(38_189_056, "38.2M")]
+    [InlineData(2_500_000_000, "2.5G")]
+    public void Counts_read_in_compact_units(long count, string expected) => Assert.Equal(expected, ReportWriter.CompactCount(count));
 
     [Fact]
     public void Write_puts_the_json_the_chart_and_the_markdown_side_by_side()

@@ -1,10 +1,12 @@
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Passes.Palettization;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Dynamic;
 using ModelCompression.Core.Passes.Quantization.Int4;
 using ModelCompression.Core.Passes.Quantization.Static;
+using ModelCompression.Core.Passes.Sparsity;
 using ModelCompression.Core.Statistics;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Core.Tests.Passes.Quantization;
@@ -219,6 +221,8 @@ public class ModelStatisticsTests
         Assert.Equal(16, statistics.Parameters);
     }
 
+    private static Dictionary<string, T> AllLayers<T>(T value) => new() { ["conv1"] = value, ["conv2"] = value, ["fc"] = value };
+
     [Fact]
     public void Every_stored_form_of_the_weights_counts_the_same_parameters_and_flops()
     {
@@ -234,6 +238,11 @@ public class ModelStatisticsTests
             ("static int8 QDQ", new Int8StaticQuantization(samples)),
             ("dynamic int8", new Int8DynamicQuantization(minElements: 1)),
             ("dynamic int8 fused", new Int8DynamicQuantization(form: DynamicQuantizationForm.Fused, minElements: 1)),
+            // Palette codes and masked sparse values are expanded by constant lookups (Gather) into the weights the layers read.
+            ("palette 4-bit", new WeightPalettization(AllLayers(4), minElements: 1)),
+            ("palette 3-bit per channel group, float16 table", new WeightPalettization(AllLayers(3), PaletteGranularity.PerChannelGroup, 2, PaletteTable.Float16, minElements: 1)),
+            ("50% sparse, float values", new MagnitudePruning(SparsityTarget.Layers(AllLayers(0.5)), minElements: 1)),
+            ("75% sparse, float16 values", new MagnitudePruning(SparsityTarget.Layers(AllLayers(0.75)), AllLayers(16), minElements: 1)),
         };
         foreach (var (name, pass) in forms)
         {
