@@ -22,13 +22,29 @@ namespace ModelCompression.Core.Passes.LowRank;
 /// where the transposes move the unit spatial axes to the front and back: no shape constants are needed</description></item>
 /// </list>
 /// The folded layer keeps the original node name <c>n</c> and the second factor's output value; the product's nodes are
-/// unnamed (they never reach a session). A pair is left factored, with the reason in <see cref="Skipped"/>, when a
+/// unnamed (ONNX Runtime folds them away at load). A pair is left factored, with the reason in <see cref="Skipped"/>, when a
 /// factor's weight is not computed from constants only by ops ONNX Runtime folds (MatMulNBits' packed int4 replaced
 /// the node; a DequantizeLinear weight, which ONNX Runtime keeps for its QDQ fusions), when the value between the
 /// factors passes through other nodes (static int8's activation QuantizeLinear/DequantizeLinear) or is read elsewhere,
 /// or when the nodes are not the forms <see cref="LowRankFactorization"/> writes. Run it as the last step of a plan:
 /// a lossless constant folding after it would store the full weight.
 /// </summary>
+/// <remarks>
+/// Measured on digits-mlp (3 Gemms, 64-128-64-10; ONNX Runtime 1.31, batch 1, one thread, medians of 7 interleaved
+/// <see cref="Evaluation.LatencyMeter.Compare"/> runs of 2,000 against the original in one process, 2 shared cores), fc1
+/// and fc2 at rank 12 with bias correction, original 69,606 bytes, 2.30 µs:
+/// <list type="table">
+/// <item><term>float factors</term><description>factored 22,842 bytes, 1.13× the original's latency (2.60 µs);
+/// folded 22,774 bytes, 1.00× (2.30 µs); same accuracy (0.9741)</description></item>
+/// <item><term>4-bit palettes on the factors</term><description>factored 10,303 bytes, 1.13–1.18×; folded 10,235 bytes,
+/// 1.00×; same accuracy (0.9759)</description></item>
+/// </list>
+/// The file shrinks by 34 bytes per layer here (one layer node fewer, one unnamed MatMul and a weight name more; a Conv
+/// adds three Transposes: the tests' Conv, Gemm and MatMul grow by 144 bytes together). Session creation
+/// (ORT_ENABLE_ALL; original 0.50 ms): float factors 0.49–0.51 ms factored, 0.50–0.58 ms folded; palettes 1.41–1.49 ms
+/// factored, 1.47–1.80 ms folded (two runs, medians of 21). Command: a console referencing this project that
+/// applies the planner's steps (<see cref="Planning.PlanBuilder"/>) with and without a final "fold-factors" step.
+/// </remarks>
 public sealed class FactorFolding : IGraphPass
 {
     public const string PassName = "fold-factors";
