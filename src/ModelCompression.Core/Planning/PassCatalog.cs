@@ -29,6 +29,7 @@ public static class PassCatalog
     public const string Palettize = WeightPalettization.PassName;
     public const string PruneWeights = MagnitudePruning.PassName;
     public const string BiasCorrection = "bias-correction";
+    public const string FoldFactors = FactorFolding.PassName;
 
     /// <summary>The <c>ranks</c> parameter of "lowrank": node=rank pairs, ';'-separated, sorted by node.</summary>
     public const string RanksParameter = "ranks";
@@ -60,6 +61,7 @@ public static class PassCatalog
         BiasCorrection => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
         Palettize => WeightPalettization.FromParameters(step.Parameters),
         PruneWeights => MagnitudePruning.FromParameters(step.Parameters),
+        FoldFactors => new FactorFolding(NodesOf(step)),
         PruneChannels => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
             ChannelPruning.ParseCriterion(step.Parameter(ChannelPruning.ImportanceParameter) ?? "l1")),
         _ => throw new ArgumentException($"Unknown pass '{step.Pass}'.", nameof(step)),
