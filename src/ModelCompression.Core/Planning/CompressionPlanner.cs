@@ -61,12 +61,12 @@ public sealed class CompressionPlanner(
         var solution = CompressionSketch.Unchanged;
         foreach (var family in Families())
         {
-            (solution, var corrected) = SolveFamily(lossless, family);
+            (solution, var knobs) = SolveFamily(lossless, family);
             foreach (var int8 in space.Int8Variants())
                 foreach (var variant in space.Int4Variants(int8))
-                    Measure(solution, variant with { BiasCorrection = corrected });
+                    Measure(solution, variant with { BiasCorrection = knobs.BiasCorrection, FoldFactors = knobs.FoldFactors });
             if (solution.Layers.Values.Any(s => !s.AssumedLossless))
-                Measure(solution, QuantizationKnobs.Default with { BiasCorrection = !corrected });
+                Measure(solution, knobs with { BiasCorrection = !knobs.BiasCorrection });
         }
         return Result(solution);
     }
@@ -87,16 +87,16 @@ public sealed class CompressionPlanner(
 
     /// <summary>
     /// Every unit at its smallest option in the family first; if that breaks a budget, probe (once) and solve.
-    /// Returns the family's solution and whether it holds only with bias correction.
+    /// Returns the family's solution and the knobs it holds with (bias correction, folded factors).
     /// </summary>
-    private (CompressionSketch Sketch, bool BiasCorrected) SolveFamily(Candidate lossless, Func<SettingProbe, bool> family)
+    private (CompressionSketch Sketch, QuantizationKnobs Knobs) SolveFamily(Candidate lossless, Func<SettingProbe, bool> family)
     {
         var knobs = QuantizationKnobs.Default;
         var all = Options().Where(family).ToList();
         var smallest = all.GroupBy(o => (o.Kind, o.Unit)).Aggregate(CompressionSketch.Unchanged,
             (sketch, unit) => unit.MinBy(o => BytesOf(o, knobs))!.ApplyTo(sketch));
         var first = Measure(smallest, knobs);
-        if (first is not null && Holds(first)) return (smallest, false);
+        if (first is not null && Holds(first)) return (smallest, knobs);
         if (_probes.Count == 0)
         {
             progress.Stage($"the smallest settings break a budget: measuring each setting of the {space.Layers.Count + space.Pruning.Count} layers and channel groups alone");
@@ -147,10 +147,10 @@ public sealed class CompressionPlanner(
     /// too inaccurate as it is is measured again with bias correction, which often recovers it
     /// (fashion-cnn, rank 39 + 3-bit palettes: 91.41% → 92.38% on the search split).
     /// </summary>
-    private (CompressionSketch Sketch, bool BiasCorrected) Solve(QuantizationKnobs knobs, Func<SettingProbe, bool> family)
+    private (CompressionSketch Sketch, QuantizationKnobs Knobs) Solve(QuantizationKnobs knobs, Func<SettingProbe, bool> family)
     {
         var forbidden = new HashSet<SettingProbe>();
-        var best = (Sketch: CompressionSketch.Unchanged, BiasCorrected: false);
+        var best = (Sketch: CompressionSketch.Unchanged, Knobs: knobs);
         long bestSize = long.MaxValue;
         double budget = budgets.MaxAccuracyDrop, holding = double.NaN, failing = double.NaN;
         for (var round = 0; round < MaxSolveRounds; round++)
@@ -164,16 +164,20 @@ public sealed class CompressionPlanner(
             var sketch = CompressionSketch.Unchanged;
             for (var i = 0; i < choice.Length; i++)
                 if (choice[i] > 0) sketch = options[i][choice[i] - 1].ApplyTo(sketch);
-            var candidate = Measure(sketch, knobs);
+            var used = knobs;
+            var candidate = Measure(sketch, used);
             if (candidate is null) break;
-            var corrected = false;
             if (!budgets.AllowsDrop(candidate.Search.Drop) && sketch.Layers.Values.Any(l => !l.AssumedLossless)
-                && Measure(sketch, knobs with { BiasCorrection = true }) is { } withCorrection && withCorrection.Search.Drop < candidate.Search.Drop)
-                (candidate, corrected) = (withCorrection, true);
+                && Measure(sketch, used with { BiasCorrection = true }) is { } withCorrection && withCorrection.Search.Drop < candidate.Search.Drop)
+                (candidate, used) = (withCorrection, used with { BiasCorrection = true });
+            // Accurate enough but slower, with factored layers: the same factors multiplied back at load run as one layer.
+            if (budgets.AllowsDrop(candidate.Search.Drop) && !budgets.AllowsLatency(candidate.Latency) && sketch.Layers.Values.Any(l => l.Rank > 0)
+                && Measure(sketch, used with { FoldFactors = true }) is { } folded)
+                (candidate, used) = (folded, used with { FoldFactors = true });
 
             if (Holds(candidate))
             {
-                if (candidate.SizeBytes < bestSize) (best, bestSize) = ((sketch, corrected), candidate.SizeBytes);
+                if (candidate.SizeBytes < bestSize) (best, bestSize) = ((sketch, used), candidate.SizeBytes);
                 holding = budget;
                 if (double.IsNaN(failing))
                 {

@@ -62,6 +62,8 @@ public static class PlanBuilder
         var corrected = sketch.Layers.Where(l => l.Value.Rank > 0 || (knobs.BiasCorrection && !l.Value.AssumedLossless))
             .Select(l => l.Value.Rank > 0 ? LowRankFactorization.SecondFactorName(l.Key) : l.Key).ToList();
         if (corrected.Count > 0) steps.Add(PassCatalog.Step(PassCatalog.BiasCorrection, corrected));
+        // Last: it multiplies the factors in their final (quantized, corrected) form.
+        if (knobs.FoldFactors && factored.Count > 0) steps.Add(PassCatalog.Step(PassCatalog.FoldFactors, factored.Select(l => l.Key)));
         return new Plan(steps);
     }
 
