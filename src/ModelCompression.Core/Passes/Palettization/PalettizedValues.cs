@@ -72,9 +72,13 @@ public sealed class PalettizedValues
     internal static PalettizedValues Placeholder(int count, int bits, int groups) =>
         new(bits, groups, new float[groups << bits], new int[count], new int[count]);
 
-    /// <summary>The bytes of the codes and palettes alone (plus each channel's int32 palette offset when there are several palettes).</summary>
-    public static long PayloadBytes(long count, int bits, int groups, long channels, PaletteTable table = PaletteTable.Float32) =>
-        BitSlices.Bytes(count, bits) + ((long)groups << bits) * (table == PaletteTable.Float32 ? 4 : 2) + (groups > 1 ? 4 * channels : 0);
+    /// <summary>The bytes of the codes and palettes alone.</summary>
+    public static long PayloadBytes(long count, int bits, int groups, PaletteTable table = PaletteTable.Float32) =>
+        BitSlices.Bytes(count, bits) + TableBytes(groups, bits, table);
+
+    /// <summary>The bytes of <paramref name="groups"/> palettes of 2^<paramref name="bits"/> entries.</summary>
+    public static long TableBytes(int groups, int bits, PaletteTable table = PaletteTable.Float32) =>
+        ((long)groups << bits) * (table == PaletteTable.Float32 ? 4 : 2);
 
     /// <summary>The values the codes stand for (what the model computes at load).</summary>
     public float[] Decode()

@@ -16,25 +16,40 @@ namespace ModelCompression.Core.Passes.Palettization;
 /// change (the weights are floats again once loaded).
 /// </summary>
 /// <remarks>
-/// Bytes per weight tensor of N elements, C channels, G groups: N·n/8 (codes, each slice rounded up to whole bytes) +
-/// G·2ⁿ·4 (palettes; ·2 with float16) + 4·C when G &gt; 1 (each channel's palette offset, int32) + about 0.6 KB of nodes
-/// and small constants; against 4·N as float. A tensor whose encoding would not be smaller is left as it is (see
-/// <see cref="Outcomes"/>). Measured with ONNX Runtime 1.31 (<c>dotnet run -c Release --project
-/// tests/ModelCompression.PaletteBench</c>): every layer of fashion-cnn at 8/6/4/3/2 bits, one palette per tensor, is
-/// 3.96/5.25/7.88/10.37/15.53× smaller at 91.03/90.94/91.11/89.47/84.87 % (fp32 91.04 %); with a palette per output
-/// channel 3 bits keep 90.97 % at 9.91×. Batch-1 latency against fp32 0.96–1.05 on all five shared models, every width
-/// (noise: the loaded model is the float model); session creation grows from 3 ms to 8–45 ms on fashion-cnn (folding).
-/// </remarks>
+/// Bytes per weight tensor of N elements and G palettes: N·n/8 (codes, each slice rounded up to whole bytes) + G·2ⁿ·4
+/// (palettes; ·2 with float16) + the expansion, against 4·N as float. The expansion (<see cref="ConstantProgram"/>
+/// .DenseFromPalette) stores no per-channel data when the groups are equal: the codes unpack as [rows, G, M/k, k], so
+/// one [G, 1, 1] int32 offset broadcasts g·2ⁿ over them; the divisors, bases and shapes are shared by every palette of a
+/// graph, and 2-D weights take their shape from a Flatten (no shape constant). Measured (<c>CompactExpansionTests</c>,
+/// MatMul weights, first palette of the graph): one palette at 4 bits costs 228 B beyond codes and palette (Cast, Div,
+/// Mod, Gather, Flatten and three small constants; 12×128: 1,060 B in all, was 1,250 B per tensor and 2,273 B with
+/// 8 palettes, 1,505 B of it beyond the codes); 8 palettes add an Add and the offsets (311 B beyond codes and palettes,
+/// was 996 B with an int32 offset per channel); 3 bits (two slices) 649 B (was 1,411 B). Channel-group palettes are kept
+/// within 1/<see cref="MinCodeBytesPerTableByte"/> of the codes' bytes (<see cref="GroupLayout"/>). digits-mlp with its
+/// Gemms low-rank factored at rank 12 and every factor at 4 bits, 16 channels per palette: 8,585 → 5,597 B (12.4×),
+/// accuracy 97.04 → 97.59 % (fp32 97.59 %; the small factors now get one palette each). A tensor whose encoding would not
+/// be smaller is left as it is (see <see cref="Outcomes"/>). Measured before the expansion was made compact, with ONNX
+/// Runtime 1.31 (<c>dotnet run -c Release --project tests/ModelCompression.PaletteBench</c>): every layer of fashion-cnn
+/// at 8/6/4/3/2 bits, one palette per tensor, is 3.96/5.25/7.88/10.37/15.53× smaller at 91.03/90.94/91.11/89.47/84.87 %
+/// (fp32 91.04 %); with a palette per output channel 3 bits keep 90.97 % at 9.91×. Batch-1 latency against fp32
+/// 0.96–1.05 on all five shared models, every width (noise: the loaded model is the float model); session creation grows
+/// from 3 ms to 8–45 ms on fashion-cnn (folding).
 /// </remarks>
 public sealed class WeightPalettization : IGraphPass
 {
     public const string PassName = "palettize";
 
-    /// <summary>Below this many elements a weight is left as is: the expansion nodes cost about what the codes save.</summary>
+    /// <summary>Below this many elements a weight is left as is: its palette and expansion (about 0.3 KB) would leave little to save.</summary>
     public const int DefaultMinElements = 256;
 
     /// <summary>Output channels per palette with <see cref="PaletteGranularity.PerChannelGroup"/>.</summary>
     public const int DefaultChannelGroupSize = 16;
+
+    /// <summary>
+    /// Channel-group palettes may take at most 1/this of the codes' bytes: beyond it, groups grow (see
+    /// <see cref="GroupLayout"/>).
+    /// </summary>
+    public const int MinCodeBytesPerTableByte = 8;
 
     /// <summary>Integer Div with broadcasting (the bit unpacking) needs opset 7.</summary>
     public const int MinimumOpset = 7;
@@ -109,6 +124,7 @@ public sealed class WeightPalettization : IGraphPass
         var view = new ModelView(model);
         var chosen = Eligible(view, _minElements).Where(w => _bits.ContainsKey(w.Node.Name));
         var outcomes = new List<PalettizedWeight>();
+        var pools = new Dictionary<GraphProto, ConstantPool>(ReferenceEqualityComparer.Instance);
         var rewrites = 0;
         // One palettized copy per weight tensor (and channel axis, when palettes follow channels).
         foreach (var weight in WeightReplacement.Group(chosen, byChannelAxis: _granularity == PaletteGranularity.PerChannelGroup).ToList())
@@ -118,10 +134,10 @@ public sealed class WeightPalettization : IGraphPass
             var source = TensorProtoConverter.ToNdArray(weight.Initializer);
             var values = source.ToFloats();
             var layout = _granularity == PaletteGranularity.PerChannelGroup
-                ? new ChannelLayout(source.Shape.ToArray(), weight.ChannelAxis, _channelGroupSize)
+                ? GroupLayout(source.Shape.ToArray(), weight.ChannelAxis, _channelGroupSize, bits, _table)
                 : ChannelLayout.Whole(source.Shape.ToArray());
             var original = ConstantProgram.BytesOf(weight.Initializer, view.InitializersMustBeInputs);
-            var payload = PalettizedValues.PayloadBytes(values.Length, bits, layout.Groups, layout.Channels, _table);
+            var payload = PalettizedValues.PayloadBytes(values.Length, bits, layout.Groups, _table);
             if (!weight.ReplacesInitializer || payload >= original)
             {
                 // Not worth clustering: the codes and palettes alone would not be smaller (or the tensor stays for other readers).
@@ -130,8 +146,9 @@ public sealed class WeightPalettization : IGraphPass
             }
             var palettized = PalettizedValues.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), _table);
 
-            var program = new ConstantProgram(view, "pal");
-            var output = program.DenseFromPalette(palettized, source.Shape.ToArray(), layout, _table, view.Names.Next($"{weight.Initializer.Name}.palettized"));
+            if (!pools.TryGetValue(weight.Owner.Proto, out var pool)) pools.Add(weight.Owner.Proto, pool = new ConstantPool());
+            var program = new ConstantProgram(view, "p", pool);
+            var output = program.DenseFromPalette(palettized, source.Shape.ToArray(), layout, _table, program.Name);
             var applied = program.StoredBytes < original;
             outcomes.Add(new PalettizedWeight(weight.Initializer.Name, nodes, values.Length, bits, layout.Groups, original,
                 program.StoredBytes, Rms(values, palettized.Decode()), applied));
@@ -142,6 +159,22 @@ public sealed class WeightPalettization : IGraphPass
         }
         Outcomes = outcomes;
         return rewrites;
+    }
+
+    /// <summary>
+    /// The channel groups of a weight: <paramref name="groupSize"/> channels per palette, doubled while the palettes would
+    /// take more than 1/<see cref="MinCodeBytesPerTableByte"/> of the codes' bytes, down to one palette for the tensor.
+    /// A small tensor's codes cannot pay for many palettes (a 128×12 weight at 4 bits: 768 B of codes against 512 B for
+    /// eight palettes); a large one keeps the requested groups (fashion-cnn's 64×32×3×3 conv at 3 bits: 6.9 KB of codes,
+    /// 128 B for its four palettes).
+    /// </summary>
+    public static ChannelLayout GroupLayout(long[] shape, int axis, int groupSize, int bits, PaletteTable table = PaletteTable.Float32)
+    {
+        var codeBytes = BitSlices.Bytes(shape.Aggregate(1L, (a, d) => a * d), bits);
+        var layout = new ChannelLayout(shape, axis, groupSize);
+        while (layout.Groups > 1 && PalettizedValues.TableBytes(layout.Groups, bits, table) * MinCodeBytesPerTableByte > codeBytes)
+            layout = new ChannelLayout(shape, axis, layout.GroupSize * 2);
+        return layout;
     }
 
     internal static double Rms(float[] expected, float[] actual)

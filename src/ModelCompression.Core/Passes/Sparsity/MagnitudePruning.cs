@@ -133,7 +133,7 @@ public sealed class MagnitudePruning : IGraphPass
             var sparsity = MagnitudeThreshold.SparsityOf(pruned[t]);
             var nonZeros = original.Length - (long)Math.Round(sparsity * original.Length);
             var payload = (original.Length + 7) / 8 + (bits <= PalettizedValues.MaxBits
-                ? PalettizedValues.PayloadBytes(nonZeros, bits, layout.Groups, 0)
+                ? PalettizedValues.PayloadBytes(nonZeros, bits, layout.Groups)
                 : nonZeros * bits / 8);
             if (!weight.ReplacesInitializer || payload >= denseBytes)
             {
