@@ -24,7 +24,7 @@ public sealed record LayerStatistics(string Node, string OpType, long Parameters
 /// are all stored. (The shared models' README counts every float and integer tensor, shape constants included,
 /// so it gives more for the Paddle and silero models.)</para>
 /// <para><b>FLOPs</b> count the products of convolutions, matrix products and recurrent layers (see
-/// <see cref="LayerFlops"/>); element-wise work is left out. Shapes come from <see cref="ShapeInference"/> seeded
+/// <see cref="LayerFlops"/>); element-wise work is left out, and so is work on constants only, which ONNX Runtime does once at load. Shapes come from <see cref="ShapeInference"/> seeded
 /// with the sample's input shapes (<see cref="CountingShapes"/>). An If counts only the branch it takes when its
 /// condition follows from the sample's shapes and settings (silero-vad's sample rate), else its costlier branch
 /// (a run takes one of them; which one depends on data). A Loop counts its body times a constant trip count (once when
@@ -64,8 +64,16 @@ public sealed record ModelStatistics(long Parameters, long Flops, IReadOnlyList<
     private static long GraphFlops(GraphView graph, ShapeInference shapes, List<string> unresolved)
     {
         long total = 0;
+        // Nodes that read only constants (a palette's expansion, folded low-rank factors) run once when ONNX
+        // Runtime loads the model, not per run.
+        var atLoad = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in graph.Nodes)
         {
+            if (graph.Subgraphs(node).Count == 0 && node.Input.All(i => i.Length == 0 || atLoad.Contains(i) || graph.IsConstantInitializer(i)))
+            {
+                atLoad.UnionWith(node.Output);
+                continue;
+            }
             var flops = LayerFlops.Of(node, graph, shapes);
             if (flops is null) unresolved.Add(node.Name);
             total += flops ?? 0;

@@ -173,6 +173,23 @@ public class ModelStatisticsTests
         Assert.Equal(2 * 2L * 64, statistics.Flops);
     }
 
+    [Fact]
+    public void A_weight_computed_from_constants_runs_at_load_so_only_the_layer_reading_it_counts_flops()
+    {
+        // Low-rank factors folded at load: W = A·B is a MatMul of two initializers, then x·W.
+        var model = new OnnxBuilder()
+            .Input("x", DataType.Float, 1, 16)
+            .Initializer("a", Random(1, 16, 2)).Initializer("b", Random(2, 2, 8))
+            .Node("MatMul", ["a", "b"], ["w"], "product")
+            .Node("MatMul", ["x", "w"], ["y"], "layer")
+            .Output("y", DataType.Float, 1, 8)
+            .Build();
+
+        var statistics = ModelStatistics.Of(model);
+
+        Assert.Equal(2L * 16 * 8, statistics.Flops);
+    }
+
     [Theory]
     [InlineData(true, 2L * 2 * 4 * 8 * (8 + 8))] // the LSTM branch: 2 steps, 4 gates, hidden 8, input 8
     [InlineData(false, 2L * 2 * 3 * 8 * (8 + 8))] // the GRU branch: 3 gates
