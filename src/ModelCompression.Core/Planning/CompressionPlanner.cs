@@ -44,7 +44,7 @@ public sealed class CompressionPlanner(
     IEnumerable<Candidate>? measured = null, IEnumerable<SettingProbe>? probed = null)
 {
     /// <summary>How many combinations the knapsack proposes at most before the search settles.</summary>
-    public const int MaxSolveRounds = 8;
+    public const int MaxSolveRounds = 10;
 
     private readonly List<Candidate> _candidates = [.. measured ?? []];
     private readonly List<SettingProbe> _probes = [.. probed ?? []];
@@ -150,6 +150,8 @@ public sealed class CompressionPlanner(
     private (CompressionSketch Sketch, QuantizationKnobs Knobs) Solve(QuantizationKnobs knobs, Func<SettingProbe, bool> family)
     {
         var forbidden = new HashSet<SettingProbe>();
+        var blame = new Dictionary<SettingProbe, double>();
+        double Cost(SettingProbe p) => p.Drop + blame.GetValueOrDefault(p);
         var best = (Sketch: CompressionSketch.Unchanged, Knobs: knobs);
         long bestSize = long.MaxValue;
         double budget = budgets.MaxAccuracyDrop, holding = double.NaN, failing = double.NaN;
@@ -158,12 +160,11 @@ public sealed class CompressionPlanner(
             var units = space.Layers.Select(l => (UnitKind.Layer, l.Node)).Concat(space.Pruning.Select(g => (UnitKind.Channels, g.Group))).ToList();
             var options = units.Select(u => _probes.Where(p => p.Kind == u.Item1 && p.Unit == u.Item2 && family(p) && !forbidden.Contains(p)).ToList()).ToList();
             var choice = MultipleChoiceKnapsack.Solve(
-                options.Select(o => (IReadOnlyList<KnapsackOption>)[new KnapsackOption(0, 0), .. o.Select(p => new KnapsackOption(p.Bytes, p.Drop))]).ToList(),
+                options.Select(o => (IReadOnlyList<KnapsackOption>)[new KnapsackOption(0, 0), .. o.Select(p => new KnapsackOption(p.Bytes, Cost(p)))]).ToList(),
                 budget);
             if (choice is null) break;
-            var sketch = CompressionSketch.Unchanged;
-            for (var i = 0; i < choice.Length; i++)
-                if (choice[i] > 0) sketch = options[i][choice[i] - 1].ApplyTo(sketch);
+            var chosen = choice.Select((c, i) => c > 0 ? options[i][c - 1] : null).OfType<SettingProbe>().ToList();
+            var sketch = chosen.Aggregate(CompressionSketch.Unchanged, (current, option) => option.ApplyTo(current));
             var used = knobs;
             var candidate = Measure(sketch, used);
             if (candidate is null) break;
@@ -196,6 +197,7 @@ public sealed class CompressionPlanner(
                 progress.Stage($"that combination is slower than the original: trying again without int4 on {string.Join(", ", slower.Select(p => p.Unit))}");
                 continue;
             }
+            else if (Blame(chosen, candidate, blame, Cost)) continue;
             else failing = budget;
 
             var next = double.IsNaN(holding) ? budget * Math.Min(0.7, budgets.MaxAccuracyDrop / Math.Max(candidate.Search.Drop, 1e-9)) : (holding + failing) / 2;
@@ -203,6 +205,22 @@ public sealed class CompressionPlanner(
             budget = next;
         }
         return best;
+    }
+
+    /// <summary>
+    /// A combination that changed more than its options' summed sensitivities: the options measured alone as free
+    /// (a few hundred samples hide small changes) are not, together. The unexplained part is charged to the options
+    /// in proportion to the bytes they save, so the knapsack weighs them next time; false when nothing is unexplained.
+    /// </summary>
+    private bool Blame(List<SettingProbe> chosen, Candidate combination, Dictionary<SettingProbe, double> blame, Func<SettingProbe, double> cost)
+    {
+        var unexplained = evaluator.SensitivityOf(combination.Plan, combination.Label) - _losslessSensitivity - chosen.Sum(cost);
+        var saved = chosen.Sum(p => Math.Max(0, -p.Bytes));
+        if (unexplained <= budgets.MaxAccuracyDrop / 16 || saved == 0) return false;
+        foreach (var option in chosen.Where(p => p.Bytes < 0))
+            blame[option] = blame.GetValueOrDefault(option) + unexplained * -option.Bytes / saved;
+        progress.Stage($"together the chosen settings changed {ReportWriter.Points(unexplained)} more than alone: weighing the largest savings more");
+        return true;
     }
 
     private bool Holds(Candidate c) => budgets.AllowsDrop(c.Search.Drop) && budgets.AllowsLatency(c.Latency);
