@@ -205,9 +205,13 @@ public static class ReportWriter
         text.AppendLine();
         text.AppendLine("## Node sensitivity");
         text.AppendLine();
-        text.AppendLine($"Each node compressed alone at the most aggressive setting, and how far the {report.Metric} fell; the most sensitive nodes fall back first.");
+        // With accuracy the planner measures changed predictions (see CandidateEvaluator.SensitivityOf).
+        var measure = report.Metric == "accuracy"
+            ? "the share of predictions on the search split that changed (finer than accuracy on a few hundred samples, and it adds up)"
+            : $"how far the {report.Metric} fell on the search split";
+        text.AppendLine($"Each node compressed alone at its smallest setting, and {measure}; the planner weighs these against the bytes each setting saves.");
         text.AppendLine();
-        text.AppendLine("| node | op | alone at | drop alone | ended as | why |");
+        text.AppendLine(report.Metric == "accuracy" ? "| node | op | alone at | changed alone | ended as | why |" : "| node | op | alone at | drop alone | ended as | why |");
         text.AppendLine("|---|---|---|--:|---|---|");
         foreach (var n in report.Sensitivity.OrderByDescending(n => n.DropAlone).ThenBy(n => n.Node, StringComparer.Ordinal))
             text.AppendLine($"| {Cell(n.Node)} | {Cell(n.OpType)} | {n.Tried} | {DropPoints(n.DropAlone)} | {n.Final} | {Cell(FallbackReason(n))} |");
@@ -261,9 +265,9 @@ public static class ReportWriter
         return "breaks " + string.Join(", ", broken);
     }
 
-    /// <summary>Why a node fell back, e.g. "int4 → int8: drop 0.62 pt alone"; empty when it kept the setting it was measured at.</summary>
+    /// <summary>Why a node fell back, e.g. "int4 → int8: 0.62 pt alone"; empty when it kept the setting it was measured at.</summary>
     public static string FallbackReason(NodeSensitivity node) =>
-        node.Reason ?? (node.Final == node.Tried ? "" : $"{node.Tried} → {node.Final}: drop {DropPoints(node.DropAlone)} alone");
+        node.Reason ?? (node.Final == node.Tried ? "" : $"{node.Tried} → {node.Final}: {DropPoints(node.DropAlone)} alone");
 
     public static string BudgetText(BudgetSummary budgets)
     {

@@ -55,7 +55,7 @@ public class ReportWriterTests
     [Fact]
     public void A_node_that_fell_back_says_why()
     {
-        Assert.Equal("int4 → int8: drop 0.62 pt alone", ReportWriter.FallbackReason(new NodeSensitivity("conv1", "Conv", "int4", 0.0062, "int8")));
+        Assert.Equal("int4 → int8: 0.62 pt alone", ReportWriter.FallbackReason(new NodeSensitivity("conv1", "Conv", "int4", 0.0062, "int8")));
         Assert.Equal("", ReportWriter.FallbackReason(new NodeSensitivity("fc1", "Gemm", "int4", 0.0004, "int4")));
         Assert.Equal("no int4 kernel", ReportWriter.FallbackReason(new NodeSensitivity("c", "Conv", "int4", 0, "int8") { Reason = "no int4 kernel" }));
     }
