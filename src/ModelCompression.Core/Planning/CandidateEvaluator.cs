@@ -77,9 +77,21 @@ public sealed class CandidateEvaluator(
     /// </summary>
     public double SensitivityOf(Plan plan, string label)
     {
-        if (search.Metric != MetricKind.Accuracy) return MeasureScore(plan, label).Search.Drop;
         var model = Apply(plan);
-        var hash = HashOf(model);
+        return SensitivityOf(model, HashOf(model), label);
+    }
+
+    /// <summary>A sensitivity probe: <see cref="SensitivityOf(Plan, string)"/> (0 unless <paramref name="measure"/>) and the file's size, from one application of the plan.</summary>
+    public (double Sensitivity, long SizeBytes) Probe(Plan plan, string label, bool measure = true)
+    {
+        var model = Apply(plan);
+        return (measure ? SensitivityOf(model, HashOf(model), label) : 0, OnnxModelFile.SizeOf(model));
+    }
+
+    private double SensitivityOf(ModelProto model, string hash, string label)
+    {
+        if (search.Metric != MetricKind.Accuracy)
+            return new Measurement(SearchScore(model, hash, label), search.Score, search.Samples.Count).Drop;
         if (!_disagreementByHash.TryGetValue(hash, out var disagreement))
         {
             Evaluations++;
@@ -91,8 +103,6 @@ public sealed class CandidateEvaluator(
     /// <summary>What <see cref="SensitivityOf"/> measures when it is not the metric's drop (for the log and the report).</summary>
     public string? SensitivityMeasure => search.Metric == MetricKind.Accuracy ? "predictions changed" : null;
 
-    /// <summary>The size of the file <paramref name="plan"/> makes, without measuring anything.</summary>
-    public long SizeOf(Plan plan) => OnnxModelFile.SizeOf(Apply(plan));
 
     private double SearchScore(ModelProto model, string hash, string label)
     {

@@ -43,6 +43,9 @@ public sealed class CompressionPlanner(
     CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, Budgets budgets, TimeSpan maxSearchTime, SearchProgress progress,
     IEnumerable<Candidate>? measured = null, IEnumerable<SettingProbe>? probed = null)
 {
+    /// <summary>Probing stops at this share of the search time, so that what was probed is still combined and measured.</summary>
+    public const double ProbingShare = 0.7;
+
     /// <summary>How many combinations the knapsack proposes at most before the search settles.</summary>
     public const int MaxSolveRounds = 10;
 
@@ -94,25 +97,30 @@ public sealed class CompressionPlanner(
         var knobs = QuantizationKnobs.Default;
         var all = Options().Where(family).ToList();
         var smallest = all.GroupBy(o => (o.Kind, o.Unit)).Aggregate(CompressionSketch.Unchanged,
-            (sketch, unit) => unit.MinBy(o => BytesOf(o, knobs))!.ApplyTo(sketch));
+            (sketch, unit) => unit.MinBy(EstimatedBits)!.ApplyTo(sketch));
         var first = Measure(smallest, knobs);
         if (first is not null && Holds(first)) return (smallest, knobs);
-        if (_probes.Count == 0)
+        // Only this family's options not probed yet: the safer families are probed (and solved) before the time
+        // budget goes to the riskier ones (ppocr-rec: every option of every layer takes longer than 10 minutes).
+        var unprobed = all.Where(o => !_probes.Any(p => SameOption(p, o))).ToList();
+        if (unprobed.Count > 0)
         {
-            progress.Stage($"the smallest settings break a budget: measuring each setting of the {space.Layers.Count + space.Pruning.Count} layers and channel groups alone");
-            Probe(lossless, knobs);
+            progress.Stage($"the smallest settings break a budget: measuring {unprobed.Count} settings of the {unprobed.Select(o => o.Unit).Distinct().Count()} layers and channel groups alone");
+            Probe(lossless, knobs, unprobed);
         }
         return Solve(knobs, family);
     }
 
-    private readonly Dictionary<SettingProbe, long> _bytes = [];
-
-    /// <summary>The size change of one option alone: cheap (the plan is applied, nothing is run).</summary>
-    private long BytesOf(SettingProbe option, QuantizationKnobs knobs)
+    /// <summary>
+    /// Bits per original weight an option leaves, estimated without applying it (k-means and SVD on a large model take
+    /// minutes over every option): enough to find each unit's smallest option. A rank-k factorization of an m × n weight
+    /// keeps k(m + n)/mn of it, at least 2k/√(mn).
+    /// </summary>
+    private double EstimatedBits(SettingProbe option)
     {
-        if (!_bytes.TryGetValue(option, out var bytes))
-            _bytes[option] = bytes = evaluator.SizeOf(PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space)) - _lossless!.SizeBytes;
-        return bytes;
+        if (option.Setting is not { } setting) return 32 * (1 - option.PruneRatio);
+        var parameters = Math.Max(1, space.Layers.FirstOrDefault(l => l.Node == option.Unit)?.Parameters ?? 1);
+        return setting.NominalBits * (setting.Rank > 0 ? Math.Min(1, 2.0 * setting.Rank / Math.Sqrt(parameters)) : 1);
     }
 
     private Candidate? _lossless;
@@ -125,20 +133,26 @@ public sealed class CompressionPlanner(
             .OrderByDescending(u => u.Parameters)
             .SelectMany(u => u.Options);
 
-    /// <summary>Every option of every unit alone, largest units first (so a tight time budget probes what matters most).</summary>
-    private void Probe(Candidate lossless, QuantizationKnobs knobs)
+    private static bool SameOption(SettingProbe a, SettingProbe b) =>
+        a.Kind == b.Kind && a.Unit == b.Unit && a.Setting == b.Setting && a.PruneRatio == b.PruneRatio;
+
+    /// <summary>Each of <paramref name="options"/> alone, largest units first (so a tight time budget probes what matters most).</summary>
+    private void Probe(Candidate lossless, QuantizationKnobs knobs, IReadOnlyList<SettingProbe> options)
     {
         _losslessSensitivity = evaluator.SensitivityOf(lossless.Plan, lossless.Label);
-        var options = Options().ToList();
+        var done = 0;
         foreach (var option in options)
         {
-            if (TimeIsUp()) return;
+            if (_clock.Elapsed > maxSearchTime * ProbingShare)
+            {
+                progress.Stage($"{ProbingShare:P0} of the search time is used: solving with the {done} of {options.Count} settings measured");
+                return;
+            }
             var plan = PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space);
-            var probe = option with { Bytes = BytesOf(option, knobs) };
-            if (option.Setting is not { AssumedLossless: true })
-                probe = probe with { Drop = Math.Max(0, evaluator.SensitivityOf(plan, $"{option.Unit} alone at {option.Label}") - _losslessSensitivity) };
+            var (sensitivity, size) = evaluator.Probe(plan, $"{option.Unit} alone at {option.Label}", measure: option.Setting is not { AssumedLossless: true });
+            var probe = option with { Bytes = size - lossless.SizeBytes, Drop = Math.Max(0, sensitivity - _losslessSensitivity) };
             _probes.Add(probe);
-            progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, _probes.Count, options.Count, evaluator.SensitivityMeasure);
+            progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, ++done, options.Count, evaluator.SensitivityMeasure);
         }
     }
 

@@ -119,7 +119,7 @@ public sealed class Compressor(ICompressionLog log)
                 remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, progress, candidates, probes);
             var result = planner.Run();
             candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
-            if (round == 1) probes = result.Probes;
+            probes = result.Probes;
             var selection = CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop);
             var missed = MissedSmallerCandidates(selection, request.Budgets);
             var gap = missed.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
