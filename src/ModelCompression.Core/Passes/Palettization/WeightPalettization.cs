@@ -113,11 +113,7 @@ public sealed class WeightPalettization : IGraphPass
         Eligible(new ModelView(model), minElements).Select(w => w.Node.Name).Distinct().Order(StringComparer.Ordinal).ToList();
 
     internal static IReadOnlyList<QuantizableWeight> Eligible(ModelView model, int minElements) =>
-        model.OpsetVersion() < MinimumOpset
-            ? []
-            : QuantizableWeight.Find(model)
-                .Where(w => w.Owner!.CanAddInitializers && TensorProtoConverter.ElementCount(w.Initializer) >= minElements)
-                .ToList();
+        model.OpsetVersion() < MinimumOpset ? [] : QuantizableWeight.Replaceable(model, minElements);
 
     public int Apply(ModelProto model)
     {

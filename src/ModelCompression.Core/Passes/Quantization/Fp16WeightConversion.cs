@@ -28,11 +28,7 @@ public sealed class Fp16WeightConversion(IReadOnlySet<string>? nodeNames = null,
         Eligible(new ModelView(model), minElements);
 
     private static IReadOnlyList<QuantizableWeight> Eligible(ModelView model, int minElements) =>
-        model.OpsetVersion() < MinimumOpset
-            ? []
-            : QuantizableWeight.Find(model)
-                .Where(w => w.Owner!.CanAddInitializers && TensorProtoConverter.ElementCount(w.Initializer) >= minElements)
-                .ToList();
+        model.OpsetVersion() < MinimumOpset ? [] : QuantizableWeight.Replaceable(model, minElements);
 
     public int Apply(ModelProto model)
     {

@@ -41,9 +41,7 @@ public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = nul
         Eligible(new ModelView(model), minElements);
 
     private static IReadOnlyList<QuantizableWeight> Eligible(ModelView model, int minElements) =>
-        QuantizableWeight.Find(model)
-            .Where(w => w.Owner!.CanAddInitializers && TensorProtoConverter.ElementCount(w.Initializer) >= minElements)
-            .ToList();
+        QuantizableWeight.Replaceable(model, minElements);
 
     public int Apply(ModelProto model)
     {

@@ -1,6 +1,7 @@
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Graph.Shapes;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Passes.Quantization;
 
@@ -95,6 +96,13 @@ public sealed record QuantizableWeight(NodeProto Node, int InputIndex, TensorPro
         var shapes = ShapeInference.Run(model);
         return model.Graphs().SelectMany(g => Find(g, shapes)).ToList();
     }
+
+    /// <summary>
+    /// The weights a pass can replace by a computed copy: those whose owner graph can take new initializers, of at
+    /// least <paramref name="minElements"/> values (below that the replacement's nodes cost what they save).
+    /// </summary>
+    public static IReadOnlyList<QuantizableWeight> Replaceable(ModelView model, int minElements) =>
+        Find(model).Where(w => w.Owner!.CanAddInitializers && TensorProtoConverter.ElementCount(w.Initializer) >= minElements).ToList();
 
     /// <summary>
     /// The node of <see cref="Owner"/> before which values derived from the weight can be computed: the reading node
