@@ -60,16 +60,6 @@ public sealed class CandidateEvaluator(
     }
 
     /// <summary>
-    /// Only the search-split measurement of <paramref name="plan"/>: what a sensitivity probe needs, without
-    /// the latency timing and without becoming a candidate.
-    /// </summary>
-    public (Measurement Search, long SizeBytes) MeasureScore(Plan plan, string label)
-    {
-        var model = Apply(plan);
-        return (new Measurement(SearchScore(model, HashOf(model), label), search.Score, search.Samples.Count), OnnxModelFile.SizeOf(model));
-    }
-
-    /// <summary>
     /// What a sensitivity probe costs on the search split: the score drop, except with accuracy, where it is the share
     /// of predictions that changed. On a few hundred samples accuracy moves in steps of one sample and small changes
     /// cancel out (fashion-cnn: most layers "lose 0.00 pt" alone and 1.8 pt together); changed predictions add up, and

@@ -56,7 +56,9 @@ public sealed class CompressionPlanner(
 
     public PlannerResult Run()
     {
-        var lossless = _lossless = Measure("lossless", basePlan, force: true)!;
+        var lossless = Measure("lossless", basePlan, force: true)!;
+        // What the lossless rewrites alone change (float rounding): no option is charged for it.
+        _losslessSensitivity = evaluator.SensitivityOf(lossless.Plan, lossless.Label);
         if (space.Layers.Count == 0 && space.Pruning.Count == 0) return Result(CompressionSketch.Unchanged);
 
         // Each family is searched on its own so that each family's best is a candidate: when the riskier one
@@ -123,7 +125,6 @@ public sealed class CompressionPlanner(
         return setting.NominalBits * (setting.Rank > 0 ? Math.Min(1, 2.0 * setting.Rank / Math.Sqrt(parameters)) : 1);
     }
 
-    private Candidate? _lossless;
     private double _losslessSensitivity;
 
     /// <summary>Every option of every unit (unmeasured), largest units first.</summary>
@@ -139,7 +140,6 @@ public sealed class CompressionPlanner(
     /// <summary>Each of <paramref name="options"/> alone, largest units first (so a tight time budget probes what matters most).</summary>
     private void Probe(Candidate lossless, QuantizationKnobs knobs, IReadOnlyList<SettingProbe> options)
     {
-        _losslessSensitivity = evaluator.SensitivityOf(lossless.Plan, lossless.Label);
         var done = 0;
         foreach (var option in options)
         {
