@@ -93,6 +93,7 @@ public sealed class CompressModel : ToolTask
             AppendIfSet(command, "--techniques ", "Techniques");
             command.AppendSwitchIfNotNull("--report-dir ", Model.GetMetadata("ReportDirectory"));
             command.AppendSwitchIfNotNull("--lock ", Model.GetMetadata("LockFile"));
+            command.AppendSwitchIfNotNull("--lock-stamp ", Model.GetMetadata("LockStamp"));
             if (LockedMode) command.AppendSwitch("--locked-mode");
             if (!string.IsNullOrWhiteSpace(MaxSearchTime)) command.AppendSwitchIfNotNull("--max-search-time ", MaxSearchTime!.Trim());
         }

@@ -66,8 +66,8 @@ public sealed class ResolveCompressedModels : Microsoft.Build.Utilities.Task
         item.SetMetadata("ReportDirectory", outputBase + ".report");
         item.SetMetadata("SettingsFile", outputBase + ".settings");
         item.SetMetadata("LockFile", lockFile);
-        // An input only when present: a missing input would make every build re-run compression.
-        item.SetMetadata("ExistingLockFile", File.Exists(lockFile) ? lockFile : "");
+        item.SetMetadata("LockStamp", outputBase + ".lockstamp");
+        item.SetMetadata("LockState", LockState.Of(lockFile, outputBase + ".lockstamp"));
         item.SetMetadata("Settings", string.Join("|",
             "model=" + fullPath,
             "path=" + relativePath,

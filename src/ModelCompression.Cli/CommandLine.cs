@@ -30,13 +30,14 @@ public static class CommandLine
         var techniques = new Option<string?>("--techniques") { Description = "Techniques the search may use, e.g. fusion;int8." };
         var reportDir = new Option<DirectoryInfo?>("--report-dir") { Description = "Write the Markdown, JSON and SVG report here." };
         var lockPath = new Option<FileInfo?>("--lock") { Description = "The plan lock (default: <model>.compression.lock.json)." };
+        var lockStamp = new Option<FileInfo?>("--lock-stamp") { Description = "Record here which locked plan made the output (for incremental builds)." };
         var locked = new Option<bool>("--locked-mode") { Description = "Fail on a missing or stale plan lock instead of searching." };
         var maxSearch = new Option<string?>("--max-search-time") { Description = "Stop the search after this long, e.g. 10m." };
         var common = new CommonOptions(signatureRequired: false);
 
         var command = new Command("compress", "Compress one model within its budgets.")
         {
-            model, output, calibration, maxDrop, maxSize, maxLatency, metric, techniques, reportDir, lockPath, locked, maxSearch,
+            model, output, calibration, maxDrop, maxSize, maxLatency, metric, techniques, reportDir, lockPath, lockStamp, locked, maxSearch,
         };
         common.AddTo(command);
         command.SetAction(result => Guarded(result.GetValue(model)!.FullName, "compressing", (modelPath, log) =>
@@ -53,6 +54,7 @@ public static class CommandLine
                 Techniques = Techniques.Parse(result.GetValue(techniques), modelPath),
                 ReportDirectory = result.GetValue(reportDir)?.FullName,
                 LockPath = result.GetValue(lockPath)?.FullName,
+                LockStampPath = result.GetValue(lockStamp)?.FullName,
                 LockedMode = result.GetValue(locked),
                 MaxSearchTime = result.GetValue(maxSearch) is { Length: > 0 } t
                     ? Quantity.ParseDuration(t, "ModelCompressionMaxSearchTime", modelPath)

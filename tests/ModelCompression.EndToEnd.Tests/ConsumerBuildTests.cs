@@ -1,3 +1,4 @@
+using ModelCompression.Core.Planning.Locking;
 using ModelCompression.EndToEnd.Tests.Harness;
 
 namespace ModelCompression.EndToEnd.Tests;
@@ -81,22 +82,50 @@ public sealed class ConsumerBuildTests(PackedPackage package)
         Assert.Contains("max-accuracy-drop=2%", File.ReadAllText(app.CompressionOutput(Model) + ".settings"));
     }
 
-    /// <summary>A plan lock pulled from a teammate is an input: one build applies it, the next one skips again.</summary>
+    /// <summary>
+    /// A plan lock pulled from a teammate is an input: one build applies its plan, the next one skips again. A lock
+    /// that changes elsewhere (another project's plan) or is only touched does not compress this model again.
+    /// </summary>
     [Fact]
     public void NewPlanLock_ReRunsCompressionOnce()
     {
         using var app = NewApp();
         app.Build().AssertSucceeded();
-
         var lockFile = app.PathOf("Models", "digits-mlp.compression.lock.json");
-        if (!File.Exists(lockFile)) File.WriteAllText(lockFile, "{}");
+        var ours = Assert.Single(PlanLockFile.Read(lockFile).Plans);
+
         Touch(lockFile);
+        var afterTouch = app.Build().AssertSucceeded();
+        var otherProject = ours with { Inputs = ours.Inputs with { Settings = ours.Inputs.Settings with { MaxAccuracyDrop = 0.05 } } };
+        PlanLockFile.Write(lockFile, PlanLockSet.Of([ours, otherProject]));
+        var afterOtherPlan = app.Build().AssertSucceeded();
+        var teammates = ours with { Result = ours.Result with { Candidate = "the teammate's label" } };
+        PlanLockFile.Write(lockFile, PlanLockSet.Of([teammates, otherProject]));
         var afterLock = app.Build().AssertSucceeded();
         var next = app.Build().AssertSucceeded();
 
+        Assert.False(afterTouch.Compressed(Model), afterTouch.ToString());
+        Assert.False(afterOtherPlan.Compressed(Model), afterOtherPlan.ToString());
         Assert.Contains($"--lock \"{lockFile}\"", afterLock.Output);
         Assert.True(afterLock.Compressed(Model), afterLock.ToString());
+        Assert.Contains("applying the locked plan", afterLock.Output);
         Assert.False(next.Compressed(Model), next.ToString());
+    }
+
+    /// <summary>Deleting the lock asks for a new plan.</summary>
+    [Fact]
+    public void DeletedPlanLock_ReRunsCompression_AndWritesItAgain()
+    {
+        using var app = NewApp();
+        app.Build().AssertSucceeded();
+        var lockFile = app.PathOf("Models", "digits-mlp.compression.lock.json");
+
+        File.Delete(lockFile);
+        var afterDelete = app.Build().AssertSucceeded();
+
+        Assert.True(afterDelete.Compressed(Model), afterDelete.ToString());
+        Assert.True(File.Exists(lockFile));
+        Assert.False(app.Build().AssertSucceeded().Compressed(Model));
     }
 
     [Fact]

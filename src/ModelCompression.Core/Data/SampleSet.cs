@@ -18,22 +18,28 @@ public sealed class SampleSet
     public const string LabelsName = "labels";
 
     private readonly BoundArray[] _inputs;
-    private readonly long[]? _labels;
-    private readonly int[] _indices;
+    private readonly NdArray? _labels;  // int64 or int32 class indices, as read
+    private readonly int[]? _indices;   // the file's sample numbers; null for every sample in order (no array per sample)
+    private readonly int _count;
 
-    private SampleSet(string file, BoundArray[] inputs, long[]? labels, int[] indices, bool canBatch)
+    private SampleSet(string file, BoundArray[] inputs, NdArray? labels, int[]? indices, int count, bool canBatch, string contentSha256)
     {
         File = file;
         _inputs = inputs;
         _labels = labels;
         _indices = indices;
+        _count = count;
         CanBatch = canBatch;
+        ContentSha256 = contentSha256;
     }
 
     /// <summary>The data file, as the user named it.</summary>
     public string File { get; }
 
-    public int Count => _indices.Length;
+    /// <summary>The <see cref="ArrayContentHash"/> of every array of the file, computed from the arrays as they were read (the file is read once).</summary>
+    public string ContentSha256 { get; }
+
+    public int Count => _count;
 
     /// <summary>The model inputs the samples feed, in the model's order.</summary>
     public IReadOnlyList<string> InputNames => _inputs.Select(i => i.Input.Name).ToList();
@@ -80,16 +86,16 @@ public sealed class SampleSet
     public bool SharesDataWith(SampleSet other) => ReferenceEquals(_inputs, other._inputs);
 
     /// <summary>Where sample <paramref name="index"/> of this set is in the file (a subset keeps the file's numbering).</summary>
-    public int SourceIndex(int index) => _indices[index];
+    public int SourceIndex(int index) => _indices is null ? index : _indices[index];
 
     /// <summary>The class index of sample <paramref name="index"/>.</summary>
     public long Label(int index) =>
-        _labels is null ? throw new InvalidOperationException($"'{File}' has no labels.") : _labels[_indices[index]];
+        _labels is null ? throw new InvalidOperationException($"'{File}' has no labels.") : LabelAt(_labels, SourceIndex(index));
 
     /// <summary>Sample <paramref name="index"/> as a batch-1 feed: input name → value, as the model takes it.</summary>
     public IReadOnlyDictionary<string, NdArray> Sample(int index)
     {
-        var source = _indices[index];
+        var source = SourceIndex(index);
         var feed = new Dictionary<string, NdArray>(_inputs.Length, StringComparer.Ordinal);
         foreach (var bound in _inputs)
         {
@@ -106,17 +112,17 @@ public sealed class SampleSet
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count, nameof(count));
-        var rows = _indices.AsSpan(start, count);
         var feed = new Dictionary<string, NdArray>(_inputs.Length, StringComparer.Ordinal);
-        foreach (var bound in _inputs) feed[bound.Input.Name] = Gather(bound.Array, rows);
+        foreach (var bound in _inputs)
+            feed[bound.Input.Name] = _indices is null ? bound.Array.Slice(start, count) : Gather(bound.Array, _indices.AsSpan(start, count));
         return feed;
     }
 
     /// <summary>The samples at <paramref name="indices"/> (indices into this set), sharing this set's arrays.</summary>
     public SampleSet Subset(IEnumerable<int> indices)
     {
-        var chosen = indices.Select(i => (uint)i < (uint)Count ? _indices[i] : throw new ArgumentOutOfRangeException(nameof(indices), $"Sample {i} is outside 0..{Count - 1}.")).ToArray();
-        return new SampleSet(File, _inputs, _labels, chosen, CanBatch);
+        var chosen = indices.Select(i => (uint)i < (uint)Count ? SourceIndex(i) : throw new ArgumentOutOfRangeException(nameof(indices), $"Sample {i} is outside 0..{Count - 1}.")).ToArray();
+        return new SampleSet(File, _inputs, _labels, chosen, chosen.Length, CanBatch, ContentSha256);
     }
 
     /// <summary>
@@ -125,36 +131,71 @@ public sealed class SampleSet
     /// </summary>
     public (SampleSet Selected, SampleSet Others) Split(int count)
     {
+        var selected = Spread(count);
+        var chosen = Enumerable.Range(0, selected.Count).Select(selected.SourceIndex).ToHashSet();
+        return (selected, Subset(Enumerable.Range(0, Count).Where(i => !chosen.Contains(SourceIndex(i)))));
+    }
+
+    /// <summary>The <see cref="Split"/>'s selected samples alone: <paramref name="count"/> samples spread evenly over the set.</summary>
+    public SampleSet Spread(int count)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Count);
         // Sample i is selected when the running quota i·count/Count crosses an integer: exactly count picks, evenly spaced.
-        var selected = Enumerable.Range(0, Count).Where(i => (long)(i + 1) * count / Count > (long)i * count / Count).ToList();
-        var chosen = selected.ToHashSet();
-        return (Subset(selected), Subset(Enumerable.Range(0, Count).Where(i => !chosen.Contains(i))));
+        return Subset(Enumerable.Range(0, Count).Where(i => (long)(i + 1) * count / Count > (long)i * count / Count));
     }
 
     private static SampleSet Create(string file, IReadOnlyList<ModelInput> inputs, IReadOnlyDictionary<string, bool> perSample, bool hasLabels, Func<string, NdArray> read)
     {
         var bound = inputs.Select(i => new BoundArray(i, read(i.Name), perSample[i.Name])).ToArray();
+        foreach (var b in bound) CheckFinite(file, b.Input.Name, b.Array);
         var count = (int)bound[0].Array.Shape[0];
-        var labels = hasLabels ? ReadLabels(file, read(LabelsName)) : null;
+        var labels = hasLabels ? read(LabelsName) : null;
+        if (labels is not null) CheckLabels(file, labels);
         var canBatch = bound.All(b => !b.PerSample && b.Input.HasFreeBatchAxis);
-        return new SampleSet(file, bound, labels, Enumerable.Range(0, count).ToArray(), canBatch);
+        var arrays = bound.Select(b => KeyValuePair.Create(b.Input.Name, b.Array));
+        if (labels is not null) arrays = arrays.Append(KeyValuePair.Create(LabelsName, labels));
+        return new SampleSet(file, bound, labels, indices: null, count, canBatch, ArrayContentHash.Of(arrays));
+    }
+
+    /// <summary>NaN or infinity in an input makes every score meaningless (a NaN argmax is always class 0), so it is refused.</summary>
+    private static void CheckFinite(string file, string name, NdArray array)
+    {
+        var index = array.ElementType switch
+        {
+            DataType.Float => IndexOfNonFinite(array.AsSpan<float>()),
+            DataType.Double => IndexOfNonFinite(array.AsSpan<double>()),
+            DataType.Float16 => IndexOfNonFinite(array.AsSpan<Half>()),
+            _ => -1,
+        };
+        if (index < 0) return;
+        var sample = index / Math.Max(1, array.ElementCount / Math.Max(1, array.Shape[0]));
+        throw new CompressionException(DiagnosticCode.DataNotFinite, file,
+            $"Data file '{file}': array '{name}' holds a NaN or infinite value (sample {sample}, element {index} of the array), and scores measured on it would be meaningless. " +
+            $"Remove or repair those samples (e.g. x[np.isfinite(x).all(axis=tuple(range(1, x.ndim)))]) and save the file again.");
+    }
+
+    private static long IndexOfNonFinite<T>(ReadOnlySpan<T> values) where T : System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (var i = 0; i < values.Length; i++)
+            if (!T.IsFinite(values[i])) return i;
+        return -1;
     }
 
     // A model input named 'labels' takes that array; only otherwise is it the class indices.
     private static bool HasLabelsArray(IReadOnlyDictionary<string, NpyHeader> headers, IReadOnlyList<ModelInput> inputs) =>
         headers.ContainsKey(LabelsName) && inputs.All(i => i.Name != LabelsName);
 
-    private static long[] ReadLabels(string file, NdArray labels)
+    private static void CheckLabels(string file, NdArray labels)
     {
-        var values = labels.ToInt64s();
-        for (var i = 0; i < values.Length; i++)
-            if (values[i] < 0)
+        for (var i = 0; i < labels.ElementCount; i++)
+            if (LabelAt(labels, (int)i) is var label && label < 0)
                 throw new CompressionException(DiagnosticCode.LabelsInvalid, file,
-                    $"Data file '{file}': labels[{i}] is {values[i]}, but labels are class indices (0, 1, ...). Fix the labels array.");
-        return values;
+                    $"Data file '{file}': labels[{i}] is {label}, but labels are class indices (0, 1, ...). Fix the labels array.");
     }
+
+    private static long LabelAt(NdArray labels, int index) =>
+        labels.ElementType == DataType.Int64 ? labels.AsSpan<long>()[index] : labels.AsSpan<int>()[index];
 
     private static void CheckNames(string file, IReadOnlyList<string> names, IReadOnlyList<ModelInput> inputs)
     {

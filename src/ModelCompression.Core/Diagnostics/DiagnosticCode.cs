@@ -30,6 +30,10 @@ public static class DiagnosticCode
     public const string DataSampleCountMismatch = "MC2005";
     /// <summary>The metric needs a <c>labels</c> array, or the labels are not valid class indices.</summary>
     public const string LabelsInvalid = "MC2006";
+    /// <summary>The data holds NaN or infinity, in an input or in what the original model computes from it.</summary>
+    public const string DataNotFinite = "MC2007";
+    /// <summary>The validation data holds too few samples to tell whether MaxAccuracyDrop holds (one sample weighs more than the budget).</summary>
+    public const string DataTooSmallForBudget = "MC2008";
     /// <summary>Warning: no ValidationData, so only lossless passes run.</summary>
     public const string NoValidationData = "MC2101";
 
@@ -49,8 +53,10 @@ public static class DiagnosticCode
     public const string LockStale = "MC5002";
     /// <summary>The locked plan, re-measured, no longer meets its budget.</summary>
     public const string LockedPlanRegressed = "MC5003";
-    /// <summary>The plan lock file cannot be read.</summary>
+    /// <summary>The plan lock file cannot be read, a plan in it was edited, or a locked plan does not apply to the model.</summary>
     public const string LockInvalid = "MC5004";
+    /// <summary>Locked mode: the locked plan, applied again, gives another model than the one the lock records.</summary>
+    public const string LockedModelDiffers = "MC5005";
 
     /// <summary>An output file cannot be written.</summary>
     public const string OutputWriteFailed = "MC6001";

@@ -17,7 +17,7 @@ namespace ModelCompression.Core.Evaluation;
 /// var validation = SampleSet.Load(validationPath, DataSetting.ValidationData, original);
 /// var calibration = SampleSet.Load(calibrationPath, DataSetting.CalibrationData, original);
 /// var reference = Reference.Measure(original, modelPath, validation, request.Metric ?? Metrics.DefaultFor(validation));
-/// var (search, _) = validation.Split(Math.Min(validation.Count, 500));   // a fast subset for the search
+/// var search = validation.Spread(Math.Min(validation.Count, 500));   // a fast subset for the search
 /// double drop = reference.ScoreOn(search) - reference.Evaluate(candidate, "int8", search);
 /// double final = reference.Evaluate(candidate, "int8");                  // all samples: compare with reference.Score
 /// double ratio = LatencyMeter.Compare(original, modelPath, candidate, "int8", validation.Sample(0)).Ratio;
@@ -25,9 +25,13 @@ namespace ModelCompression.Core.Evaluation;
 /// </example>
 public sealed class Reference
 {
-    private readonly int[]?[][] _argMax;   // [output][source sample] → argmax per position
-    private readonly float[]?[][]? _values; // [output][source sample] → all values (cosine, mse)
+    // One flat array per output, sample after sample (a few bytes per sample, not an object each: millions of
+    // samples fit). A sample's slot is its position in Samples; _slots maps the file's numbering to it.
+    private readonly Dictionary<int, int>? _slots; // source sample → slot; null when the samples are the whole file in order (slot = source)
+    private readonly int[]?[] _argMax;      // [output] → argmax per position, per slot
+    private readonly float[]?[]? _values;   // [output] → all values per slot (cosine, mse)
     private readonly int[] _valueCounts;    // per output: values per sample
+    private readonly int[] _positions;      // per output: positions per sample
     private readonly int[] _lastAxes;       // per output: length of the last axis
     private readonly EvaluationOptions _options;
 
@@ -37,10 +41,12 @@ public sealed class Reference
         Metric = metric;
         OutputNames = outputNames;
         _options = options;
-        var sources = Enumerable.Range(0, samples.Count).Select(samples.SourceIndex).DefaultIfEmpty(-1).Max() + 1;
-        _argMax = outputNames.Select(_ => new int[]?[sources]).ToArray();
-        _values = metric is MetricKind.Cosine or MetricKind.Mse ? outputNames.Select(_ => new float[]?[sources]).ToArray() : null;
+        if (Enumerable.Range(0, samples.Count).Any(i => samples.SourceIndex(i) != i))
+            _slots = Enumerable.Range(0, samples.Count).ToDictionary(samples.SourceIndex, i => i);
+        _argMax = new int[]?[outputNames.Count];
+        _values = metric is MetricKind.Cosine or MetricKind.Mse ? new float[]?[outputNames.Count] : null;
         _valueCounts = new int[outputNames.Count];
+        _positions = new int[outputNames.Count];
         _lastAxes = new int[outputNames.Count];
     }
 
@@ -54,6 +60,12 @@ public sealed class Reference
 
     /// <summary>The original's score on <see cref="Samples"/>: its accuracy, or 1 for the similarity metrics.</summary>
     public double Score { get; private set; }
+
+    /// <summary>
+    /// How many outcomes the score averages over: the samples, or with agreement every position of every output
+    /// of every sample. One outcome moves the score by 1 / this, the finest drop these samples can show.
+    /// </summary>
+    public long ScoredOutcomes { get; private set; }
 
     /// <summary>
     /// Runs the original model over <paramref name="samples"/> once and keeps what <paramref name="metric"/>
@@ -73,7 +85,8 @@ public sealed class Reference
         var accuracy = metric == MetricKind.Accuracy ? new AccuracyAccumulator(samples, evaluator.OutputNames[0]) : null;
         evaluator.Run(samples, (index, outputs) =>
         {
-            reference.Record(samples.SourceIndex(index), outputs);
+            CheckFinite(modelName, samples, index, evaluator.OutputNames, outputs);
+            reference.Record(index, outputs, modelName);
             accuracy?.Add(index, outputs);
         });
         reference.Score = accuracy?.Score ?? 1;
@@ -126,18 +139,52 @@ public sealed class Reference
         return (double)correct / samples.Count;
     }
 
-    internal int[] ArgMaxOf(int output, int source) => _argMax[output][source]!;
+    internal ReadOnlySpan<int> ArgMaxOf(int output, int source) => _argMax[output].AsSpan(SlotOf(source) * _positions[output], _positions[output]);
 
-    internal ReadOnlySpan<float> ValuesOf(int output, int source) => _values![output][source];
+    internal ReadOnlySpan<float> ValuesOf(int output, int source) => _values![output].AsSpan(SlotOf(source) * _valueCounts[output], _valueCounts[output]);
 
-    private void Record(int source, IReadOnlyList<OutputValues> outputs)
+    private int SlotOf(int source) => _slots is null ? source : _slots[source];
+
+    /// <summary>An original that computes NaN or infinity on the data leaves nothing to compare candidates with: every score would be noise.</summary>
+    private static void CheckFinite(string modelName, SampleSet samples, int index, IReadOnlyList<string> outputNames, IReadOnlyList<OutputValues> outputs)
     {
         for (var o = 0; o < outputs.Count; o++)
         {
-            _argMax[o][source] = outputs[o].ArgMax();
-            if (_values is not null) _values[o][source] = outputs[o].Values.ToArray();
-            _valueCounts[o] = outputs[o].Values.Length;
-            _lastAxes[o] = outputs[o].LastAxis;
+            var values = outputs[o].Values.Span;
+            for (var i = 0; i < values.Length; i++)
+                if (!float.IsFinite(values[i]))
+                    throw new CompressionException(DiagnosticCode.DataNotFinite, samples.File,
+                        $"The original model '{modelName}' computes {values[i]} in output '{outputNames[o]}' for sample {samples.SourceIndex(index)} of '{samples.File}', " +
+                        "so candidates cannot be compared with it there. Check that the data is preprocessed as the model expects (scale, normalisation), or remove that sample.");
+        }
+    }
+
+    private void Record(int slot, IReadOnlyList<OutputValues> outputs, string modelName)
+    {
+        ScoredOutcomes += Metric == MetricKind.Agreement ? outputs.Sum(o => (long)o.Positions) : 1;
+        for (var o = 0; o < outputs.Count; o++)
+        {
+            var output = outputs[o];
+            if (_argMax[o] is null)
+            {
+                _valueCounts[o] = output.Values.Length;
+                _positions[o] = output.Positions;
+                _lastAxes[o] = output.LastAxis;
+                var kept = (long)Samples.Count * (_values is null ? _positions[o] : _valueCounts[o]);
+                if (kept > Array.MaxLength)
+                    throw new CompressionException(DiagnosticCode.DataInvalid, Samples.File,
+                        $"Data file '{Samples.File}': {Samples.Count} samples of output '{OutputNames[o]}' ({_valueCounts[o]} values each) are more values than can be kept to compare candidates with. " +
+                        $"Use fewer samples{(_values is null ? "" : ", or a metric that keeps only the argmax (accuracy, agreement)")}.");
+                _argMax[o] = new int[Samples.Count * _positions[o]];
+                if (_values is not null) _values[o] = new float[Samples.Count * _valueCounts[o]];
+            }
+            else if (output.Values.Length != _valueCounts[o] || output.LastAxis != _lastAxes[o])
+                throw new CompressionException(DiagnosticCode.ModelUnsupported, modelName,
+                    $"'{modelName}' computes {output.Values.Length} values in output '{OutputNames[o]}' for sample {Samples.SourceIndex(slot)} of '{Samples.File}', " +
+                    $"but {_valueCounts[o]} for the first sample: outputs whose size depends on the data cannot be compared sample by sample. Measure the model on an output of fixed size.");
+            var positions = _argMax[o].AsSpan(slot * _positions[o], _positions[o]);
+            for (var p = 0; p < positions.Length; p++) positions[p] = OutputValues.ArgMaxOf(output.At(p));
+            if (_values is not null) output.Values.Span.CopyTo(_values[o].AsSpan(slot * _valueCounts[o], _valueCounts[o]));
         }
     }
 
@@ -148,7 +195,7 @@ public sealed class Reference
         for (var i = 0; i < samples.Count; i++)
         {
             var source = samples.SourceIndex(i);
-            if (source >= _argMax[0].Length || _argMax[0][source] is null)
+            if (_slots is null ? source >= Samples.Count : !_slots.ContainsKey(source))
                 throw new ArgumentException($"Sample {source} of '{Samples.File}' was not measured on the original.", nameof(samples));
         }
     }

@@ -36,7 +36,7 @@ public sealed class PassContext(SampleSet? calibration)
         var key = Convert.ToHexStringLower(SHA256.HashData(model.ToByteArray()));
         if (!_calibrations.TryGetValue(key, out var result))
         {
-            var (samples, _) = calibration.Split(Math.Min(MaxCalibrationSamples, calibration.Count));
+            var samples = calibration.Spread(Math.Min(MaxCalibrationSamples, calibration.Count));
             var entropy = new StaticQuantizationOptions { Activations = new CalibrationSettings(CalibrationMethod.Entropy) };
             _calibrations[key] = result = Int8StaticQuantization.Calibrate(model, "the model being calibrated", samples, entropy);
         }

@@ -42,7 +42,14 @@ public sealed class CandidateEvaluator(
         var first = plan.Steps[0];
         if (_firstStep is not { } cached || !cached.Step.Equals(first))
             _firstStep = cached = (first, PassCatalog.Apply(source, new Plan([first]), context));
-        return PassCatalog.Apply(cached.Model, new Plan(plan.Steps.Skip(1)), context);
+        try
+        {
+            return PassCatalog.Apply(cached.Model, new Plan(plan.Steps.Skip(1)), context);
+        }
+        catch (PlanStepException e)
+        {
+            throw e.After(1);
+        }
     }
 
     /// <summary>Applies <paramref name="plan"/> and measures it on the search split (cached by model hash).</summary>

@@ -14,6 +14,11 @@ public sealed record CompressionRequest
     /// <summary>Calibration and fine-tuning data; defaults to the validation data.</summary>
     public string? CalibrationDataPath { get; init; }
 
+    /// <summary>Calibration data is set and is another file than the validation data.</summary>
+    public bool HasSeparateCalibrationData =>
+        CalibrationDataPath is not null &&
+        (ValidationDataPath is null || !string.Equals(Path.GetFullPath(CalibrationDataPath), Path.GetFullPath(ValidationDataPath), StringComparison.Ordinal));
+
     public Budgets Budgets { get; init; } = Budgets.Default;
 
     /// <summary>The metric; null picks accuracy when the data has labels, else agreement.</summary>
@@ -36,6 +41,9 @@ public sealed record CompressionRequest
 
     /// <summary>The plan lock; defaults to <c>&lt;model&gt;.compression.lock.json</c> beside the model.</summary>
     public string? LockPath { get; init; }
+
+    /// <summary>Where to record which locked plan made the output (<see cref="Locking.LockStamp"/>); null records nothing.</summary>
+    public string? LockStampPath { get; init; }
 
     /// <summary>Fail on a missing or stale lock instead of searching.</summary>
     public bool LockedMode { get; init; }

@@ -25,7 +25,25 @@ public sealed class Compressor(ICompressionLog log)
     public static string ToolVersion { get; } =
         typeof(Compressor).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+    /// <summary>How long a build waits for another that is planning the same model with the same settings, beyond its search time.</summary>
+    public static TimeSpan PlanningWaitMargin { get; } = TimeSpan.FromMinutes(30);
+
+    /// <exception cref="CompressionException">A user error (MCnnnn); no output of this run is left behind.</exception>
     public void Run(CompressionRequest request)
+    {
+        try
+        {
+            Compress(request);
+        }
+        catch
+        {
+            // A failed run must leave nothing that the next, incremental build would take as its result.
+            DeleteOutputs(request);
+            throw;
+        }
+    }
+
+    private void Compress(CompressionRequest request)
     {
         var modelFile = request.ModelPath;
         var name = Path.GetFileNameWithoutExtension(modelFile);
@@ -38,26 +56,30 @@ public sealed class Compressor(ICompressionLog log)
             log.Report(Diagnostic.Warning(DiagnosticCode.NoValidationData, modelFile,
                 "No ValidationData is set, so accuracy cannot be measured and only lossless passes run. Set ValidationData to an .npz of samples to allow quantization."));
             var model = PassCatalog.Apply(source, basePlan, PassContext.None);
-            WriteOutputs(request, model, sample: null);
+            WriteOutputs(request, model, sample: null, lockedPlan: null);
             log.Info($"{name}: wrote {Quantity.FormatSize(OnnxModelFile.SizeOf(model))} (lossless only)");
             return;
         }
 
         var validation = SampleSet.Load(request.ValidationDataPath, DataSetting.ValidationData, source);
-        var calibration = request.CalibrationDataPath is null ? validation : SampleSet.Load(request.CalibrationDataPath, DataSetting.CalibrationData, source);
+        var calibration = request.HasSeparateCalibrationData ? SampleSet.Load(request.CalibrationDataPath!, DataSetting.CalibrationData, source) : validation;
         var metric = request.Metric ?? Metrics.DefaultFor(validation);
 
-        // The lock decides before any expensive work: locked mode fails fast on a missing or stale one.
+        // Builds of projects that share this model and these settings plan once: the others wait here, then apply the plan it locked.
         var lockPath = PlanLockFile.PathFor(request);
-        var inputs = LockInputs.Of(request, metric, ToolVersion);
-        var existing = PlanLockFile.Read(lockPath);
-        var status = existing?.Compare(inputs);
+        var inputs = LockInputs.Of(request, metric, validation.ContentSha256, request.HasSeparateCalibrationData ? calibration.ContentSha256 : null, ToolVersion);
+        using var planning = CrossProcessLock.Acquire($"{Path.GetFullPath(lockPath)}|{inputs.Settings.Key}", request.MaxSearchTime + PlanningWaitMargin, lockPath,
+            () => log.Info($"{name}: waiting for another build that is compressing this model with the same settings, to reuse its plan"));
+
+        // The lock decides before any expensive work: locked mode fails fast on a missing or stale one.
+        var locks = PlanLockFile.Read(lockPath);
+        var status = locks.StatusFor(inputs);
         if (request.LockedMode)
         {
-            if (existing is null) throw LockErrors.Missing(modelFile, lockPath);
-            if (!status!.IsCurrent) throw LockErrors.Stale(lockPath, status);
+            if (status.State == LockState.Missing) throw LockErrors.Missing(modelFile, lockPath);
+            if (!status.IsCurrent) throw LockErrors.Stale(lockPath, status);
         }
-        if (status is { IsCurrent: false }) log.Info($"{name}: the plan lock is stale ({string.Join("; ", status.Reasons)}): searching again");
+        if (status.State == LockState.Stale) log.Info($"{name}: the plan lock is stale ({string.Join("; ", status.Reasons)}): searching again");
 
         basePlan = VerifiedLosslessPlan(source, basePlan, validation, modelFile);
         var lossless = PassCatalog.Apply(source, basePlan, PassContext.None);
@@ -65,33 +87,35 @@ public sealed class Compressor(ICompressionLog log)
         var context = new PassContext(calibration) { Reference = lossless };
         log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} validation samples)");
         var validationReference = Reference.Measure(source, modelFile, validation, metric);
+        BudgetResolution.Check(validationReference, request.Budgets, MetricKinds.Name(metric));
         var searchReference = SearchReference(source, modelFile, calibration, metric);
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
         var space = CompressionSpace.Find(lossless, request.Techniques);
         var progress = new SearchProgress(log, MetricKinds.Name(metric));
 
-        var fromLock = status is { IsCurrent: true };
-        var (candidates, selection, probes) = fromLock
-            ? ApplyLockedPlan(existing!, lockPath, evaluator, request.Budgets, modelFile, name)
+        var lockedPlan = status.Plan;
+        var (candidates, selection, probes) = lockedPlan is not null
+            ? ApplyLockedPlan(lockedPlan, locks.IndexOf(lockedPlan), lockPath, evaluator, request, name)
             : Search(evaluator, basePlan, space, request, searchReference, calibration, progress, name);
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
             new FileInfo(modelFile).Length, candidates, selection, probes, progress.Elapsed,
-            fromLock ? PlanSource.Lock : PlanSource.Search, lockPath, status is { IsCurrent: false } ? status.Reasons : []));
+            lockedPlan is not null ? PlanSource.Lock : PlanSource.Search, lockPath, status.State == LockState.Stale ? status.Reasons : []));
         WriteReport(request, report, name, selection);
 
         if (selection.Chosen is { } chosen)
         {
-            WriteOutputs(request, chosen.Model, validation.Sample(0));
-            if (!fromLock) PlanLockFile.Write(lockPath, NewLock(inputs, chosen, report.OriginalSizeBytes));
+            // The lock first: outputs without their lock would let the next build skip compression and never write it.
+            var planLock = lockedPlan ?? NewLock(inputs, chosen, report.OriginalSizeBytes);
+            if (lockedPlan is null) PlanLockFile.Update(lockPath, planLock);
+            WriteOutputs(request, chosen.Model, validation.Sample(0), planLock);
             log.Info($"{name}: chose {chosen.Label}: {Quantity.FormatSize(chosen.SizeBytes)}, {ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller, " +
                      $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency ×{chosen.Latency.Ratio:0.00}" +
-                     (fromLock ? $" (plan from {Path.GetFileName(lockPath)})" : $"; plan locked in {Path.GetFileName(lockPath)}"));
+                     (lockedPlan is not null ? $" (plan from {Path.GetFileName(lockPath)})" : $"; plan locked in {Path.GetFileName(lockPath)}"));
         }
         else
         {
-            // A failed build must not leave an older compressed model that the next, incremental build would accept.
-            if (File.Exists(request.OutputPath)) File.Delete(request.OutputPath);
+            DeleteOutputs(request);
             log.Report(selection.Failure!);
         }
     }
@@ -150,17 +174,31 @@ public sealed class Compressor(ICompressionLog log)
     /// <summary>
     /// A current lock: its plan is applied without a search and measured again on the validation data.
     /// Breaking a budget now (a new ONNX Runtime, other CPU kernels) is MC5003: the budget regressed.
+    /// A plan that does not apply is MC5004; in locked mode, a model other than the one locked is MC5005.
     /// </summary>
     private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>) ApplyLockedPlan(
-        PlanLock locked, string lockPath, CandidateEvaluator evaluator, Budgets budgets, string modelFile, string name)
+        PlanLock locked, int index, string lockPath, CandidateEvaluator evaluator, CompressionRequest request, string name)
     {
         log.Info($"{name}: applying the locked plan ({locked.Plan}) from {Path.GetFileName(lockPath)} and measuring it again");
-        var candidate = evaluator.Judge(evaluator.ConfirmLatency(evaluator.Measure(locked.Result.Candidate, locked.Plan), budgets));
-        if (candidate.Hash != locked.CompressedModelSha256)
+        Candidate measured;
+        try
+        {
+            measured = evaluator.Measure(locked.Result.Candidate, locked.Plan);
+        }
+        catch (PlanStepException e)
+        {
+            throw PlanLockFile.Invalid(lockPath, $"'plans[{index}].plan[{e.StepIndex}].{e.Field}' {e.Problem}", e);
+        }
+        if (measured.Hash != locked.CompressedModelSha256)
+        {
+            if (request.LockedMode) throw LockErrors.DifferentModel(request.ModelPath, lockPath, locked, index, measured.Hash);
             log.Info($"{name}: the locked plan produced a model that differs from the one recorded in the lock (ONNX Runtime {locked.OnnxRuntimeVersion} then, {PlanLock.CurrentOnnxRuntimeVersion} now); it is measured as it is");
+        }
+        var budgets = request.Budgets;
+        var candidate = evaluator.Judge(evaluator.ConfirmLatency(measured, budgets));
         var now = new LockedPlanMeasurement(candidate.Validation!.OriginalScore, candidate.Validation.Score, candidate.SizeBytes,
             budgets.AllowsLatency(candidate.Latency), candidate.Latency.Ratio, candidate.Latency.Candidate);
-        var regression = LockErrors.Regression(modelFile, lockPath, locked, now, budgets);
+        var regression = LockErrors.Regression(request.ModelPath, lockPath, locked, now, budgets);
         var selection = regression is null
             ? new CandidateSelection(candidate, null, null, [candidate])
             : new CandidateSelection(null, candidate, regression, [candidate]);
@@ -169,8 +207,7 @@ public sealed class Compressor(ICompressionLog log)
 
     private static PlanLock NewLock(LockInputs inputs, Candidate chosen, long originalSize) =>
         new(inputs, PlanLock.CurrentOnnxRuntimeVersion, chosen.Plan,
-            new LockedResult(chosen.Label, chosen.Search.Score, chosen.Validation!.Score, chosen.Validation.OriginalScore,
-                chosen.SizeBytes, originalSize, Math.Round(chosen.Latency.Ratio, 2)),
+            new LockedResult(chosen.Label, chosen.Search.Score, chosen.Validation!.Score, chosen.Validation.OriginalScore, chosen.SizeBytes, originalSize),
             chosen.Hash);
 
     /// <summary>Writes only the sidecar of the model as it is (no compression), its shapes fixed by the first validation sample if any.</summary>
@@ -187,7 +224,7 @@ public sealed class Compressor(ICompressionLog log)
     /// </summary>
     private static Reference SearchReference(ModelProto source, string modelFile, SampleSet calibration, MetricKind metric)
     {
-        var (split, _) = calibration.Split(Math.Min(SearchSamples, calibration.Count));
+        var split = calibration.Spread(Math.Min(SearchSamples, calibration.Count));
         var searchMetric = metric == MetricKind.Accuracy && !split.HasLabels ? MetricKind.Agreement : metric;
         return Reference.Measure(source, modelFile, split, searchMetric);
     }
@@ -203,10 +240,19 @@ public sealed class Compressor(ICompressionLog log)
         return Plan.Empty;
     }
 
-    private static void WriteOutputs(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
+    /// <summary>The model, its sidecar and, when a locked plan made it, the stamp that tells the build which plan that was.</summary>
+    private static void WriteOutputs(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample, PlanLock? lockedPlan)
     {
         OnnxModelFile.Save(model, request.OutputPath);
         WriteSignature(request, model, sample);
+        if (request.LockStampPath is not null && lockedPlan is not null)
+            AtomicFile.WriteAllText(request.LockStampPath, LockStamp.For(lockedPlan));
+    }
+
+    private static void DeleteOutputs(CompressionRequest request)
+    {
+        foreach (var path in new[] { request.OutputPath, request.SignaturePath, request.LockStampPath })
+            if (path is not null && File.Exists(path)) File.Delete(path);
     }
 
     private static void WriteSignature(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)

@@ -47,32 +47,101 @@ public static class PassCatalog
         return new PassStep(pass, all);
     }
 
-    public static IGraphPass Create(PassStep step, PassContext context) => step.Pass switch
+    /// <summary>Every pass by its plan name: how a step's parameters become the pass.</summary>
+    private static readonly Dictionary<string, Func<PassStep, PassContext, IGraphPass>> Factories = new(StringComparer.Ordinal)
     {
-        Lossless => new LosslessPipeline(),
-        Int8Weights => new Int8WeightQuantization(NodesOf(step)),
-        Fp16Weights => new Fp16WeightConversion(NodesOf(step)),
-        Int4Weights => new Int4WeightQuantization(NodesOf(step), new Int4Settings(
+        [Lossless] = (_, _) => new LosslessPipeline(),
+        [Int8Weights] = (step, _) => new Int8WeightQuantization(NodesOf(step)),
+        [Fp16Weights] = (step, _) => new Fp16WeightConversion(NodesOf(step)),
+        [Int4Weights] = (step, _) => new Int4WeightQuantization(NodesOf(step), new Int4Settings(
             BlockSize: IntParameter(step, BlockParameter, Int4Settings.Default.BlockSize),
             AccuracyLevel: IntParameter(step, AccuracyLevelParameter, 0)).Validated()),
-        Int8Dynamic => new Int8DynamicQuantization(NodesOf(step)),
-        Int8Static => new CalibratedStaticQuantization(NodesOf(step), StaticOptions(step), context),
-        LowRank => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared),
-        BiasCorrection => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
-        Palettize => WeightPalettization.FromParameters(step.Parameters),
-        PruneWeights => MagnitudePruning.FromParameters(step.Parameters),
-        FoldFactors => new FactorFolding(NodesOf(step)),
-        PruneChannels => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
+        [Int8Dynamic] = (step, _) => new Int8DynamicQuantization(NodesOf(step)),
+        [Int8Static] = (step, context) => new CalibratedStaticQuantization(NodesOf(step), StaticOptions(step), context),
+        [LowRank] = (step, _) => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared),
+        [BiasCorrection] = (step, context) => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
+        [Palettize] = (step, _) => WeightPalettization.FromParameters(step.Parameters),
+        [PruneWeights] = (step, _) => MagnitudePruning.FromParameters(step.Parameters),
+        [FoldFactors] = (step, _) => new FactorFolding(NodesOf(step)),
+        [PruneChannels] = (step, _) => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
             ChannelPruning.ParseCriterion(step.Parameter(ChannelPruning.ImportanceParameter) ?? "l1")),
-        _ => throw new ArgumentException($"Unknown pass '{step.Pass}'.", nameof(step)),
     };
 
+    /// <exception cref="ArgumentException">The step names no known pass.</exception>
+    /// <exception cref="FormatException">A parameter does not parse.</exception>
+    public static IGraphPass Create(PassStep step, PassContext context) =>
+        Factories.TryGetValue(step.Pass, out var create)
+            ? create(step, context)
+            : throw new ArgumentException($"Unknown pass '{step.Pass}'.", nameof(step));
+
     /// <summary>A copy of <paramref name="source"/> with <paramref name="plan"/> applied.</summary>
+    /// <exception cref="PlanStepException">A step names an unknown pass, a node the model does not have at that step, or a parameter that does not parse or is out of range.</exception>
     public static ModelProto Apply(ModelProto source, Plan plan, PassContext context)
     {
         var model = source.Clone();
-        foreach (var step in plan.Steps) Create(step, context).Apply(model);
+        var nodes = NodeNames(model);
+        for (var i = 0; i < plan.Steps.Length; i++)
+        {
+            var step = plan.Steps[i];
+            if (!Factories.ContainsKey(step.Pass))
+                throw new PlanStepException(i, "pass", $"names the pass '{step.Pass}', which this tool does not know (it knows {string.Join(", ", Factories.Keys.Order(StringComparer.Ordinal))})");
+            CheckNodes(step, nodes, i);
+            IGraphPass pass;
+            try
+            {
+                pass = Create(step, context);
+            }
+            catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+            {
+                throw new PlanStepException(i, "parameters", Describe(e), e);
+            }
+            pass.Apply(model);
+            if (i < plan.Steps.Length - 1) nodes.UnionWith(NodeNames(model));
+        }
         return model;
+    }
+
+    private static HashSet<string> NodeNames(ModelProto model) =>
+        OnnxWalk.Graphs(model).SelectMany(g => g.Node).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Parameters that name nodes: a ';'-separated list, or a node=value map (<see cref="ParameterMap"/>); channel groups are named by their first producer.</summary>
+    private static readonly string[] NodeListParameters = [NodesParameter];
+    private static readonly string[] NodeMapParameters = [RanksParameter, PassParameters.Bits, PassParameters.Sparsity, ChannelPruning.RatiosParameter];
+
+    /// <summary>
+    /// A node a pass does not find is skipped without a word, so a plan naming one would silently give another model.
+    /// Names of nodes an earlier step replaced still count (a factored layer keeps its name as the layer's identity).
+    /// </summary>
+    private static void CheckNodes(PassStep step, IReadOnlySet<string> nodes, int index)
+    {
+        var named = new List<(string Parameter, string Node)>();
+        foreach (var parameter in NodeListParameters)
+            if (step.Parameter(parameter) is { } list)
+                named.AddRange(list.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(n => (parameter, n)));
+        foreach (var parameter in NodeMapParameters)
+        {
+            if (step.Parameter(parameter) is not { } map) continue;
+            try
+            {
+                named.AddRange(ParameterMap.Parse(map).Keys.Select(n => (parameter, n)));
+            }
+            catch (FormatException e)
+            {
+                throw new PlanStepException(index, $"parameters.{parameter}", Describe(e), e);
+            }
+        }
+        if (named.FirstOrDefault(n => !nodes.Contains(n.Node)) is ({ } missingIn, { } missing))
+            throw new PlanStepException(index, $"parameters.{missingIn}", $"names the node '{missing}', which the model does not have");
+    }
+
+    // The first line of an exception's message (an ArgumentException adds its parameter on another), with the value it refused.
+    private static string Describe(Exception e)
+    {
+        var text = e.Message.Split('\n')[0].Trim();
+        var parameter = e is ArgumentException { ParamName: { } name } ? $" (Parameter '{name}')" : "";
+        if (parameter.Length > 0 && text.EndsWith(parameter, StringComparison.Ordinal)) text = text[..^parameter.Length];
+        text = text.TrimEnd('.');
+        return e is ArgumentOutOfRangeException { ActualValue: { } value } ? $"is invalid: {text} (found {value})" : $"is invalid: {text}";
     }
 
     public static string JoinNodes(IEnumerable<string> nodes) => string.Join(";", nodes.Order(StringComparer.Ordinal));

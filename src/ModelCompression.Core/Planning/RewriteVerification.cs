@@ -16,7 +16,7 @@ public static class RewriteVerification
     {
         using var before = new ModelRunner(original);
         using var after = new ModelRunner(rewritten);
-        var (checkedSamples, _) = samples.Split(Math.Min(maxSamples, samples.Count));
+        var checkedSamples = samples.Spread(Math.Min(maxSamples, samples.Count));
         for (var i = 0; i < checkedSamples.Count; i++)
         {
             var feed = checkedSamples.Sample(i);

@@ -10,7 +10,7 @@ namespace ModelCompression.Core.Tests.Locking;
 public class LockStalenessTests
 {
     private static PlanLock LockFor(LockInputs inputs) =>
-        new(inputs, "1.31.1", Plan.Empty.Then(new PassStep(PassCatalog.Lossless)), new LockedResult("lossless", null, 1, 1, 100, 100, 1.0), new string('0', 64));
+        new(inputs, "1.31.1", Plan.Empty.Then(new PassStep(PassCatalog.Lossless)), new LockedResult("lossless", null, 1, 1, 100, 100), new string('0', 64));
 
     [Fact]
     public void Unchanged_inputs_keep_the_lock_current()
@@ -151,6 +151,51 @@ public class LockStalenessTests
         Assert.Equal(original, HashOf(arrays));
         Assert.All(variants, v => Assert.NotEqual(original, HashOf(v)));
         Assert.Equal(variants.Length, variants.Select(HashOf).Distinct().Count());
+    }
+
+    [Fact]
+    public void A_lock_holds_a_plan_per_settings_and_finds_the_one_for_these()
+    {
+        using var fixture = new LockFixture();
+        var strict = LockFor(LockInputs.Of(fixture.Request, MetricKind.Accuracy));
+        var loose = LockFor(LockInputs.Of(fixture.Request with { Budgets = new Budgets(0.05, null, null) }, MetricKind.Accuracy));
+        var locks = PlanLockSet.Of([strict, loose]);
+
+        Assert.Same(loose, locks.StatusFor(loose.Inputs).Plan);
+        Assert.Same(strict, locks.StatusFor(strict.Inputs).Plan);
+        Assert.Equal(LockState.Missing, PlanLockSet.Empty.StatusFor(strict.Inputs).State);
+    }
+
+    [Fact]
+    public void Settings_without_a_plan_are_stale_naming_the_nearest_plan_s_differences()
+    {
+        using var fixture = new LockFixture();
+        var locks = PlanLockSet.Of([
+            LockFor(LockInputs.Of(fixture.Request, MetricKind.Accuracy)),
+            LockFor(LockInputs.Of(fixture.Request with { Techniques = Technique.Fusion, Budgets = new Budgets(0.05, null, null) }, MetricKind.Agreement)),
+        ]);
+
+        var status = locks.StatusFor(LockInputs.Of(fixture.Request with { Budgets = new Budgets(0.02, 400 * 1024, null) }, MetricKind.Accuracy));
+
+        Assert.Equal(LockState.Stale, status.State);
+        Assert.Null(status.Plan);
+        Assert.Equal(["it holds no plan for these settings (the nearest: MaxAccuracyDrop changed from 1% to 2%)"], status.Reasons);
+    }
+
+    [Fact]
+    public void Data_files_are_part_of_the_settings_by_their_path_from_the_lock()
+    {
+        using var fixture = new LockFixture();
+        var other = fixture.Combine("other.npz");
+        File.Copy(fixture.ValidationPath, other);
+
+        var settings = LockInputs.Of(fixture.Request, MetricKind.Accuracy).Settings;
+        var otherSettings = LockInputs.Of(fixture.Request with { ValidationDataPath = other }, MetricKind.Accuracy).Settings;
+
+        Assert.Equal(("validation.npz", "calibration.npz"), (settings.ValidationData, settings.CalibrationData));
+        Assert.Equal("other.npz", otherSettings.ValidationData);
+        Assert.NotEqual(settings.Key, otherSettings.Key);
+        Assert.Equal(["ValidationData changed from validation.npz to other.npz"], otherSettings.ChangesFrom(settings));
     }
 
     [Fact]

@@ -16,20 +16,21 @@ public class LockWorkflowTests
         var lockPath = PlanLockFile.PathFor(request);
 
         // First build: no lock yet, so the search chooses a plan; the model and the lock are written.
-        Assert.Null(PlanLockFile.Read(lockPath));
+        Assert.Empty(PlanLockFile.Read(lockPath).Plans);
         var plan = Plan.Empty.Then(new PassStep(PassCatalog.Lossless)).Then(PassCatalog.Step(PassCatalog.Int8Weights, ["layer_b"]));
         var source = OnnxModelFile.Load(request.ModelPath);
         OnnxModelFile.Save(PassCatalog.Apply(source, plan, PassContext.None), request.OutputPath);
         var written = new PlanLock(
             LockInputs.Of(request, MetricKind.Accuracy), PlanLock.CurrentOnnxRuntimeVersion, plan,
-            new LockedResult("int8 on 1/2 layers", 0.95, 0.95, 1.0, new FileInfo(request.OutputPath).Length, new FileInfo(request.ModelPath).Length, 0.98),
+            new LockedResult("int8 on 1/2 layers", 0.95, 0.95, 1.0, new FileInfo(request.OutputPath).Length, new FileInfo(request.ModelPath).Length),
             ContentHash.OfFile(request.OutputPath));
-        PlanLockFile.Write(lockPath, written);
+        PlanLockFile.Update(lockPath, written);
         File.Delete(request.OutputPath);
 
         // Second build (another clone): the lock is current, so its plan is applied without a search.
-        var locked = PlanLockFile.Read(lockPath)!;
-        Assert.True(locked.Compare(LockInputs.Of(request, MetricKind.Accuracy)).IsCurrent);
+        var status = PlanLockFile.Read(lockPath).StatusFor(LockInputs.Of(request, MetricKind.Accuracy));
+        Assert.True(status.IsCurrent);
+        var locked = status.Plan!;
         OnnxModelFile.Save(PassCatalog.Apply(OnnxModelFile.Load(request.ModelPath), locked.Plan, PassContext.None), request.OutputPath);
 
         Assert.Equal(locked.CompressedModelSha256, ContentHash.OfFile(request.OutputPath));

@@ -2,6 +2,7 @@ using ModelCompression.Core.Data;
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes;
 using ModelCompression.Core.Planning;
 using ModelCompression.Core.Planning.Locking;
 using ModelCompression.Core.Reporting;
@@ -71,6 +72,14 @@ public class CompressorTests
             Techniques = Technique.Fusion | Technique.Int8,
         };
         return (configure?.Invoke(request) ?? request, dir);
+    }
+
+    /// <summary>The SHA-256 of the model <paramref name="plan"/> makes of the request's model, as the compressor applies it.</summary>
+    private static string HashOfModel(CompressionRequest request, Plan plan)
+    {
+        var source = OnnxModelFile.Load(request.ModelPath);
+        new NodeNaming().Apply(source);
+        return CandidateEvaluator.HashOf(PassCatalog.Apply(source, plan, PassContext.None));
     }
 
     private static CompressionReport ReadReport(TempDirectory dir) =>
@@ -267,10 +276,11 @@ public class CompressorTests
         var (request, dir) = Setup();
         using var _ = dir;
         new Compressor(new RecordingLog()).Run(request);
-        // Lock int8 on both layers, which breaks the 2-point budget on this data.
+        // Lock int8 on both layers, which breaks the 2-point budget on this data (as if the tool had chosen it).
         var lockFile = dir.Combine("model.compression.lock.json");
-        var locked = PlanLockFile.Read(lockFile)!;
-        PlanLockFile.Write(lockFile, locked with { Plan = Plan.Empty.Then(new PassStep(PassCatalog.Lossless)).Then(PassCatalog.Step(PassCatalog.Int8Weights)) });
+        var locked = Assert.Single(PlanLockFile.Read(lockFile).Plans);
+        var plan = Plan.Empty.Then(new PassStep(PassCatalog.Lossless)).Then(PassCatalog.Step(PassCatalog.Int8Weights));
+        PlanLockFile.Write(lockFile, PlanLockSet.Of([locked with { Plan = plan, CompressedModelSha256 = HashOfModel(request, plan) }]));
         var log = new RecordingLog();
 
         new Compressor(log).Run(request with { LockedMode = true });

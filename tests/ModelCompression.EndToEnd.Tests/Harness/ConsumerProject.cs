@@ -83,9 +83,20 @@ public sealed class ConsumerProject : IDisposable
     }
 
     /// <summary>Writes the project file: the package reference plus the given items and properties.</summary>
-    public void WriteProject(string items = DigitsItem, string properties = "")
+    public void WriteProject(string items = DigitsItem, string properties = "") => File.WriteAllText(ProjectFile, ProjectXml(items, properties));
+
+    /// <summary>Another app beside this one (<c>Root/name/name.csproj</c>), for projects that share a model; returns its project file.</summary>
+    public string AddSiblingProject(string name, string items, string properties = "")
     {
-        File.WriteAllText(ProjectFile, $"""
+        var directory = Path.Combine(Root, name);
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "Program.cs"), "System.Console.WriteLine(\"consumer\");\n");
+        var project = Path.Combine(directory, name + ".csproj");
+        File.WriteAllText(project, ProjectXml(items, properties));
+        return project;
+    }
+
+    private string ProjectXml(string items, string properties) => $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
@@ -100,8 +111,7 @@ public sealed class ConsumerProject : IDisposable
                 {items}
               </ItemGroup>
             </Project>
-            """);
-    }
+            """;
 
     /// <summary><c>dotnet build</c> at normal verbosity, in a fresh MSBuild process with no build servers.</summary>
     public BuildResult Build(params string[] arguments) => Dotnet(["build", ProjectFile, .. arguments]);

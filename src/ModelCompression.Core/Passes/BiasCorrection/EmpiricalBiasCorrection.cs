@@ -126,7 +126,7 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
         Skipped = skipped;
         if (slots.Count == 0) return 0;
 
-        var (samples, _) = _calibration.Split(Math.Min(_options.MaxSamples, _calibration.Count));
+        var samples = _calibration.Spread(Math.Min(_options.MaxSamples, _calibration.Count));
         var outputs = model.Graph.Output.Select(o => o.Name).Where(n => referenceGraph.IsGraphOutput(n)).ToList();
         var snapshot = new ModelSnapshot(model);
         var (targets, before) = MeasureReference(model, slots, samples, outputs);

@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 using Google.Protobuf;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Onnx;
@@ -35,35 +33,21 @@ public static class ContentHash
         {
             var file = Path.Combine(directory, location);
             if (!File.Exists(file)) continue; // loading the model reports it (MC1004)
-            AppendString(hash, location);
+            ArrayContentHash.AppendString(hash, location);
             using var stream = File.OpenRead(file);
-            AppendLength(hash, stream.Length);
+            ArrayContentHash.AppendLength(hash, stream.Length);
             AppendStream(hash, stream);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
-    /// <summary>
-    /// The SHA-256 of an .npz file's arrays: each array's name, element type, shape and bytes, in the
-    /// order of their names. The zip container (entry timestamps, compression, order) does not count.
-    /// </summary>
+    /// <summary>The <see cref="ArrayContentHash"/> of an .npz file's arrays (all read into memory at once).</summary>
     /// <param name="setting">The metadata that names the file, for its MC2001/MC2002 errors.</param>
     /// <exception cref="Diagnostics.CompressionException">MC2001 the file does not exist; MC2002 it cannot be read.</exception>
     public static string OfNpzContent(string path, DataSetting setting)
     {
         using var archive = NpzArchive.Open(path, setting);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var name in archive.Names.Order(StringComparer.Ordinal))
-        {
-            var array = archive.Read(name);
-            AppendString(hash, name);
-            AppendString(hash, Npy.DtypeName(array.ElementType));
-            AppendLength(hash, array.Rank);
-            foreach (var dimension in array.Shape) AppendLength(hash, dimension);
-            AppendLength(hash, array.Data.Length);
-            hash.AppendData(array.Data);
-        }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
+        return ArrayContentHash.Of(archive.Names.Select(name => KeyValuePair.Create(name, archive.Read(name))).ToList());
     }
 
     /// <summary>The distinct external-data files a model's tensors name, sorted; none when the bytes are not a model.</summary>
@@ -85,21 +69,6 @@ public static class ContentHash
             .Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal)
             .ToList();
-    }
-
-    // Length-prefixed, so that ("ab", "c") and ("a", "bc") never hash alike.
-    private static void AppendString(IncrementalHash hash, string text)
-    {
-        var bytes = Encoding.UTF8.GetBytes(text);
-        AppendLength(hash, bytes.Length);
-        hash.AppendData(bytes);
-    }
-
-    private static void AppendLength(IncrementalHash hash, long value)
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(bytes, value);
-        hash.AppendData(bytes);
     }
 
     private static void AppendStream(IncrementalHash hash, Stream stream)

@@ -64,8 +64,21 @@ public static class LockErrors
         return Diagnostic.Error(DiagnosticCode.LockedPlanRegressed, modelFile,
             $"The locked plan ({result.Candidate}), applied again, no longer meets its budgets: {string.Join("; ", breaches)}. " +
             $"When it was locked it scored {ReportWriter.Score(result.ValidationScore)} against the original's {ReportWriter.Score(result.OriginalScore)}, " +
-            $"at {Quantity.FormatSize(result.SizeBytes)}{(result.LatencyRatio is { } r ? $" and {Ratio(r)} the original's latency" : "")}. {cause} " +
+            $"at {Quantity.FormatSize(result.SizeBytes)}. {cause} " +
             $"To search a plan that meets the budgets here, delete '{lockPath}' and build without locked mode, then commit the new lock; or relax the budget.");
+    }
+
+    /// <summary>MC5005: locked mode, and the locked plan gives a model whose hash (<paramref name="producedSha256"/>) is not the one the lock records.</summary>
+    public static CompressionException DifferentModel(string modelFile, string lockPath, PlanLock locked, int index, string producedSha256)
+    {
+        var runtime = PlanLock.CurrentOnnxRuntimeVersion;
+        var cause = runtime != locked.OnnxRuntimeVersion
+            ? $"ONNX Runtime changed from {locked.OnnxRuntimeVersion} to {runtime}, and the passes that compute with it (constant folding, calibration, bias correction) give other values"
+            : "the passes that compute with ONNX Runtime (constant folding, calibration, bias correction) gave other values on this machine, or the lock was edited";
+        return new CompressionException(DiagnosticCode.LockedModelDiffers, modelFile,
+            $"The locked plan ({locked.Result.Candidate}, 'plans[{index}]' of '{lockPath}') applied to '{modelFile}' gives a model with SHA-256 {producedSha256}, " +
+            $"but the lock records {locked.CompressedModelSha256}: {cause}. Locked mode ({LockedModeSetting}) ships only the locked model. " +
+            $"Delete '{lockPath}' and build without locked mode to plan and measure again here, then commit the new lock.");
     }
 
     private static string Ratio(double? ratio) => ratio is { } r ? r.ToString("0.00", CultureInfo.InvariantCulture) + "×" : "slower than";

@@ -5,16 +5,32 @@ namespace ModelCompression.Core.Planning.Locking;
 
 /// <summary>
 /// The settings that decide a plan, normalized: the metric as resolved, the techniques in a fixed
-/// order, the budgets as numbers. <c>ModelCompressionMaxSearchTime</c> is not among them: a longer
-/// search may find a better plan, but the locked one stays valid.
+/// order, the budgets as numbers, the data files by their path from the lock's folder. A lock holds
+/// one plan per distinct settings, so projects that share a model with other budgets or data keep
+/// their own plan. <c>ModelCompressionMaxSearchTime</c> is not among them: a longer search may find a
+/// better plan, but the locked one stays valid.
 /// </summary>
 /// <param name="Metric">The metric's name as the <c>Metric</c> metadata writes it (<c>accuracy</c>, <c>agreement</c>...).</param>
 /// <param name="Techniques">The allowed techniques, ';'-separated in <see cref="Technique"/> order.</param>
 /// <param name="MaxAccuracyDrop">In score points: 0.01 is one percentage point.</param>
-public sealed record LockSettings(string Metric, string Techniques, double MaxAccuracyDrop, long? MaxSizeBytes, double? MaxLatencyMilliseconds)
+/// <param name="ValidationData">The validation data's path relative to the lock's folder, '/'-separated; null without it.</param>
+/// <param name="CalibrationData">The same for separate calibration data; null when the validation data calibrates.</param>
+public sealed record LockSettings(
+    string Metric, string Techniques, double MaxAccuracyDrop, long? MaxSizeBytes, double? MaxLatencyMilliseconds,
+    string? ValidationData = null, string? CalibrationData = null)
 {
-    public static LockSettings From(MetricKind metric, Technique techniques, Budgets budgets) =>
-        new(MetricKinds.Name(metric), Names(techniques), budgets.MaxAccuracyDrop, budgets.MaxSizeBytes, budgets.MaxLatency?.TotalMilliseconds);
+    public static LockSettings From(MetricKind metric, Technique techniques, Budgets budgets, string? validationData = null, string? calibrationData = null) =>
+        new(MetricKinds.Name(metric), Names(techniques), budgets.MaxAccuracyDrop, budgets.MaxSizeBytes, budgets.MaxLatency?.TotalMilliseconds,
+            validationData, calibrationData);
+
+    /// <summary>One line that orders and identifies settings: plans in a lock are sorted by it, and builds with equal keys wait for each other.</summary>
+    public string Key => string.Join("|", Metric, Techniques, MaxAccuracyDrop.ToString("R", CultureInfo.InvariantCulture),
+        MaxSizeBytes?.ToString(CultureInfo.InvariantCulture), MaxLatencyMilliseconds?.ToString("R", CultureInfo.InvariantCulture),
+        ValidationData, CalibrationData);
+
+    /// <summary><paramref name="dataPath"/> as <see cref="ValidationData"/> writes it: relative to <paramref name="lockPath"/>'s folder, '/'-separated.</summary>
+    public static string? DataName(string? dataPath, string lockPath) =>
+        dataPath is null ? null : Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(lockPath))!, Path.GetFullPath(dataPath)).Replace('\\', '/');
 
     /// <summary>"fusion;int8;int4": the names the <c>Techniques</c> metadata accepts.</summary>
     public static string Names(Technique techniques) =>
@@ -33,6 +49,11 @@ public sealed record LockSettings(string Metric, string Techniques, double MaxAc
             yield return $"MaxSize changed from {Size(locked.MaxSizeBytes)} to {Size(MaxSizeBytes)}";
         if (MaxLatencyMilliseconds != locked.MaxLatencyMilliseconds)
             yield return $"MaxLatency changed from {Milliseconds(locked.MaxLatencyMilliseconds)} to {Milliseconds(MaxLatencyMilliseconds)}";
+        // Set or unset data is named by its content's change (LockInputs); a renamed file here.
+        if (ValidationData is not null && locked.ValidationData is not null && ValidationData != locked.ValidationData)
+            yield return $"ValidationData changed from {locked.ValidationData} to {ValidationData}";
+        if (CalibrationData is not null && locked.CalibrationData is not null && CalibrationData != locked.CalibrationData)
+            yield return $"CalibrationData changed from {locked.CalibrationData} to {CalibrationData}";
     }
 
     public static string Percent(double fraction) => (100 * fraction).ToString("0.####", CultureInfo.InvariantCulture) + "%";
@@ -54,23 +75,32 @@ public sealed record LockSettings(string Metric, string Techniques, double MaxAc
 public sealed record LockInputs(
     string ToolVersion, string ModelSha256, string? ValidationDataSha256, string? CalibrationDataSha256, LockSettings Settings)
 {
-    /// <summary>Fingerprints <paramref name="request"/>'s model, data and settings.</summary>
+    /// <summary>Fingerprints <paramref name="request"/>'s model, its data as already loaded, and its settings.</summary>
     /// <param name="metric">The metric as resolved (<see cref="CompressionRequest.Metric"/>, or the default for the data).</param>
+    /// <param name="validationSha256">The validation data's <see cref="SampleSet.ContentSha256"/>; null without it.</param>
+    /// <param name="calibrationSha256">The calibration data's, when <see cref="CompressionRequest.HasSeparateCalibrationData"/>.</param>
     /// <param name="toolVersion">Defaults to <see cref="Compressor.ToolVersion"/>.</param>
-    /// <exception cref="Diagnostics.CompressionException">MC2001/MC2002 a data file is missing or unreadable.</exception>
-    public static LockInputs Of(CompressionRequest request, MetricKind metric, string? toolVersion = null)
+    public static LockInputs Of(CompressionRequest request, MetricKind metric, string? validationSha256, string? calibrationSha256, string? toolVersion = null)
     {
-        var validation = request.ValidationDataPath;
-        var calibration = request.CalibrationDataPath;
-        var separateCalibration = calibration is not null &&
-            (validation is null || !string.Equals(Path.GetFullPath(calibration), Path.GetFullPath(validation), StringComparison.Ordinal));
+        var lockPath = PlanLockFile.PathFor(request);
+        var separate = request.HasSeparateCalibrationData;
         return new LockInputs(
             toolVersion ?? Compressor.ToolVersion,
             ContentHash.OfModelFile(request.ModelPath),
-            validation is null ? null : ContentHash.OfNpzContent(validation, DataSetting.ValidationData),
-            separateCalibration ? ContentHash.OfNpzContent(calibration!, DataSetting.CalibrationData) : null,
-            LockSettings.From(metric, request.Techniques, request.Budgets));
+            validationSha256,
+            separate ? calibrationSha256 : null,
+            LockSettings.From(metric, request.Techniques, request.Budgets,
+                LockSettings.DataName(request.ValidationDataPath, lockPath),
+                separate ? LockSettings.DataName(request.CalibrationDataPath, lockPath) : null));
     }
+
+    /// <summary>The same, reading the data files to hash them (for tools and tests; the compressor hashes the data it loads).</summary>
+    /// <exception cref="Diagnostics.CompressionException">MC2001/MC2002 a data file is missing or unreadable.</exception>
+    public static LockInputs Of(CompressionRequest request, MetricKind metric, string? toolVersion = null) =>
+        Of(request, metric,
+            request.ValidationDataPath is { } validation ? ContentHash.OfNpzContent(validation, DataSetting.ValidationData) : null,
+            request.HasSeparateCalibrationData ? ContentHash.OfNpzContent(request.CalibrationDataPath!, DataSetting.CalibrationData) : null,
+            toolVersion);
 
     /// <summary>Why a plan made from <paramref name="locked"/> does not fit these inputs, in plain words; empty when it does.</summary>
     public IReadOnlyList<string> ChangesFrom(LockInputs locked)

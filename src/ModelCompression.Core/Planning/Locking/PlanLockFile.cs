@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -7,13 +8,18 @@ using ModelCompression.Core.IO;
 namespace ModelCompression.Core.Planning.Locking;
 
 /// <summary>
-/// Reads and writes <see cref="PlanLock"/> as JSON meant for version control: a fixed property
-/// order, two-space indentation, '\n' line endings, no timestamps and no paths, so that the same
-/// inputs give the same bytes and a changed plan reads as a small diff.
+/// Reads and writes the plan lock, <c>&lt;model&gt;.compression.lock.json</c> beside the source model, as JSON
+/// meant for version control: a fixed property order, two-space indentation, '\n' line endings, no
+/// timestamps, no absolute paths and no run-to-run measurements, so that the same inputs give the same
+/// bytes and a changed plan reads as a small diff. Each plan carries a fingerprint of its own content:
+/// a plan edited by hand (or merged badly) is refused rather than applied.
 /// </summary>
 public static class PlanLockFile
 {
     public const string Extension = ".compression.lock.json";
+
+    /// <summary>How long a build waits for another one that updates the same lock file.</summary>
+    public static TimeSpan UpdateTimeout { get; } = TimeSpan.FromMinutes(5);
 
     /// <summary><c>&lt;model dir&gt;/&lt;model name without extension&gt;.compression.lock.json</c>.</summary>
     public static string DefaultPath(string modelPath) =>
@@ -22,13 +28,13 @@ public static class PlanLockFile
     /// <summary>The request's <see cref="CompressionRequest.LockPath"/>, or the <see cref="DefaultPath"/> beside its model.</summary>
     public static string PathFor(CompressionRequest request) => request.LockPath ?? DefaultPath(request.ModelPath);
 
-    /// <summary>Writes <paramref name="planLock"/> to <paramref name="path"/> atomically.</summary>
+    /// <summary>Writes <paramref name="locks"/> to <paramref name="path"/> atomically.</summary>
     /// <exception cref="CompressionException">MC6001 the file cannot be written.</exception>
-    public static void Write(string path, PlanLock planLock)
+    public static void Write(string path, PlanLockSet locks)
     {
         try
         {
-            AtomicFile.WriteAllText(path, ToJson(planLock));
+            AtomicFile.WriteAllText(path, ToJson(locks));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -37,11 +43,22 @@ public static class PlanLockFile
         }
     }
 
-    /// <summary>Reads the lock at <paramref name="path"/>; null when there is none.</summary>
-    /// <exception cref="CompressionException">MC5004 the file is not a plan lock this tool can read.</exception>
-    public static PlanLock? Read(string path)
+    /// <summary>
+    /// Puts <paramref name="plan"/> into the lock at <paramref name="path"/> (<see cref="PlanLockSet.With"/>): read, merge
+    /// and write under a lock that other builds of the same lock file respect, so none loses another's plan.
+    /// </summary>
+    /// <exception cref="CompressionException">MC5004 the lock on disk cannot be read; MC6001 it cannot be written.</exception>
+    public static void Update(string path, PlanLock plan)
     {
-        if (!File.Exists(path)) return null;
+        using var guard = CrossProcessLock.Acquire(Path.GetFullPath(path), UpdateTimeout, path);
+        Write(path, Read(path).With(plan));
+    }
+
+    /// <summary>Reads the lock at <paramref name="path"/>; <see cref="PlanLockSet.Empty"/> when there is none.</summary>
+    /// <exception cref="CompressionException">MC5004 the file is not a plan lock this tool can read, or a plan was edited.</exception>
+    public static PlanLockSet Read(string path)
+    {
+        if (!File.Exists(path)) return PlanLockSet.Empty;
         string json;
         try
         {
@@ -54,74 +71,37 @@ public static class PlanLockFile
         return Parse(json, path);
     }
 
-    public static string ToJson(PlanLock planLock)
+    public static string ToJson(PlanLockSet locks)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions
-               {
-                   Indented = true,
-                   NewLine = "\n",
-                   // Node names and labels stay readable ('→', '<', '+'); the file is never embedded in HTML.
-                   Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-               }))
+        using (var json = new Utf8JsonWriter(buffer, Options(indented: true)))
         {
-            var inputs = planLock.Inputs;
-            var settings = inputs.Settings;
-            var result = planLock.Result;
             json.WriteStartObject();
             json.WriteNumber("formatVersion", PlanLock.FormatVersion);
-            json.WriteString("toolVersion", inputs.ToolVersion);
-            json.WriteString("onnxRuntimeVersion", planLock.OnnxRuntimeVersion);
-
-            json.WriteStartObject("inputs");
-            json.WriteString("modelSha256", inputs.ModelSha256);
-            json.WriteString("validationDataSha256", inputs.ValidationDataSha256);
-            json.WriteString("calibrationDataSha256", inputs.CalibrationDataSha256);
-            json.WriteStartObject("settings");
-            json.WriteString("metric", settings.Metric);
-            json.WriteString("techniques", settings.Techniques);
-            json.WriteNumber("maxAccuracyDrop", settings.MaxAccuracyDrop);
-            WriteNumberOrNull(json, "maxSizeBytes", settings.MaxSizeBytes);
-            WriteNumberOrNull(json, "maxLatencyMilliseconds", settings.MaxLatencyMilliseconds);
-            json.WriteEndObject();
-            json.WriteEndObject();
-
-            json.WriteStartArray("plan");
-            foreach (var step in planLock.Plan.Steps)
-            {
-                json.WriteStartObject();
-                json.WriteString("pass", step.Pass);
-                json.WriteStartObject("parameters");
-                foreach (var (name, value) in step.Parameters) json.WriteString(name, value);
-                json.WriteEndObject();
-                json.WriteEndObject();
-            }
+            json.WriteStartArray("plans");
+            foreach (var plan in locks.Plans) WritePlan(json, plan, Fingerprint(plan));
             json.WriteEndArray();
-
-            json.WriteStartObject("achieved");
-            json.WriteString("candidate", result.Candidate);
-            WriteNumberOrNull(json, "searchScore", result.SearchScore);
-            json.WriteNumber("validationScore", result.ValidationScore);
-            json.WriteNumber("originalScore", result.OriginalScore);
-            json.WriteNumber("sizeBytes", result.SizeBytes);
-            json.WriteNumber("originalSizeBytes", result.OriginalSizeBytes);
-            WriteNumberOrNull(json, "latencyRatio", result.LatencyRatio is { } ratio ? Math.Round(ratio, 2) : null);
-            json.WriteEndObject();
-
-            json.WriteString("compressedModelSha256", planLock.CompressedModelSha256);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
+    /// <summary>The SHA-256 of <paramref name="plan"/>'s content (inputs, plan, results): what its <c>fingerprint</c> holds.</summary>
+    public static string Fingerprint(PlanLock plan)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, Options(indented: false))) WritePlan(json, plan, fingerprint: null);
+        return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
+    }
+
     /// <summary>Parses a lock's JSON; <paramref name="path"/> names the file in errors.</summary>
-    /// <exception cref="CompressionException">MC5004 the text is not a plan lock this tool can read.</exception>
-    public static PlanLock Parse(string json, string path)
+    /// <exception cref="CompressionException">MC5004 the text is not a plan lock this tool can read, or a plan was edited.</exception>
+    public static PlanLockSet Parse(string json, string path)
     {
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json);
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {
@@ -131,36 +111,108 @@ public static class PlanLockFile
         {
             var root = new Node(document.RootElement, "", path);
             var version = root.Property("formatVersion").Int();
+            if (version < PlanLock.FormatVersion && version >= 1) return PlanLockSet.Outdated(version);
             if (version != PlanLock.FormatVersion)
                 throw Invalid(path, $"it is in lock format version {version}, and this tool ({Compressor.ToolVersion}) reads version {PlanLock.FormatVersion}");
-
-            var inputs = root.Property("inputs");
-            var settings = inputs.Property("settings");
-            var achieved = root.Property("achieved");
-            var lockInputs = new LockInputs(
-                root.Property("toolVersion").String(),
-                inputs.Property("modelSha256").Hash(),
-                inputs.Property("validationDataSha256").HashOrNull(),
-                inputs.Property("calibrationDataSha256").HashOrNull(),
-                new LockSettings(
-                    settings.Property("metric").String(),
-                    settings.Property("techniques").String(),
-                    settings.Property("maxAccuracyDrop").Double(),
-                    settings.Property("maxSizeBytes").LongOrNull(),
-                    settings.Property("maxLatencyMilliseconds").DoubleOrNull()));
-            var plan = new Plan(root.Property("plan").Items().Select(step =>
-                new PassStep(step.Property("pass").String(), step.Property("parameters").Properties().Select(p => KeyValuePair.Create(p.Name, p.Value.String())))));
-            var result = new LockedResult(
-                achieved.Property("candidate").String(),
-                achieved.Property("searchScore").DoubleOrNull(),
-                achieved.Property("validationScore").Double(),
-                achieved.Property("originalScore").Double(),
-                achieved.Property("sizeBytes").Long(),
-                achieved.Property("originalSizeBytes").Long(),
-                achieved.Property("latencyRatio").DoubleOrNull());
-            return new PlanLock(lockInputs, root.Property("onnxRuntimeVersion").String(), plan, result, root.Property("compressedModelSha256").Hash());
+            var plans = root.Property("plans").Items().Select(ReadPlan).ToList();
+            var duplicate = plans.Select((p, i) => (p.Inputs.Settings.Key, i)).GroupBy(p => p.Key, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+                throw Invalid(path, $"'plans[{string.Join("]' and 'plans[", duplicate.Select(p => p.i))}]' are for the same settings");
+            return PlanLockSet.Of(plans);
         }
     }
+
+    private static PlanLock ReadPlan(Node node)
+    {
+        var settings = node.Property("settings");
+        var inputs = node.Property("inputs");
+        var achieved = node.Property("achieved");
+        var lockInputs = new LockInputs(
+            node.Property("toolVersion").String(),
+            inputs.Property("modelSha256").Hash(),
+            inputs.Property("validationDataSha256").HashOrNull(),
+            inputs.Property("calibrationDataSha256").HashOrNull(),
+            new LockSettings(
+                settings.Property("metric").String(),
+                settings.Property("techniques").String(),
+                settings.Property("maxAccuracyDrop").Double(),
+                settings.Property("maxSizeBytes").LongOrNull(),
+                settings.Property("maxLatencyMilliseconds").DoubleOrNull(),
+                settings.Property("validationData").StringOrNull(),
+                settings.Property("calibrationData").StringOrNull()));
+        var plan = new Plan(node.Property("plan").Items().Select(step =>
+            new PassStep(step.Property("pass").String(), step.Property("parameters").Properties().Select(p => KeyValuePair.Create(p.Name, p.Value.String())))));
+        var result = new LockedResult(
+            achieved.Property("candidate").String(),
+            achieved.Property("searchScore").DoubleOrNull(),
+            achieved.Property("validationScore").Double(),
+            achieved.Property("originalScore").Double(),
+            achieved.Property("sizeBytes").Long(),
+            achieved.Property("originalSizeBytes").Long());
+        var locked = new PlanLock(lockInputs, node.Property("onnxRuntimeVersion").String(), plan, result, node.Property("compressedModelSha256").Hash());
+        var fingerprint = node.Property("fingerprint");
+        if (fingerprint.Hash() != Fingerprint(locked))
+            throw Invalid(node.File, $"'{node.Location}' was changed after it was written: its content does not match its 'fingerprint', so it may not describe a plan this tool chose");
+        return locked;
+    }
+
+    private static void WritePlan(Utf8JsonWriter json, PlanLock plan, string? fingerprint)
+    {
+        var inputs = plan.Inputs;
+        var settings = inputs.Settings;
+        var result = plan.Result;
+        json.WriteStartObject();
+        json.WriteStartObject("settings");
+        json.WriteString("metric", settings.Metric);
+        json.WriteString("techniques", settings.Techniques);
+        json.WriteNumber("maxAccuracyDrop", settings.MaxAccuracyDrop);
+        WriteNumberOrNull(json, "maxSizeBytes", settings.MaxSizeBytes);
+        WriteNumberOrNull(json, "maxLatencyMilliseconds", settings.MaxLatencyMilliseconds);
+        json.WriteString("validationData", settings.ValidationData);
+        json.WriteString("calibrationData", settings.CalibrationData);
+        json.WriteEndObject();
+
+        json.WriteString("toolVersion", inputs.ToolVersion);
+        json.WriteString("onnxRuntimeVersion", plan.OnnxRuntimeVersion);
+        json.WriteStartObject("inputs");
+        json.WriteString("modelSha256", inputs.ModelSha256);
+        json.WriteString("validationDataSha256", inputs.ValidationDataSha256);
+        json.WriteString("calibrationDataSha256", inputs.CalibrationDataSha256);
+        json.WriteEndObject();
+
+        json.WriteStartArray("plan");
+        foreach (var step in plan.Plan.Steps)
+        {
+            json.WriteStartObject();
+            json.WriteString("pass", step.Pass);
+            json.WriteStartObject("parameters");
+            foreach (var (name, value) in step.Parameters) json.WriteString(name, value);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        json.WriteStartObject("achieved");
+        json.WriteString("candidate", result.Candidate);
+        WriteNumberOrNull(json, "searchScore", result.SearchScore);
+        json.WriteNumber("validationScore", result.ValidationScore);
+        json.WriteNumber("originalScore", result.OriginalScore);
+        json.WriteNumber("sizeBytes", result.SizeBytes);
+        json.WriteNumber("originalSizeBytes", result.OriginalSizeBytes);
+        json.WriteEndObject();
+
+        json.WriteString("compressedModelSha256", plan.CompressedModelSha256);
+        if (fingerprint is not null) json.WriteString("fingerprint", fingerprint);
+        json.WriteEndObject();
+    }
+
+    private static JsonWriterOptions Options(bool indented) => new()
+    {
+        Indented = indented,
+        NewLine = "\n",
+        // Node names and labels stay readable ('→', '<', '+'); the file is never embedded in HTML.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     private static void WriteNumberOrNull(Utf8JsonWriter json, string name, double? value)
     {
@@ -211,6 +263,8 @@ public static class PlanLockFile
 
         public string String() => Element.ValueKind == JsonValueKind.String ? Element.GetString()! : throw Wrong("a string");
 
+        public string? StringOrNull() => IsNull ? null : String();
+
         public string Hash()
         {
             var text = String();
@@ -225,7 +279,8 @@ public static class PlanLockFile
 
         public long? LongOrNull() => IsNull ? null : Long();
 
-        public double Double() => Element.ValueKind == JsonValueKind.Number ? Element.GetDouble() : throw Wrong("a number");
+        public double Double() =>
+            Element.ValueKind == JsonValueKind.Number && Element.TryGetDouble(out var v) && double.IsFinite(v) ? v : throw Wrong("a number");
 
         public double? DoubleOrNull() => IsNull ? null : Double();
 
