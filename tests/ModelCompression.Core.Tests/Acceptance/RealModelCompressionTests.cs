@@ -10,6 +10,7 @@ namespace ModelCompression.Core.Tests.Acceptance;
 /// The planner on the real models of ../shared/models with MaxAccuracyDrop=1%, judged on their full
 /// validation sets. Latency is checked by the benchmark program, not here (timed tests are flaky).
 /// </summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class RealModelCompressionTests
 {
     /// <summary>The quantization family of the previous milestone: int8, int4 and fp16 storage, no structural changes.</summary>

@@ -1,9 +1,11 @@
+using ModelCompression.Testing;
 namespace ModelCompression.Core.Tests.Conformance;
 
 /// <summary>
 /// Every model of ONNX's backend test data (Debian package libonnx-testdata: node, pytorch-converted,
 /// pytorch-operator, simple) must give the same outputs before and after the lossless pipeline.
 /// </summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class OnnxConformanceTests
 {
     public const string DefaultDataRoot = "/usr/share/libonnx-testdata/data";

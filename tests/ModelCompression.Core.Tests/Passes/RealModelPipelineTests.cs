@@ -10,6 +10,7 @@ namespace ModelCompression.Core.Tests.Passes;
 /// The lossless pipeline on the real models of ../shared/models, fed deterministic synthetic inputs of the
 /// right shapes (validation.npz samples once the .npz reader lands), checked against ONNX Runtime on the original.
 /// </summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class RealModelPipelineTests
 {
     private static IReadOnlyList<Dictionary<string, NdArray>> SamplesFor(string model) => model switch

@@ -15,6 +15,7 @@ using ModelCompression.Testing;
 namespace ModelCompression.Core.Tests.Statistics;
 
 /// <summary>Parameters and FLOPs of the real models of ../shared/models.</summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class SharedModelStatisticsTests
 {
     public static TheoryData<string> Models => ["digits-mlp", "fashion-cnn", "ppocr-cls", "ppocr-rec", "silero-vad"];

@@ -15,6 +15,7 @@ using ModelCompression.Testing;
 namespace ModelCompression.Core.Tests.Passes.BiasCorrection;
 
 /// <summary>Bias correction on fashion-cnn after lossy steps, measured on its 10,000 validation images.</summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class SharedModelBiasCorrectionTests
 {
     [Fact]

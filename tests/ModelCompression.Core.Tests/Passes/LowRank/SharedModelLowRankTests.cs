@@ -10,6 +10,7 @@ using ModelCompression.Testing;
 namespace ModelCompression.Core.Tests.Passes.LowRank;
 
 /// <summary>Low-rank factorization of fashion-cnn's 3136×256 Gemm, measured on its 10,000 validation images.</summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class SharedModelLowRankTests
 {
     private const string Gemm = "/7/Gemm";

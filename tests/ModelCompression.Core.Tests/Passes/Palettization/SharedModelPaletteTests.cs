@@ -14,6 +14,7 @@ namespace ModelCompression.Core.Tests.Passes.Palettization;
 /// Palettization and pruning on the real models of ../shared/models (opsets 9, 13, 16), measured with ONNX Runtime on
 /// their validation data. The full tables: tests/ModelCompression.PaletteBench.
 /// </summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class SharedModelPaletteTests
 {
     private static (ModelProto Original, ModelProto Lossless, Reference Reference) Load(string name, MetricKind metric)

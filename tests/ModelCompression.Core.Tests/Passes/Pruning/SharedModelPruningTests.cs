@@ -12,6 +12,7 @@ using static ModelCompression.Core.Tests.Passes.Pruning.PruningTestKit;
 namespace ModelCompression.Core.Tests.Passes.Pruning;
 
 /// <summary>Channel groups of the real models of ../shared/models (after the lossless pipeline), and pruning them.</summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class SharedModelPruningTests
 {
     private static (ModelProto Original, ModelProto Lossless, SampleSet Validation) Load(string name)

@@ -11,6 +11,7 @@ using ModelCompression.Testing;
 namespace ModelCompression.Core.Tests.Passes.Quantization;
 
 /// <summary>The weight forms on the real models of ../shared/models, measured with ONNX Runtime on their validation data.</summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
 public class SharedModelWeightFormsTests
 {
     private static (ModelProto Original, ModelProto Lossless, SampleSet Validation) Load(string name)
