@@ -178,7 +178,7 @@ public sealed class Compressor(ICompressionLog log)
     {
         var model = OnnxModelFile.Load(request.ModelPath);
         var sample = request.ValidationDataPath is null ? null : SampleSet.Load(request.ValidationDataPath, DataSetting.ValidationData, model).Sample(0);
-        WriteSignature(request, model, sample);
+        WriteSidecar(request, Sidecar(request, model, sample));
     }
 
     /// <summary>
@@ -196,25 +196,32 @@ public sealed class Compressor(ICompressionLog log)
     private Plan VerifiedLosslessPlan(ModelProto source, Plan basePlan, SampleSet validation, string modelFile)
     {
         if (basePlan.Steps.IsEmpty) return basePlan;
-        var mismatch = RewriteVerification.FirstMismatch(source, PassCatalog.Apply(source, basePlan, PassContext.None), validation);
+        var mismatch = RewriteVerification.FirstMismatch(source, modelFile, PassCatalog.Apply(source, basePlan, PassContext.None), validation);
         if (mismatch is null) return basePlan;
         log.Report(Diagnostic.Warning(DiagnosticCode.LosslessRewriteDiscarded, modelFile,
             $"The lossless graph rewrites changed the model's outputs ({mismatch}), so they were discarded and the model is compressed as it is. This is a bug: please report it with the model."));
         return Plan.Empty;
     }
 
+    // The sidecar is resolved first: it runs the model, and a model ONNX Runtime rejects must leave no output behind.
     private static void WriteOutputs(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
     {
+        var sidecar = Sidecar(request, model, sample);
         OnnxModelFile.Save(model, request.OutputPath);
-        WriteSignature(request, model, sample);
+        WriteSidecar(request, sidecar);
     }
 
-    private static void WriteSignature(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
+    private static void WriteSidecar(CompressionRequest request, string? sidecar)
     {
-        if (request.SignaturePath is null) return;
+        if (sidecar is not null) AtomicFile.WriteAllText(request.SignaturePath!, sidecar);
+    }
+
+    // The signature sidecar's text; null when the request asks for none.
+    private static string? Sidecar(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
+    {
+        if (request.SignaturePath is null) return null;
         var (inputs, outputs) = SignatureResolver.Resolve(model, sample, request.ModelPath);
-        var content = new SidecarContent(request.ClassName, request.Namespace, request.ModelRelativePath, inputs, outputs);
-        AtomicFile.WriteAllText(request.SignaturePath, SignatureSidecar.Write(content));
+        return SignatureSidecar.Write(new SidecarContent(request.ClassName, request.Namespace, request.ModelRelativePath, inputs, outputs));
     }
 
     private void WriteReport(CompressionRequest request, CompressionReport report, string name, CandidateSelection selection)
