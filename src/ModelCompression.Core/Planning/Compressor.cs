@@ -85,7 +85,7 @@ public sealed class Compressor(ICompressionLog log)
             WriteOutputs(request, chosen.Model, validation.Sample(0));
             if (!fromLock) PlanLockFile.Write(lockPath, NewLock(inputs, chosen, report.OriginalSizeBytes));
             log.Info($"{name}: chose {chosen.Label}: {Quantity.FormatSize(chosen.SizeBytes)}, {ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller, " +
-                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency ×{chosen.Latency.Ratio:0.00}" +
+                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency {ReportWriter.Times(chosen.Latency.Ratio)}" +
                      (fromLock ? $" (plan from {Path.GetFileName(lockPath)})" : $"; plan locked in {Path.GetFileName(lockPath)}"));
         }
         else
