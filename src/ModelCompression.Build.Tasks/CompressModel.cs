@@ -44,7 +44,7 @@ public sealed class CompressModel : ToolTask
     // Progress and the result table belong in the normal build output; a crash's stack trace (stderr) does not.
     protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.High;
 
-    protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.Normal;
+    protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.Low;
 
     private string RelativePath => Model.GetMetadata("AppRelativePath");
 

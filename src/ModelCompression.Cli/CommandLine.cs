@@ -79,7 +79,7 @@ public static class CommandLine
     /// <summary>Runs one command's work: user errors become their MCnnnn line, anything else MC9001; never a stack trace on the build's error list.</summary>
     private static int Guarded(string modelPath, string activity, Action<string, ConsoleLog> work)
     {
-        var log = new ConsoleLog();
+        var log = new ConsoleLog(Console.Out);
         try
         {
             work(modelPath, log);
@@ -87,6 +87,8 @@ public static class CommandLine
         catch (CompressionException e)
         {
             log.Report(Diagnostic.From(e));
+            // What caused it in full (e.g. ONNX Runtime's own message), for the detailed log.
+            if (e.InnerException is { } cause) log.Detail(cause.Message);
         }
         catch (Exception e)
         {

@@ -12,7 +12,7 @@ public static class ModelEquivalence
     /// <summary>Runs a model without ONNX Runtime's own graph optimisations, so that what runs is what the model says.</summary>
     public static IReadOnlyDictionary<string, NdArray> Run(ModelProto model, IReadOnlyDictionary<string, NdArray> inputs)
     {
-        using var runner = new ModelRunner(model, GraphOptimizationLevel.ORT_DISABLE_ALL, intraOpThreads: 1);
+        using var runner = new ModelRunner(model, "model", GraphOptimizationLevel.ORT_DISABLE_ALL, intraOpThreads: 1);
         return runner.Run(inputs);
     }
 

@@ -76,17 +76,8 @@ public static class Calibrator
         return probe;
     }
 
-    private static ModelRunner Open(ModelProto probe, string modelName, EvaluationOptions options)
-    {
-        try
-        {
-            return new ModelRunner(probe, options.Optimization, options.IntraOpThreads);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new CompressionException(DiagnosticCode.ModelUnsupported, modelName, $"ONNX Runtime cannot load '{modelName}' for calibration: {e.Message}", e);
-        }
-    }
+    private static ModelRunner Open(ModelProto probe, string modelName, EvaluationOptions options) =>
+        new(probe, modelName, options.Optimization, options.IntraOpThreads);
 
     /// <summary>Runs the samples in the same batches every time and hands each run's values, by tensor, to a callback.</summary>
     private sealed class SampleReader(ModelRunner runner, string modelName, SampleSet samples, IReadOnlyList<string> fetched, EvaluationOptions options)
@@ -144,7 +135,6 @@ public static class Calibrator
             };
 
         private CompressionException Failed(int index, OnnxRuntimeException e) =>
-            new(DiagnosticCode.ModelUnsupported, modelName,
-                $"ONNX Runtime failed to run '{modelName}' for calibration on sample {samples.SourceIndex(index)} of '{samples.File}': {e.Message}", e);
+            OnnxRuntimeFailure.CannotRun(modelName, $"for calibration on sample {samples.SourceIndex(index)} of '{samples.File}'", e);
     }
 }

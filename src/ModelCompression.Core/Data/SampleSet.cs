@@ -1,3 +1,4 @@
+using System.Globalization;
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Tensors;
@@ -232,7 +233,7 @@ public sealed class SampleSet
                 $"Data file '{file}' holds no samples (axis 0 of {Quote(counts.Select(c => c.Name).ToList())} has length 0). Save at least one sample.");
         if (sampleCount > Array.MaxLength)
             throw new CompressionException(DiagnosticCode.DataSampleCountMismatch, file,
-                $"Data file '{file}' holds {sampleCount:N0} samples, more than this tool handles; use fewer.");
+                string.Create(CultureInfo.InvariantCulture, $"Data file '{file}' holds {sampleCount:N0} samples, more than this tool handles; use fewer."));
 
         if (HasLabelsArray(headers, inputs))
         {

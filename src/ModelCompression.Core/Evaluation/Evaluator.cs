@@ -25,15 +25,7 @@ public sealed class Evaluator : IDisposable
     {
         _modelName = modelName;
         _options = options ?? EvaluationOptions.Default;
-        try
-        {
-            _runner = new ModelRunner(model, _options.Optimization, _options.IntraOpThreads);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new CompressionException(DiagnosticCode.ModelUnsupported, modelName,
-                $"ONNX Runtime cannot load '{modelName}': {e.Message}", e);
-        }
+        _runner = new ModelRunner(model, modelName, _options.Optimization, _options.IntraOpThreads);
         // Only numeric tensors can be scored; e.g. a classifier's string label or map output is skipped.
         OutputNames = _runner.OutputNames
             .Where(n => _runner.OutputMetadata[n] is { IsTensor: true, IsString: false })
@@ -111,8 +103,7 @@ public sealed class Evaluator : IDisposable
         catch (OnnxRuntimeException e)
         {
             var which = count == 1 ? $"sample {samples.SourceIndex(start)}" : $"samples {samples.SourceIndex(start)}..{samples.SourceIndex(start + count - 1)}";
-            throw new CompressionException(DiagnosticCode.ModelUnsupported, _modelName,
-                $"ONNX Runtime failed to run '{_modelName}' on {which} of '{samples.File}': {e.Message}", e);
+            throw OnnxRuntimeFailure.CannotRun(_modelName, $"on {which} of '{samples.File}'", e);
         }
     }
 

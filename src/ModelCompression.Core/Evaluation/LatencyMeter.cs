@@ -112,7 +112,7 @@ public static class LatencyMeter
             _name = name;
             try
             {
-                _session = ModelRunner.CreateSession(model, options.Optimization, options.IntraOpThreads);
+                _session = ModelRunner.CreateSession(model, name, options.Optimization, options.IntraOpThreads);
                 _binding = _session.CreateIoBinding();
                 foreach (var (input, value) in sample) _binding.BindInput(input, Pinned(value));
                 // One ordinary run gives the outputs' shapes; later runs write into pinned buffers of that size.
@@ -127,6 +127,11 @@ public static class LatencyMeter
             {
                 Dispose();
                 throw Failed(e);
+            }
+            catch (CompressionException)
+            {
+                Dispose();
+                throw;
             }
         }
 
@@ -194,6 +199,6 @@ public static class LatencyMeter
         }
 
         private CompressionException Failed(OnnxRuntimeException e) =>
-            new(DiagnosticCode.ModelUnsupported, _name, $"ONNX Runtime cannot time '{_name}': {e.Message}", e);
+            OnnxRuntimeFailure.CannotRun(_name, "to time it", e);
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Tensors;
 using Google.Protobuf;
@@ -8,23 +9,34 @@ namespace ModelCompression.Core.Evaluation;
 /// <summary>
 /// An ONNX Runtime session over an in-memory model that runs on <see cref="NdArray"/> values.
 /// The simple, copying path for measuring and verifying; the generated wrapper uses I/O binding.
+/// Every session of this tool is created here, so a model ONNX Runtime rejects is always MC1003 naming it.
 /// </summary>
 public sealed class ModelRunner : IDisposable
 {
     private readonly InferenceSession _session;
 
-    public ModelRunner(ModelProto model, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL, int intraOpThreads = 0)
+    /// <param name="modelName">How errors name the model (its file, or a candidate's description).</param>
+    /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot load the model.</exception>
+    public ModelRunner(ModelProto model, string modelName, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL, int intraOpThreads = 0)
     {
-        _session = CreateSession(model, optimization, intraOpThreads);
+        _session = CreateSession(model, modelName, optimization, intraOpThreads);
     }
 
     /// <summary>An ORT session over an in-memory model, configured as every measurement in this tool is.</summary>
-    internal static InferenceSession CreateSession(ModelProto model, GraphOptimizationLevel optimization, int intraOpThreads)
+    /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot load the model.</exception>
+    internal static InferenceSession CreateSession(ModelProto model, string modelName, GraphOptimizationLevel optimization, int intraOpThreads)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = optimization, IntraOpNumThreads = intraOpThreads };
         // ORT logs warnings (e.g. unused initializers) to stderr; they are not ours to show.
         options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
-        return new InferenceSession(model.ToByteArray(), options);
+        try
+        {
+            return new InferenceSession(model.ToByteArray(), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw OnnxRuntimeFailure.CannotLoad(modelName, e);
+        }
     }
 
     public IReadOnlyList<string> InputNames => _session.InputNames;
@@ -36,6 +48,8 @@ public sealed class ModelRunner : IDisposable
     public IReadOnlyDictionary<string, NodeMetadata> OutputMetadata => _session.OutputMetadata;
 
     /// <summary>Runs the model; returns the requested outputs (all by default) by name.</summary>
+    /// <exception cref="OnnxRuntimeException">ONNX Runtime fails on these inputs: the caller knows which data they are
+    /// and reports it (<see cref="OnnxRuntimeFailure.CannotRun"/>), or falls back (a batch the model does not take).</exception>
     public IReadOnlyDictionary<string, NdArray> Run(IReadOnlyDictionary<string, NdArray> inputs, IReadOnlyList<string>? outputNames = null)
     {
         var names = outputNames ?? OutputNames;

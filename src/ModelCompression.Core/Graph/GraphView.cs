@@ -122,6 +122,18 @@ public sealed class GraphView
     /// <exception cref="InvalidOperationException">The graph has a cycle.</exception>
     public IReadOnlyList<NodeProto> TopologicalOrder()
     {
+        var (order, unordered) = Sort();
+        if (unordered.Count > 0)
+            throw new InvalidOperationException($"Graph '{Proto.Name}' has a cycle: {unordered.Count} nodes depend on each other.");
+        return order;
+    }
+
+    /// <summary>The nodes no order can place: those on a cycle and those that read from one. Empty when the graph has no cycle.</summary>
+    public IReadOnlyList<NodeProto> NodesOnCycles() => Sort().Unordered;
+
+    // Kahn's algorithm, taking the lowest stored position among the ready nodes.
+    private (List<NodeProto> Order, List<NodeProto> Unordered) Sort()
+    {
         var nodes = Proto.Node;
         var positionOfProducer = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < nodes.Count; i++)
@@ -153,9 +165,8 @@ public sealed class GraphView
             foreach (var d in dependents[i])
                 if (--pending[d] == 0) ready.Enqueue(d, d);
         }
-        if (order.Count != nodes.Count)
-            throw new InvalidOperationException($"Graph '{Proto.Name}' has a cycle: {nodes.Count - order.Count} nodes depend on each other.");
-        return order;
+        var unordered = order.Count == nodes.Count ? [] : nodes.Where((_, i) => pending[i] > 0).ToList();
+        return (order, unordered);
     }
 
     // ---------------------------------------------------------------- edits

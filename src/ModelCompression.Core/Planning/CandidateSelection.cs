@@ -1,3 +1,4 @@
+using System.Globalization;
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Reporting;
 
@@ -70,10 +71,10 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
         var fastest = judge(smallAndAccurate.MinBy(c => c.Latency.Candidate)!);
         var allowed = budgets.MaxLatency is { } max
             ? $"MaxLatency allows {Quantity.FormatDuration(max)}"
-            : $"without MaxLatency the model may not be slower than the original ({Quantity.FormatDuration(fastest.Latency.Baseline)}, +{Budgets.LatencyTolerance:P0} for noise)";
+            : string.Create(CultureInfo.InvariantCulture, $"without MaxLatency the model may not be slower than the original ({Quantity.FormatDuration(fastest.Latency.Baseline)}, +{Budgets.LatencyTolerance:P0} for noise)");
         return new(null, fastest, Diagnostic.Error(DiagnosticCode.LatencyBudgetNotMet, modelFile,
             $"No candidate is fast enough: the fastest within the other budgets, {fastest.Label}, takes {Quantity.FormatDuration(fastest.Latency.Candidate)} " +
-            $"(×{fastest.Latency.Ratio:0.00} the original) per batch-1 run, and {allowed}. Raise MaxLatency, or allow the techniques that are faster on this machine."), [fastest]);
+            $"({ReportWriter.Times(fastest.Latency.Ratio)} the original's) per batch-1 run, and {allowed}. Raise MaxLatency, or allow the techniques that are faster on this machine."), [fastest]);
     }
 
     /// <summary>Latencies this close are the same in practice (batch-1 timings on a build machine vary by a few percent).</summary>

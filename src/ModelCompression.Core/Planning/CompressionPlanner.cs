@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using ModelCompression.Core.Reporting;
 
@@ -15,7 +16,7 @@ public enum UnitKind { Layer, Channels }
 /// <param name="Drop">The score drop (0 for settings assumed lossless, and for rises).</param>
 public sealed record SettingProbe(UnitKind Kind, string Unit, string OpType, LayerSetting? Setting, double PruneRatio, long Bytes, double Drop)
 {
-    public string Label => Setting?.ToString() ?? $"{PruneRatio:P0} of its channels pruned";
+    public string Label => Setting?.ToString() ?? string.Create(CultureInfo.InvariantCulture, $"{PruneRatio:P0} of its channels pruned");
 
     public CompressionSketch ApplyTo(CompressionSketch sketch) =>
         Setting is { } setting ? sketch.With(Unit, setting) : sketch.WithPruning(Unit, PruneRatio);
@@ -145,7 +146,7 @@ public sealed class CompressionPlanner(
         {
             if (_clock.Elapsed > maxSearchTime * ProbingShare)
             {
-                progress.Stage($"{ProbingShare:P0} of the search time is used: solving with the {done} of {options.Count} settings measured");
+                progress.Stage(string.Create(CultureInfo.InvariantCulture, $"{ProbingShare:P0} of the search time is used: solving with the {done} of {options.Count} settings measured"));
                 return;
             }
             var plan = PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space);

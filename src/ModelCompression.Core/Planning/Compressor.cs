@@ -110,7 +110,7 @@ public sealed class Compressor(ICompressionLog log)
             if (lockedPlan is null) PlanLockFile.Update(lockPath, planLock);
             WriteOutputs(request, chosen.Model, validation.Sample(0), planLock);
             log.Info($"{name}: chose {chosen.Label}: {Quantity.FormatSize(chosen.SizeBytes)}, {ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller, " +
-                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency ×{chosen.Latency.Ratio:0.00}" +
+                     $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency {ReportWriter.Times(chosen.Latency.Ratio)}" +
                      (lockedPlan is not null ? $" (plan from {Path.GetFileName(lockPath)})" : $"; plan locked in {Path.GetFileName(lockPath)}"));
         }
         else
@@ -215,7 +215,7 @@ public sealed class Compressor(ICompressionLog log)
     {
         var model = OnnxModelFile.Load(request.ModelPath);
         var sample = request.ValidationDataPath is null ? null : SampleSet.Load(request.ValidationDataPath, DataSetting.ValidationData, model).Sample(0);
-        WriteSignature(request, model, sample);
+        WriteSidecar(request, Sidecar(request, model, sample));
     }
 
     /// <summary>
@@ -233,18 +233,22 @@ public sealed class Compressor(ICompressionLog log)
     private Plan VerifiedLosslessPlan(ModelProto source, Plan basePlan, SampleSet validation, string modelFile)
     {
         if (basePlan.Steps.IsEmpty) return basePlan;
-        var mismatch = RewriteVerification.FirstMismatch(source, PassCatalog.Apply(source, basePlan, PassContext.None), validation);
+        var mismatch = RewriteVerification.FirstMismatch(source, modelFile, PassCatalog.Apply(source, basePlan, PassContext.None), validation);
         if (mismatch is null) return basePlan;
         log.Report(Diagnostic.Warning(DiagnosticCode.LosslessRewriteDiscarded, modelFile,
             $"The lossless graph rewrites changed the model's outputs ({mismatch}), so they were discarded and the model is compressed as it is. This is a bug: please report it with the model."));
         return Plan.Empty;
     }
 
-    /// <summary>The model, its sidecar and, when a locked plan made it, the stamp that tells the build which plan that was.</summary>
+    /// <summary>
+    /// The model, its sidecar and, when a locked plan made it, the stamp that tells the build which plan that was.
+    /// The sidecar is resolved first: it runs the model, and a model ONNX Runtime rejects must leave no output behind.
+    /// </summary>
     private static void WriteOutputs(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample, PlanLock? lockedPlan)
     {
+        var sidecar = Sidecar(request, model, sample);
         OnnxModelFile.Save(model, request.OutputPath);
-        WriteSignature(request, model, sample);
+        WriteSidecar(request, sidecar);
         if (request.LockStampPath is not null && lockedPlan is not null)
             AtomicFile.WriteAllText(request.LockStampPath, LockStamp.For(lockedPlan));
     }
@@ -255,12 +259,17 @@ public sealed class Compressor(ICompressionLog log)
             if (path is not null && File.Exists(path)) File.Delete(path);
     }
 
-    private static void WriteSignature(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
+    private static void WriteSidecar(CompressionRequest request, string? sidecar)
     {
-        if (request.SignaturePath is null) return;
+        if (sidecar is not null) AtomicFile.WriteAllText(request.SignaturePath!, sidecar);
+    }
+
+    // The signature sidecar's text; null when the request asks for none.
+    private static string? Sidecar(CompressionRequest request, ModelProto model, IReadOnlyDictionary<string, NdArray>? sample)
+    {
+        if (request.SignaturePath is null) return null;
         var (inputs, outputs) = SignatureResolver.Resolve(model, sample, request.ModelPath);
-        var content = new SidecarContent(request.ClassName, request.Namespace, request.ModelRelativePath, inputs, outputs);
-        AtomicFile.WriteAllText(request.SignaturePath, SignatureSidecar.Write(content));
+        return SignatureSidecar.Write(new SidecarContent(request.ClassName, request.Namespace, request.ModelRelativePath, inputs, outputs));
     }
 
     private void WriteReport(CompressionRequest request, CompressionReport report, string name, CandidateSelection selection)

@@ -61,18 +61,19 @@ public static partial class Quantity
         throw Invalid(setting, value, file, "a duration such as '2ms', '500us', '30s' or '5m'");
     }
 
+    // Logs and reports are build output: the same figures under every culture.
     public static string FormatSize(long bytes) => bytes switch
     {
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.##} MB",
-        >= 1L << 10 => $"{bytes / (double)(1L << 10):0.#} KB",
-        _ => $"{bytes} B",
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.##} MB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 10):0.#} KB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
     };
 
     public static string FormatDuration(TimeSpan duration) => duration.TotalMilliseconds switch
     {
-        < 1 => $"{duration.TotalMicroseconds:0} µs",
-        < 1000 => $"{duration.TotalMilliseconds:0.###} ms",
-        _ => $"{duration.TotalSeconds:0.##} s",
+        < 1 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMicroseconds:0} µs"),
+        < 1000 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMilliseconds:0.###} ms"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalSeconds:0.##} s"),
     };
 
     private static CompressionException Invalid(string setting, string value, string? file, string expected) =>

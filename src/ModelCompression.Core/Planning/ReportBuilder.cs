@@ -1,3 +1,4 @@
+using System.Globalization;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Reporting;
 using ModelCompression.Core.Statistics;
@@ -114,14 +115,14 @@ public static class ReportBuilder
     private static string Final(SettingProbe probe, CompressionSketch? final) =>
         final is null ? "" : probe.Kind == UnitKind.Layer
             ? final.SettingOf(probe.Unit).ToString()
-            : $"{final.Pruning.GetValueOrDefault(probe.Unit):P0} of its channels pruned";
+            : string.Create(CultureInfo.InvariantCulture, $"{final.Pruning.GetValueOrDefault(probe.Unit):P0} of its channels pruned");
 
     private static List<string> Notes(ReportFacts facts)
     {
         var notes = new List<string>
         {
             "Weight-only forms (int8 and fp16 weights) are expanded to float when ONNX Runtime loads the model: the file shrinks, a loaded session's memory does not.",
-            $"Latency is the median of batch-1 runs on one thread, measured interleaved with the original in the same process; without MaxLatency a candidate may be at most {Budgets.LatencyTolerance:P0} slower (measurement noise).",
+            string.Create(CultureInfo.InvariantCulture, $"Latency is the median of batch-1 runs on one thread, measured interleaved with the original in the same process; without MaxLatency a candidate may be at most {Budgets.LatencyTolerance:P0} slower (measurement noise)."),
         };
         if (facts.Selection.Chosen is null && facts.Selection.BestFailing is not null)
             notes.Add("The closest candidate is written beside this report as .best-candidate.onnx, for inspection.");

@@ -90,7 +90,7 @@ public sealed class SearchProgress
     /// <param name="measure">What <paramref name="drop"/> is when not the metric's drop, e.g. "predictions changed".</param>
     public void Sensitivity(string node, string setting, double drop, int index, int count, string? measure = null) =>
         Line($"  sensitivity {index}/{count} {node} at {setting}: " +
-             (measure is null ? $"{_metric} {ReportWriter.Change(drop)}" : $"{measure} {drop:P2}") + $" — elapsed {ReportWriter.Duration(Elapsed)}");
+             (measure is null ? $"{_metric} {ReportWriter.Change(drop)}" : string.Create(CultureInfo.InvariantCulture, $"{measure} {drop:P2}")) + $" — elapsed {ReportWriter.Duration(Elapsed)}");
 
     /// <summary>Prints <paramref name="message"/> with the elapsed time, e.g. for the start of a stage.</summary>
     public void Stage(string message) => Line($"  {message} — elapsed {ReportWriter.Duration(Elapsed)}");

@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Onnx;
@@ -13,13 +14,22 @@ namespace ModelCompression.Signatures;
 public static class SignatureResolver
 {
     /// <param name="sample">One batch-1 sample per input, as fed to the model; null when there is no data.</param>
+    /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot load or run the model; MC1005 a shape cannot be fixed.</exception>
     public static (IReadOnlyList<SidecarTensor> Inputs, IReadOnlyList<SidecarTensor> Outputs) Resolve(
         ModelProto model, IReadOnlyDictionary<string, NdArray>? sample, string modelFile)
     {
         var inputs = GraphInputs(model).ToList();
         var feed = sample ?? ZeroSample(inputs, modelFile);
-        using var runner = new ModelRunner(model);
-        var outputs = runner.Run(feed);
+        using var runner = new ModelRunner(model, modelFile);
+        IReadOnlyDictionary<string, NdArray> outputs;
+        try
+        {
+            outputs = runner.Run(feed);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw OnnxRuntimeFailure.CannotRun(modelFile, sample is null ? "on zeros (to fix its output shapes)" : "on the first validation sample (to fix its output shapes)", e);
+        }
         return (
             inputs.Select(i => new SidecarTensor(i.Name, ElementTypes.Name((DataType)i.Type.TensorType.ElemType), feed[i.Name].Shape.ToArray())).ToList(),
             runner.OutputNames.Select(n => new SidecarTensor(n, ElementTypes.Name(outputs[n].ElementType), outputs[n].Shape.ToArray())).ToList());

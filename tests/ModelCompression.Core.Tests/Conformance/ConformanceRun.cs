@@ -124,11 +124,11 @@ internal sealed class ConformanceRun
         ModelRunner runner;
         try
         {
-            runner = new ModelRunner(model, GraphOptimizationLevel.ORT_DISABLE_ALL, intraOpThreads: 1);
+            runner = new ModelRunner(model, "model", GraphOptimizationLevel.ORT_DISABLE_ALL, intraOpThreads: 1);
         }
-        catch (OnnxRuntimeException e)
+        catch (CompressionException e) when (e.InnerException is OnnxRuntimeException ort)
         {
-            loadFailure = ErrorCode(e);
+            loadFailure = ErrorCode(ort);
             return [];
         }
         using (runner)

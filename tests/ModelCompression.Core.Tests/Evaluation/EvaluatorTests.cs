@@ -35,7 +35,7 @@ public class EvaluatorTests
     {
         var random = new Random(3);
         var x = NdArray.Create<float>([Count, Features], Enumerable.Range(0, Count * Features).Select(_ => (float)Gaussian(random)).ToArray());
-        using var runner = new ModelRunner(model);
+        using var runner = new ModelRunner(model, "model");
         var logits = runner.Run(new Dictionary<string, NdArray> { ["x"] = x })["logits"].ToFloats();
         var labels = Enumerable.Range(0, Count).Select(i => (long)((OutputValues.ArgMaxOf(logits.AsSpan(i * Classes, Classes)) + (i % 5 == 0 ? 1 : 0)) % Classes)).ToArray();
         return SampleSet.FromArrays("mlp.npz", new Dictionary<string, NdArray> { ["x"] = x, ["labels"] = NdArray.Create<long>([Count], labels) }, model);

@@ -93,8 +93,8 @@ public class OnnxModelFileTests
         var loaded = OnnxModelFile.Load(path);
         Assert.Equal(model, loaded);
         var input = new Dictionary<string, NdArray> { ["x"] = NdArray.Create<float>([2, 4], [1, 2, 3, 4, -1, -2, -3, -4]) };
-        using var a = new ModelRunner(model);
-        using var b = new ModelRunner(loaded);
+        using var a = new ModelRunner(model, "model");
+        using var b = new ModelRunner(loaded, "loaded");
         Assert.Equal(a.Run(input)["y"].Data, b.Run(input)["y"].Data);
     }
 

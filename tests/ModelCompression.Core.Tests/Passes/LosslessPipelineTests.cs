@@ -120,6 +120,21 @@ public class LosslessPipelineTests
         ModelEquivalence.AssertSameOutputs(model, rewritten, new Dictionary<string, NdArray> { ["x"] = Random(1, 2) }, Tolerance.Exact);
     }
 
+    public static TheoryData<string> RejectedModelFaults => new(RejectedModels.Faults);
+
+    /// <summary>The worker may rewrite before any ONNX Runtime session sees the model: a model it rejects must not hang or break the pipeline.</summary>
+    [Theory(Timeout = 30_000)]
+    [MemberData(nameof(RejectedModelFaults))]
+    public async Task A_model_ONNX_Runtime_rejects_comes_out_unchanged(string fault)
+    {
+        var model = RejectedModels.Build(fault);
+        var before = model.ToByteArray();
+
+        await Task.Run(() => new LosslessPipeline().Run(model), TestContext.Current.CancellationToken);
+
+        Assert.Equal(before, model.ToByteArray());
+    }
+
     [Fact]
     public void A_restored_model_is_the_same_object_with_the_same_bytes()
     {

@@ -44,7 +44,7 @@ public class CompressorTests
     {
         var random = new Random(11);
         var x = NdArray.Create<float>([Samples, Hidden], Enumerable.Range(0, Samples * Hidden).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray());
-        using var runner = new ModelRunner(model);
+        using var runner = new ModelRunner(model, "model");
         var logits = runner.Run(new Dictionary<string, NdArray> { ["x"] = x })["y"].ToFloats();
         var labels = Enumerable.Range(0, Samples).Select(s => (long)Enumerable.Range(0, Classes).MaxBy(c => logits[s * Classes + c])).ToArray();
         var path = dir.Combine("data.npz");

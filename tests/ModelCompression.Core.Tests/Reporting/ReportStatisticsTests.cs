@@ -40,7 +40,7 @@ public class ReportStatisticsTests
         OnnxModelFile.Save(model, dir.Combine("model.onnx"));
         var random = new Random(5);
         var x = NdArray.Create<float>([Samples, Features], Enumerable.Range(0, Samples * Features).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray());
-        using (var runner = new ModelRunner(model))
+        using (var runner = new ModelRunner(model, "model"))
         {
             var logits = runner.Run(new Dictionary<string, NdArray> { ["x"] = x })["y"].ToFloats();
             var labels = Enumerable.Range(0, Samples).Select(s => (long)Enumerable.Range(0, Classes).MaxBy(c => logits[s * Classes + c])).ToArray();

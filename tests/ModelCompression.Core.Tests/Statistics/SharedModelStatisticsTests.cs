@@ -66,7 +66,7 @@ public class SharedModelStatisticsTests
         var layers = model.Graph.Node.Where(n => n.OpType is "Conv" or "MatMul" or "Gemm").ToList();
         var computed = layers.SelectMany(n => new[] { n.Input[0], n.Input[1], n.Output[0] }).Where(v => !graph.IsConstant(v)).Distinct().ToList();
         var probe = Calibrator.WithOutputs(model, computed, out _);
-        using var runner = new ModelRunner(probe);
+        using var runner = new ModelRunner(probe, "probe");
         var values = runner.Run(sample, runner.OutputNames);
         IReadOnlyList<long> Shape(string value) =>
             graph.ConstantTensor(value) is { } constant ? constant.Dims.ToArray()

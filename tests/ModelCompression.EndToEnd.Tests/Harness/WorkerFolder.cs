@@ -69,7 +69,7 @@ public sealed class WorkerFolder : IDisposable
     /// <summary>Writes <paramref name="x"/> as the validation data, labelled with the model's own predictions.</summary>
     public void WriteValidation(NdArray x)
     {
-        using var runner = new ModelRunner(Model());
+        using var runner = new ModelRunner(Model(), "model.onnx");
         var logits = runner.Run(new Dictionary<string, NdArray> { ["x"] = x })["y"].ToFloats();
         var count = (int)x.Shape[0];
         var labels = Enumerable.Range(0, count).Select(s => (long)Enumerable.Range(0, Classes).MaxBy(c => float.IsNaN(logits[s * Classes + c]) ? float.MinValue : logits[s * Classes + c])).ToArray();

@@ -32,7 +32,7 @@ public class WrapperRuntimeTests
     {
         using var folder = new TempDirectory();
         var model = RuntimeModels.TinyCnn();
-        using var runner = new ModelRunner(model);
+        using var runner = new ModelRunner(model, "model");
         using var wrapper = new TinyCnn(Save(model, folder));
         var random = new Random(1);
 
@@ -57,7 +57,7 @@ public class WrapperRuntimeTests
     {
         using var folder = new TempDirectory();
         var model = RuntimeModels.MultiType();
-        using var runner = new ModelRunner(model);
+        using var runner = new ModelRunner(model, "model");
         using var m = new MultiTypeModel(Save(model, folder));
         var random = new Random(2);
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Graph;
@@ -149,7 +150,7 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
             if (slot.CreatesBias && share < _options.MinNewBiasGain)
             {
                 skipped.Add(new SkippedNode(slot.Layer.Name,
-                    $"its mean error is {share:G3} of its output's variance, below {_options.MinNewBiasGain:G3}: a new bias would not pay for its bytes"));
+                    string.Create(CultureInfo.InvariantCulture, $"its mean error is {share:G3} of its output's variance, below {_options.MinNewBiasGain:G3}: a new bias would not pay for its bytes")));
                 continue;
             }
             if (!slot.Shift(graph, view.Names, shift, out var problem))

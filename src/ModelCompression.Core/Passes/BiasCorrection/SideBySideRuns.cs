@@ -34,14 +34,7 @@ internal sealed class ModelProbe : IDisposable
     public static ModelProbe Open(ModelProto model, string name, IReadOnlyList<string> values, IReadOnlyList<string> outputs, EvaluationOptions options)
     {
         var probe = values.Count == 0 ? model : Calibration.Calibrator.WithOutputs(outputs.Count == 0 ? Upstream(model, values) : model, values, out _);
-        try
-        {
-            return new ModelProbe(new ModelRunner(probe, options.Optimization, options.IntraOpThreads), values.Concat(outputs).Distinct().ToList(), name);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new CompressionException(DiagnosticCode.ModelUnsupported, name, $"ONNX Runtime cannot load '{name}' for bias correction: {e.Message}", e);
-        }
+        return new ModelProbe(new ModelRunner(probe, name, options.Optimization, options.IntraOpThreads), values.Concat(outputs).Distinct().ToList(), name);
     }
 
     public void Dispose() => Runner.Dispose();
@@ -121,5 +114,5 @@ internal static class SideBySideRuns
 
     private static CompressionException Failed(SampleSet samples, int index, OnnxRuntimeException e) =>
         new(DiagnosticCode.ModelUnsupported, samples.File,
-            $"ONNX Runtime failed to run a model for bias correction on sample {samples.SourceIndex(index)} of '{samples.File}': {e.Message}", e);
+            $"ONNX Runtime failed to run a model for bias correction on sample {samples.SourceIndex(index)} of '{samples.File}': {OnnxRuntimeFailure.Summary(e.Message)}.", e);
 }

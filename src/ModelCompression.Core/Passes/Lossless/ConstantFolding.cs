@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
@@ -88,11 +89,11 @@ public sealed class ConstantFolding : IGraphPass
         foreach (var output in outputs) single.Graph.Output.Add(new ValueInfoProto { Name = output });
         try
         {
-            using var runner = new ModelRunner(single, GraphOptimizationLevel.ORT_DISABLE_ALL, intraOpThreads: 1);
+            using var runner = new ModelRunner(single, $"the fold of node '{node.Name}'", GraphOptimizationLevel.ORT_DISABLE_ALL, intraOpThreads: 1);
             var values = runner.Run(new Dictionary<string, NdArray>(), outputs);
             return outputs.Select(o => TensorProtoConverter.ToTensorProto(values[o], o)).ToList();
         }
-        catch (Exception e) when (e is OnnxRuntimeException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is CompressionException or OnnxRuntimeException or NotSupportedException or ArgumentException)
         {
             return null;
         }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ModelCompression.Core.Passes;
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
@@ -157,8 +158,8 @@ public sealed class MagnitudePruning : IGraphPass
     }
 
     private static string NotSmaller(long maskedBytes, long denseBytes, int bits) =>
-        $"the mask form ({maskedBytes:N0} B) is not smaller than its values stored densely ({denseBytes:N0} B): " +
-        $"at {bits}-bit values it pays only above {SparseEncoding.BreakEvenSparsity(bits):P1} sparsity";
+        string.Create(CultureInfo.InvariantCulture,
+            $"the mask form ({maskedBytes:N0} B) is not smaller than its values stored densely ({denseBytes:N0} B): at {bits}-bit values it pays only above {SparseEncoding.BreakEvenSparsity(bits):P1} sparsity");
 
     /// <summary>The pruned values of each tensor: per layer, the smallest of its readers' sparsities; globally, one threshold.</summary>
     private float[][] Prune(IReadOnlyList<WeightReplacement> weights)

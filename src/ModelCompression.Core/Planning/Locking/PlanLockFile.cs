@@ -30,18 +30,7 @@ public static class PlanLockFile
 
     /// <summary>Writes <paramref name="locks"/> to <paramref name="path"/> atomically.</summary>
     /// <exception cref="CompressionException">MC6001 the file cannot be written.</exception>
-    public static void Write(string path, PlanLockSet locks)
-    {
-        try
-        {
-            AtomicFile.WriteAllText(path, ToJson(locks));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CompressionException(DiagnosticCode.OutputWriteFailed, path,
-                $"The plan lock '{path}' cannot be written ({e.Message}). Make the model's folder writable, or pass another path with --lock.", e);
-        }
-    }
+    public static void Write(string path, PlanLockSet locks) => AtomicFile.WriteAllText(path, ToJson(locks));
 
     /// <summary>
     /// Puts <paramref name="plan"/> into the lock at <paramref name="path"/> (<see cref="PlanLockSet.With"/>): read, merge

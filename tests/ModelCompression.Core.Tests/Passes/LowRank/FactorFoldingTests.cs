@@ -104,7 +104,7 @@ public class FactorFoldingTests
 
     private static IReadOnlyDictionary<string, NdArray> Run(ModelProto model, IReadOnlyDictionary<string, NdArray> inputs, GraphOptimizationLevel level)
     {
-        using var runner = new ModelRunner(model, level, intraOpThreads: 1);
+        using var runner = new ModelRunner(model, "model", level, intraOpThreads: 1);
         return runner.Run(inputs);
     }
 

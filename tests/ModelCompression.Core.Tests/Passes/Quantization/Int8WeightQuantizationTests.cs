@@ -28,7 +28,7 @@ public class Int8WeightQuantizationTests
 
     private static float[] Run(ModelProto model, Dictionary<string, NdArray> input)
     {
-        using var runner = new ModelRunner(model);
+        using var runner = new ModelRunner(model, "model");
         return runner.Run(input)["y"].ToFloats();
     }
 
@@ -83,8 +83,8 @@ public class Int8WeightQuantizationTests
         new Int8WeightQuantization(minElements: 1).Apply(quantized);
         var input = new Dictionary<string, NdArray> { ["x"] = NdArray.Create<float>([1, 6], [1, -2, 3, 0.5f, -1, 2]) };
 
-        using var a = new ModelRunner(model);
-        using var b = new ModelRunner(quantized);
+        using var a = new ModelRunner(model, "model");
+        using var b = new ModelRunner(quantized, "quantized");
         Assert.Equal(a.Run(input)["y"].ToFloats(), b.Run(input)["y"].ToFloats(), (x, y) => Math.Abs(x - y) <= 1e-5f);
     }
 
@@ -117,7 +117,7 @@ public class Int8WeightQuantizationTests
 
         Assert.Single(model.Graph.Initializer, t => t.DataType == (int)DataType.Int8);
         var input = new Dictionary<string, NdArray> { ["x"] = NdArray.Create<float>([1, 16], Values(16, 6)) };
-        using var runner = new ModelRunner(model);
+        using var runner = new ModelRunner(model, "model");
         Assert.Equal(16, runner.Run(input)["y"].ElementCount);
     }
 

@@ -26,7 +26,7 @@ public class Int8DynamicQuantizationTests
 
     private static float[] Run(ModelProto model, NdArray input)
     {
-        using var runner = new ModelRunner(model);
+        using var runner = new ModelRunner(model, "model");
         return runner.Run(Feed("x", input))["y"].ToFloats();
     }
 
@@ -136,8 +136,8 @@ public class Int8DynamicQuantizationTests
         Assert.Contains(one.Graph.Initializer, t => t.Name == "w1");
         Assert.DoesNotContain(one.Graph.Initializer, t => t.Name == "w2");
         var feed = new Dictionary<string, NdArray> { ["x"] = SyntheticInputs.Uniform([16, 3, 8, 8], 6), ["cond"] = NdArray.Create<bool>([], [true]) };
-        using var original = new ModelRunner(model);
-        using var quantized = new ModelRunner(all);
+        using var original = new ModelRunner(model, "model");
+        using var quantized = new ModelRunner(all, "all");
         AssertClose(original.Run(feed)["y"].ToFloats(), quantized.Run(feed)["y"].ToFloats());
     }
 
@@ -169,8 +169,8 @@ public class Int8DynamicQuantizationTests
         Assert.Single(quantized.Graph.Initializer, t => t.DataType == (int)DataType.Int8);
         Assert.DoesNotContain(quantized.Graph.Initializer, t => t.Name == "w");
         var input = SyntheticInputs.Uniform([3, 16], 8);
-        using var a = new ModelRunner(model);
-        using var b = new ModelRunner(quantized);
+        using var a = new ModelRunner(model, "model");
+        using var b = new ModelRunner(quantized, "quantized");
         AssertClose(a.Run(Feed("x", input))["y"].ToFloats(), b.Run(Feed("x", input))["y"].ToFloats());
     }
 

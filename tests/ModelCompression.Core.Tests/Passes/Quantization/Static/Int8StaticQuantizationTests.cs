@@ -24,7 +24,7 @@ public class Int8StaticQuantizationTests
 
     private static float[] Run(ModelProto model, NdArray input)
     {
-        using var runner = new ModelRunner(model);
+        using var runner = new ModelRunner(model, "model");
         return runner.Run(Feed("x", input))["y"].ToFloats();
     }
 
@@ -151,7 +151,7 @@ public class Int8StaticQuantizationTests
         Assert.NotEmpty(grids);
         var tensors = grids.Select(q => q.Input[0].EndsWith("_float", StringComparison.Ordinal) ? q.Input[0][..^6] : q.Input[0]).ToList();
         var probe = Calibrator.WithOutputs(model, tensors, out _);
-        using var runner = new ModelRunner(probe);
+        using var runner = new ModelRunner(probe, "probe");
         var values = runner.Run(Feed("x", input));
         for (var i = 0; i < grids.Count; i++)
         {
@@ -266,8 +266,8 @@ public class Int8StaticQuantizationTests
         Assert.Contains("not a constant", reasons["runtime_weight"]);
         Assert.Contains("rank 3", reasons["batched_weight"]);
         Assert.Contains("alpha", reasons["scaled_gemm"]);
-        using var runner = new ModelRunner(quantized);
-        using var original = new ModelRunner(model);
+        using var runner = new ModelRunner(quantized, "quantized");
+        using var original = new ModelRunner(model, "model");
         var expected = original.Run(feed);
         var actual = runner.Run(feed);
         foreach (var name in expected.Keys) AssertClose(expected[name].ToFloats(), actual[name].ToFloats(), 0.05);
