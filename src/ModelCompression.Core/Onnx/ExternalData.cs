@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using ModelCompression.Core.Diagnostics;
-using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Onnx;
 
@@ -62,31 +61,23 @@ public static class ExternalData
     /// </summary>
     private static long CheckedLength(TensorProto tensor, ExternalDataReference reference, string file, string modelPath)
     {
-        var declared = DeclaredBytes(tensor, modelPath);
+        if (!DeclaredSize.IsPossible(tensor))
+            throw new CompressionException(DiagnosticCode.ModelInvalid, modelPath,
+                $"'{modelPath}' is not a valid ONNX model: tensor '{tensor.Name}' has the impossible dims {DeclaredSize.Describe(tensor)}. The model is corrupt; re-export it.");
+        var declared = DeclaredSize.Bytes(tensor);
         var fileLength = new FileInfo(file).Length;
         var length = reference.Length ?? declared ?? Math.Max(0, fileLength - reference.Offset);
         if (reference.Offset > fileLength || length > fileLength - reference.Offset)
             throw new CompressionException(DiagnosticCode.ExternalDataMissing, modelPath,
-                $"Tensor '{tensor.Name}' ({Describe(tensor)}) of '{modelPath}' needs {length} bytes from offset {reference.Offset} of '{reference.Location}', but the file holds {fileLength} bytes. " +
+                $"Tensor '{tensor.Name}' ({DeclaredSize.Describe(tensor)}) of '{modelPath}' needs {length} bytes from offset {reference.Offset} of '{reference.Location}', but the file holds {fileLength} bytes. " +
                 "The external-data file is truncated or belongs to another model: copy the model's own data file beside it, or re-export the model.");
         if (reference.Length is { } given && declared is { } needed && given != needed)
             throw new CompressionException(DiagnosticCode.ModelInvalid, modelPath,
-                $"'{modelPath}' is not a valid ONNX model: tensor '{tensor.Name}' ({Describe(tensor)}) needs {needed} bytes, but its external data in '{reference.Location}' is {given} bytes long. The model is corrupt; re-export it with its external data.");
+                $"'{modelPath}' is not a valid ONNX model: tensor '{tensor.Name}' ({DeclaredSize.Describe(tensor)}) needs {needed} bytes, but its external data in '{reference.Location}' is {given} bytes long. The model is corrupt; re-export it with its external data.");
         if (length > Array.MaxLength)
             throw new CompressionException(DiagnosticCode.ModelUnsupported, modelPath,
-                $"Tensor '{tensor.Name}' ({Describe(tensor)}) of '{modelPath}' holds {length} bytes; this tool loads tensors of at most {Array.MaxLength} bytes (2 GB). Split the tensor, or compress the model with another tool.");
+                $"Tensor '{tensor.Name}' ({DeclaredSize.Describe(tensor)}) of '{modelPath}' holds {length} bytes; this tool loads tensors of at most {Array.MaxLength} bytes (2 GB). Split the tensor, or compress the model with another tool.");
         return length;
-    }
-
-    /// <summary>The bytes the tensor's dims need, or null when its element type has no fixed size.</summary>
-    private static long? DeclaredBytes(TensorProto tensor, string modelPath)
-    {
-        var size = ElementTypes.SizeOf((DataType)tensor.DataType);
-        // In doubles, so that absurd dims cannot overflow; half of long's range leaves room for rounding.
-        if (tensor.Dims.Any(d => d < 0) || tensor.Dims.Aggregate((double)size, (a, d) => a * d) > long.MaxValue / 2)
-            throw new CompressionException(DiagnosticCode.ModelInvalid, modelPath,
-                $"'{modelPath}' is not a valid ONNX model: tensor '{tensor.Name}' has the impossible dims {Dims(tensor)}. The model is corrupt; re-export it.");
-        return size == 0 ? null : tensor.Dims.Aggregate((long)size, (a, d) => a * d);
     }
 
     /// <summary>One external tensor's bytes, read only once its location, range and dims have been checked.</summary>
@@ -110,8 +101,4 @@ public static class ExternalData
         }
         return UnsafeByteOperations.UnsafeWrap(bytes); // the array is ours alone: no second copy
     }
-
-    private static string Describe(TensorProto tensor) => $"{ElementTypes.Name((DataType)tensor.DataType)} {Dims(tensor)}";
-
-    private static string Dims(TensorProto tensor) => $"[{string.Join(", ", tensor.Dims)}]";
 }

@@ -4,8 +4,9 @@ namespace ModelCompression.Core.Onnx;
 
 /// <summary>
 /// Structural checks that catch what protobuf parsing lets through, such as a file cut at a field
-/// boundary: a graph must exist, opsets must be declared, and every value a node or output uses
-/// must be defined in its scope (graph inputs, initializers, node outputs, enclosing graphs).
+/// boundary: a graph must exist, opsets must be declared, every value a node or output uses
+/// must be defined in its scope (graph inputs, initializers, node outputs, enclosing graphs), and
+/// a tensor's raw data must fill its dims exactly.
 /// </summary>
 public static class OnnxStructure
 {
@@ -18,6 +19,17 @@ public static class OnnxStructure
         if (model.OpsetImport.Count == 0)
             throw Invalid(path, "it imports no operator set");
         ValidateGraph(model.Graph, new HashSet<string>(StringComparer.Ordinal), path);
+        foreach (var tensor in OnnxWalk.Tensors(model).Where(t => !t.RawData.IsEmpty))
+            ValidateRawData(tensor, path);
+    }
+
+    // ONNX Runtime refuses a tensor whose raw data does not fill its dims exactly; later passes would size buffers from the dims.
+    private static void ValidateRawData(TensorProto tensor, string path)
+    {
+        if (!DeclaredSize.IsPossible(tensor))
+            throw Invalid(path, $"tensor '{tensor.Name}' has the impossible dims {DeclaredSize.Describe(tensor)}");
+        if (DeclaredSize.Bytes(tensor) is { } needed && needed != tensor.RawData.Length)
+            throw Invalid(path, $"tensor '{tensor.Name}' ({DeclaredSize.Describe(tensor)}) needs {needed} bytes, but its raw data holds {tensor.RawData.Length}");
     }
 
     private static void ValidateGraph(GraphProto graph, HashSet<string> outerScope, string path)
