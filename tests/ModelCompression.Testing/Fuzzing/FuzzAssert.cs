@@ -3,10 +3,16 @@ namespace ModelCompression.Testing.Fuzzing;
 /// <summary>The fuzz tests' one assertion: a target survives its mutations, with its figures printed whether it does or not.</summary>
 public static class FuzzAssert
 {
-    /// <summary>Mutations per target in a normal test run (a few seconds at most); <see cref="MutationFuzzer.IterationsVariable"/> overrides it.</summary>
+    /// <summary>Set to a positive number to run that many mutations per target instead of <see cref="DefaultIterations"/>.</summary>
+    public const string IterationsVariable = "MODELCOMPRESSION_FUZZ_ITERATIONS";
+
+    /// <summary>Set to a positive number to start from another seed than <see cref="DefaultSeed"/>.</summary>
+    public const string SeedVariable = "MODELCOMPRESSION_FUZZ_SEED";
+
+    /// <summary>Mutations per target in a normal test run: a few seconds at most.</summary>
     public const int DefaultIterations = 1_000;
 
-    /// <summary>Fixed, so that a test run is reproducible; <see cref="MutationFuzzer.SeedVariable"/> overrides it.</summary>
+    /// <summary>Fixed, so that a test run is reproducible.</summary>
     public const int DefaultSeed = 72_025;
 
     /// <summary>
@@ -15,7 +21,7 @@ public static class FuzzAssert
     /// </summary>
     public static FuzzReport NoCrashes(FuzzTarget target, ITestOutputHelper output)
     {
-        var report = MutationFuzzer.Run(target, MutationFuzzer.Iterations(DefaultIterations), MutationFuzzer.Seed(DefaultSeed));
+        var report = MutationFuzzer.Run(target, FromEnvironment(IterationsVariable, DefaultIterations), FromEnvironment(SeedVariable, DefaultSeed));
 
         output.WriteLine(report.ToString());
         TestContext.Current.SendDiagnosticMessage(report.Summary);
@@ -24,4 +30,7 @@ public static class FuzzAssert
         Assert.True(report.Successes > 0 && report.CodedFailures.Count > 0, $"Only one kind of outcome: {report.Summary}");
         return report;
     }
+
+    private static int FromEnvironment(string variable, int byDefault) =>
+        int.TryParse(Environment.GetEnvironmentVariable(variable), out var value) && value > 0 ? value : byDefault;
 }

@@ -10,24 +10,10 @@ namespace ModelCompression.Testing.Fuzzing;
 /// </summary>
 public static class MutationFuzzer
 {
-    /// <summary>Set to a number to run that many mutations per target instead of the tests' default.</summary>
-    public const string IterationsVariable = "MODELCOMPRESSION_FUZZ_ITERATIONS";
-
-    /// <summary>Set to a number to start from another seed than the tests' fixed one.</summary>
-    public const string SeedVariable = "MODELCOMPRESSION_FUZZ_SEED";
-
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
     // Distinct crashes saved and listed; the rest are counted.
     private const int SavedCrashes = 5;
-
-    /// <summary>The mutations per target: <see cref="IterationsVariable"/> when set, else <paramref name="byDefault"/>.</summary>
-    public static int Iterations(int byDefault) =>
-        int.TryParse(Environment.GetEnvironmentVariable(IterationsVariable), out var n) && n > 0 ? n : byDefault;
-
-    /// <summary>The seed: <see cref="SeedVariable"/> when set, else <paramref name="byDefault"/>.</summary>
-    public static int Seed(int byDefault) =>
-        int.TryParse(Environment.GetEnvironmentVariable(SeedVariable), out var n) ? n : byDefault;
 
     /// <summary>Runs <paramref name="iterations"/> mutated inputs through <paramref name="target"/>.</summary>
     /// <param name="timeout">How long one input may run before it counts as a hang; <see cref="DefaultTimeout"/> when null.</param>
