@@ -28,6 +28,10 @@ public static class Npy
 {
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
     private const int Alignment = 64; // numpy pads the header so the data starts 64-byte aligned
+    // numpy's own reader refuses longer headers (max_header_size in numpy/lib/format.py): no array it reads needs more.
+    private const int MaxHeaderLength = 10_000;
+    // Errors quote at most this much of a header: enough to recognise it, not the whole of a hostile one.
+    private const int QuotedHeaderLength = 200;
 
     /// <summary>Reads the header of the array at the start of <paramref name="stream"/>, leaving the stream at its data.</summary>
     /// <param name="file">The data file, named in errors.</param>
@@ -48,7 +52,8 @@ public static class Npy
             Span<byte> lengthField = stackalloc byte[4];
             stream.ReadExactly(lengthField[..lengthBytes]);
             var headerLength = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(lengthField) : BinaryPrimitives.ReadUInt32LittleEndian(lengthField);
-            if (headerLength > 1 << 20) throw Invalid(file, name, $"declares a {headerLength}-byte header, which no numpy writes: the file is corrupt");
+            if (headerLength > MaxHeaderLength)
+                throw Invalid(file, name, $"declares a {headerLength}-byte header, longer than the {MaxHeaderLength} bytes numpy itself reads: the file is corrupt or not written by numpy; write it again with np.savez");
             var headerBytes = new byte[headerLength];
             stream.ReadExactly(headerBytes);
             var header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(headerBytes);
@@ -149,10 +154,10 @@ public static class Npy
         }
         catch (FormatException e)
         {
-            throw Invalid(file, name, $"has an unreadable header ({e.Message}): \"{text.Trim()}\"; write it with np.savez");
+            throw Invalid(file, name, $"has an unreadable header ({e.Message}): {Quote(text)}; write it with np.savez");
         }
         if (!dict.TryGetValue("descr", out var descr) || !dict.TryGetValue("shape", out var shapeValue) || !dict.TryGetValue("fortran_order", out var fortran))
-            throw Invalid(file, name, $"has a header without 'descr', 'fortran_order' and 'shape': \"{text.Trim()}\"; write it with np.savez");
+            throw Invalid(file, name, $"has a header without 'descr', 'fortran_order' and 'shape': {Quote(text)}; write it with np.savez");
 
         if (shapeValue is not List<object?> dims || dims.Any(d => d is not long n || n < 0))
             throw Invalid(file, name, $"has the shape {Show(shapeValue)}, which is not a tuple of sizes");
@@ -171,6 +176,12 @@ public static class Npy
         if (shape.Aggregate(1.0, (a, d) => a * d) * ElementTypes.SizeOf(elementType) > long.MaxValue / 2)
             throw Invalid(file, name, $"has the impossible shape {Show(shapeValue)}: the file is corrupt");
         return new NpyHeader(elementType, shape);
+    }
+
+    private static string Quote(string header)
+    {
+        var text = header.Trim();
+        return text.Length <= QuotedHeaderLength ? $"\"{text}\"" : $"\"{text[..QuotedHeaderLength]}…\" ({text.Length} characters)";
     }
 
     private static DataType ElementTypeOf(string dtype, string file, string name)

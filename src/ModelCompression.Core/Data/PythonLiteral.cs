@@ -11,8 +11,16 @@ namespace ModelCompression.Core.Data;
 /// </summary>
 internal sealed class PythonLiteral
 {
+    /// <summary>
+    /// How deep containers may nest. An .npy header nests a shape tuple in a dict (2); a structured
+    /// dtype, refused later with its own message, nests a list of field tuples a little deeper. The
+    /// bound keeps this recursive parser far from a stack overflow on a hostile header.
+    /// </summary>
+    public const int MaxDepth = 8;
+
     private readonly string _text;
     private int _position;
+    private int _depth;
 
     private PythonLiteral(string text) => _text = text;
 
@@ -33,14 +41,23 @@ internal sealed class PythonLiteral
         var c = _text[_position];
         return c switch
         {
-            '{' => Dict(),
-            '(' => Sequence(')'),
-            '[' => Sequence(']'),
+            '{' => Nested(Dict),
+            '(' => Nested(() => Sequence(')')),
+            '[' => Nested(() => Sequence(']')),
             '\'' or '"' => String(),
             _ when c == '-' || c == '+' || char.IsDigit(c) => Integer(),
             _ when char.IsLetter(c) => Name(),
             _ => throw Error($"unexpected character '{c}'"),
         };
+    }
+
+    private T Nested<T>(Func<T> container)
+    {
+        if (_depth == MaxDepth) throw Error($"containers are nested more than {MaxDepth} deep");
+        _depth++;
+        var value = container();
+        _depth--;
+        return value;
     }
 
     private Dictionary<string, object?> Dict()

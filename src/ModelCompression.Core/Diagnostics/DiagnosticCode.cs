@@ -17,6 +17,8 @@ public static class DiagnosticCode
     public const string ExternalDataMissing = "MC1004";
     /// <summary>The model's signature cannot be fixed for the wrapper (a dimension no data resolves).</summary>
     public const string SignatureUnresolved = "MC1005";
+    /// <summary>A tensor's external-data location points outside the model's folder (a relative path climbing out, an absolute path, or a symbolic link).</summary>
+    public const string ExternalDataOutsideModelFolder = "MC1006";
 
     /// <summary>A data file (ValidationData or CalibrationData) does not exist.</summary>
     public const string DataNotFound = "MC2001";

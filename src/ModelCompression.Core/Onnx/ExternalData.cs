@@ -5,7 +5,8 @@ namespace ModelCompression.Core.Onnx;
 
 /// <summary>
 /// ONNX external data: tensors whose bytes live in side files named by <c>external_data</c>
-/// entries (<c>location</c>, <c>offset</c>, <c>length</c>), relative to the model's directory.
+/// entries (<c>location</c>, <c>offset</c>, <c>length</c>), relative to the model's folder and
+/// never outside it (<see cref="ExternalDataLocation"/>).
 /// </summary>
 public static class ExternalData
 {
@@ -14,32 +15,15 @@ public static class ExternalData
     public const string LengthKey = "length";
 
     /// <summary>Reads every external tensor of <paramref name="model"/> into its raw_data.</summary>
+    /// <exception cref="CompressionException">
+    /// MC1002 malformed entries or dims; MC1004 the file is missing or shorter than the tensor;
+    /// MC1006 a location outside the model's folder. Each is raised before the tensor's bytes are read or allocated.
+    /// </exception>
     public static void Inline(ModelProto model, string modelPath)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
         foreach (var tensor in OnnxWalk.Tensors(model).Where(IsExternal))
         {
-            var entries = tensor.ExternalData.ToDictionary(e => e.Key, e => e.Value);
-            if (!entries.TryGetValue(LocationKey, out var location) || string.IsNullOrEmpty(location))
-                throw new CompressionException(DiagnosticCode.ModelInvalid, modelPath,
-                    $"Tensor '{tensor.Name}' is marked as external data but names no location. Re-export the model with its external data.");
-            var file = Path.Combine(directory, location);
-            if (!File.Exists(file))
-                throw new CompressionException(DiagnosticCode.ExternalDataMissing, modelPath,
-                    $"Tensor '{tensor.Name}' stores its data in '{location}', which does not exist next to the model. Copy the external-data file beside the model.");
-            var offset = entries.TryGetValue(OffsetKey, out var o) ? long.Parse(o) : 0;
-            var fileLength = new FileInfo(file).Length;
-            var length = entries.TryGetValue(LengthKey, out var l) ? long.Parse(l) : fileLength - offset;
-            if (offset < 0 || length < 0 || offset + length > fileLength)
-                throw new CompressionException(DiagnosticCode.ExternalDataMissing, modelPath,
-                    $"Tensor '{tensor.Name}' needs bytes {offset}..{offset + length} of '{location}', but the file holds {fileLength} bytes. The external-data file is truncated or belongs to another model.");
-            var bytes = new byte[length];
-            using (var stream = File.OpenRead(file))
-            {
-                stream.Seek(offset, SeekOrigin.Begin);
-                stream.ReadExactly(bytes);
-            }
-            tensor.RawData = ByteString.CopyFrom(bytes);
+            tensor.RawData = Load(tensor, modelPath);
             tensor.ExternalData.Clear();
             tensor.DataLocation = TensorProto.Types.DataLocation.Default;
         }
@@ -69,4 +53,52 @@ public static class ExternalData
     }
 
     public static bool IsExternal(TensorProto tensor) => tensor.DataLocation == TensorProto.Types.DataLocation.External;
+
+    /// <summary>
+    /// The number of bytes to read: the given length, else what the dims need (as ONNX Runtime reads
+    /// it), else the rest of the file; checked against the file and the dims so that an absurd
+    /// declaration is refused before anything is allocated.
+    /// </summary>
+    private static long CheckedLength(TensorProto tensor, ExternalDataReference reference, string file, string modelPath)
+    {
+        if (TensorStorage.ElementCount(tensor) is null)
+            throw new CompressionException(DiagnosticCode.ModelInvalid, modelPath,
+                $"'{modelPath}' is not a valid ONNX model: tensor '{tensor.Name}' has the impossible dims {TensorStorage.Describe(tensor)}. The model is corrupt; re-export it.");
+        var declared = TensorStorage.RawBytes(tensor);
+        var fileLength = new FileInfo(file).Length;
+        var length = reference.Length ?? declared ?? Math.Max(0, fileLength - reference.Offset);
+        if (reference.Offset > fileLength || length > fileLength - reference.Offset)
+            throw new CompressionException(DiagnosticCode.ExternalDataMissing, modelPath,
+                $"Tensor '{tensor.Name}' ({TensorStorage.Describe(tensor)}) of '{modelPath}' needs {length} bytes from offset {reference.Offset} of '{reference.Location}', but the file holds {fileLength} bytes. " +
+                "The external-data file is truncated or belongs to another model: copy the model's own data file beside it, or re-export the model.");
+        if (reference.Length is { } given && declared is { } needed && given != needed)
+            throw new CompressionException(DiagnosticCode.ModelInvalid, modelPath,
+                $"'{modelPath}' is not a valid ONNX model: tensor '{tensor.Name}' ({TensorStorage.Describe(tensor)}) needs {needed} bytes, but its external data in '{reference.Location}' is {given} bytes long. The model is corrupt; re-export it with its external data.");
+        if (length > Array.MaxLength)
+            throw new CompressionException(DiagnosticCode.ModelUnsupported, modelPath,
+                $"Tensor '{tensor.Name}' ({TensorStorage.Describe(tensor)}) of '{modelPath}' holds {length} bytes; this tool loads tensors of at most {Array.MaxLength} bytes (2 GB). Split the tensor, or compress the model with another tool.");
+        return length;
+    }
+
+    /// <summary>One external tensor's bytes, read only once its location, range and dims have been checked.</summary>
+    private static ByteString Load(TensorProto tensor, string modelPath)
+    {
+        var reference = ExternalDataReference.Of(tensor, modelPath);
+        var file = ExternalDataLocation.Resolve(modelPath, tensor.Name, reference.Location);
+        var length = CheckedLength(tensor, reference, file, modelPath);
+        if (length == 0) return ByteString.Empty; // nothing to open (and opening a FIFO would block)
+        var bytes = new byte[length];
+        try
+        {
+            using var stream = File.OpenRead(file);
+            stream.Seek(reference.Offset, SeekOrigin.Begin);
+            stream.ReadExactly(bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressionException(DiagnosticCode.ExternalDataMissing, modelPath,
+                $"Tensor '{tensor.Name}' of '{modelPath}' stores its data in '{reference.Location}', which cannot be read ({e.Message}). Check that the external-data file beside the model is readable.", e);
+        }
+        return UnsafeByteOperations.UnsafeWrap(bytes); // the array is ours alone: no second copy
+    }
 }

@@ -15,15 +15,7 @@ public static class TensorStorage
         var type = (DataType)tensor.DataType;
         var dims = $"[{string.Join(",", tensor.Dims)}]";
         if (tensor.Dims.Any(d => d < 0)) return $"has a negative dimension in its dims {dims}";
-        long count;
-        try
-        {
-            count = tensor.Dims.Aggregate(1L, (a, d) => checked(a * d));
-        }
-        catch (OverflowException)
-        {
-            return $"has dims {dims}, more elements than any tensor can hold";
-        }
+        if (ElementCount(tensor) is not { } count) return $"has dims {dims}, more elements than any tensor can hold";
         if (tensor.DataLocation == TensorProto.Types.DataLocation.External) return null;
         if (tensor.HasRawData)
         {
@@ -35,6 +27,27 @@ public static class TensorStorage
         return needed is null || stored == needed ? null
             : $"holds {stored} values where its dims {dims} of {ElementTypes.Name(type)} need {needed}";
     }
+
+    /// <summary>The number of elements the dims declare; null when a dim is negative or the count overflows.</summary>
+    public static long? ElementCount(TensorProto tensor)
+    {
+        if (tensor.Dims.Any(d => d < 0)) return null;
+        try
+        {
+            return tensor.Dims.Aggregate(1L, (a, d) => checked(a * d));
+        }
+        catch (OverflowException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The bytes the dims need as raw data; null when the count is impossible or the type has no raw form (strings).</summary>
+    public static long? RawBytes(TensorProto tensor) =>
+        ElementCount(tensor) is { } count ? RawBytes((DataType)tensor.DataType, count) : null;
+
+    /// <summary>"float [4, 4]", for messages.</summary>
+    public static string Describe(TensorProto tensor) => $"{ElementTypes.Name((DataType)tensor.DataType)} [{string.Join(", ", tensor.Dims)}]";
 
     // Sub-byte types pack two elements per byte; null where raw storage is not defined (strings, unknown types).
     private static long? RawBytes(DataType type, long count) => type switch

@@ -1,4 +1,3 @@
-using System.Text;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Tensors;
@@ -52,7 +51,7 @@ public class NpyTests
     [InlineData("  {  'descr' :'<i8' ,\n 'fortran_order':False,'shape':( 2 , 3 ) , }  ")]
     public void Header_dicts_are_parsed_as_python_writes_them(string header)
     {
-        var array = ReadRaw(header, BytesOf<long>(1, 2, 3, 4, 5, 6));
+        var array = ReadRaw(header, RawNpy.DataOf<long>(1, 2, 3, 4, 5, 6));
 
         Assert.Equal(new long[] { 2, 3 }, array.Shape.ToArray());
         Assert.Equal(new long[] { 1, 2, 3, 4, 5, 6 }, array.AsSpan<long>().ToArray());
@@ -61,8 +60,8 @@ public class NpyTests
     [Fact]
     public void A_scalar_has_shape_unit_and_a_one_tuple_may_end_with_a_comma()
     {
-        var scalar = ReadRaw("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", BytesOf(2.5f));
-        var vector = ReadRaw("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", BytesOf(2.5f));
+        var scalar = ReadRaw("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", RawNpy.DataOf(2.5f));
+        var vector = ReadRaw("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", RawNpy.DataOf(2.5f));
 
         Assert.Equal(0, scalar.Rank);
         Assert.Equal(2.5f, scalar.AsSpan<float>()[0]);
@@ -72,7 +71,7 @@ public class NpyTests
     [Fact]
     public void Fortran_order_of_a_vector_is_the_same_layout_and_is_read()
     {
-        var array = ReadRaw("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", BytesOf(1f, 2f));
+        var array = ReadRaw("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", RawNpy.DataOf(1f, 2f));
 
         Assert.Equal(new[] { 1f, 2f }, array.AsSpan<float>().ToArray());
     }
@@ -89,10 +88,36 @@ public class NpyTests
     [InlineData("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", "unreadable header")]
     public void Bad_headers_are_MC2002_errors(string header, string problem)
     {
-        var error = Assert.Throws<CompressionException>(() => ReadRaw(header, BytesOf(1f, 2f)));
+        var error = Assert.Throws<CompressionException>(() => ReadRaw(header, RawNpy.DataOf(1f, 2f)));
 
         Assert.Equal(DiagnosticCode.DataInvalid, error.Code);
         Assert.Contains(problem, error.Message);
+    }
+
+    [Fact]
+    public void A_header_longer_than_numpy_reads_is_MC2002_and_the_longest_it_reads_is_read()
+    {
+        const string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
+
+        var longest = ReadRaw(dict.PadRight(9_999), RawNpy.DataOf(1f, 2f)); // 10,000 bytes with its '\n'
+        var error = Assert.Throws<CompressionException>(() => ReadRaw(dict.PadRight(10_000), RawNpy.DataOf(1f, 2f)));
+
+        Assert.Equal(new[] { 1f, 2f }, longest.AsSpan<float>().ToArray());
+        Assert.Equal(DiagnosticCode.DataInvalid, error.Code);
+        Assert.Contains("10001-byte header", error.Message);
+        Assert.Contains("10000", error.Message);
+    }
+
+    [Fact]
+    public void A_header_nested_deeper_than_any_dtype_needs_is_MC2002_with_a_short_message()
+    {
+        var shape = new string('(', 4_000) + "2," + new string(')', 4_000);
+
+        var error = Assert.Throws<CompressionException>(() => ReadRaw($"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}", RawNpy.DataOf(1f, 2f)));
+
+        Assert.Equal(DiagnosticCode.DataInvalid, error.Code);
+        Assert.Contains("nested", error.Message);
+        Assert.True(error.Message.Length < 1_000, $"The message quotes the whole header: {error.Message.Length} characters.");
     }
 
     [Fact]
@@ -106,7 +131,7 @@ public class NpyTests
     [Fact]
     public void Truncated_data_and_a_wrong_magic_are_MC2002_errors()
     {
-        var full = Raw("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", BytesOf(1f, 2f, 3f, 4f));
+        var full = RawNpy.Bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", RawNpy.DataOf(1f, 2f, 3f, 4f));
 
         var truncated = Assert.Throws<CompressionException>(() => Npy.Read(new MemoryStream(full[..^3]), "d.npz", "x"));
         var cutHeader = Assert.Throws<CompressionException>(() => Npy.Read(new MemoryStream(full[..20]), "d.npz", "x"));
@@ -155,20 +180,5 @@ public class NpyTests
         }
     }
 
-    private static NdArray ReadRaw(string header, byte[] data) => Npy.Read(new MemoryStream(Raw(header, data)), "raw.npz", "x");
-
-    // A version 1.0 .npy with the header text as given (no padding needed to be readable).
-    private static byte[] Raw(string header, byte[] data)
-    {
-        var text = Encoding.Latin1.GetBytes(header + "\n");
-        var stream = new MemoryStream();
-        stream.Write([0x93, .. "NUMPY"u8]);
-        stream.Write([1, 0, (byte)(text.Length & 0xFF), (byte)(text.Length >> 8)]);
-        stream.Write(text);
-        stream.Write(data);
-        return stream.ToArray();
-    }
-
-    private static byte[] BytesOf<T>(params T[] values) where T : unmanaged =>
-        System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+    private static NdArray ReadRaw(string header, byte[] data) => Npy.Read(new MemoryStream(RawNpy.Bytes(header, data)), "raw.npz", "x");
 }

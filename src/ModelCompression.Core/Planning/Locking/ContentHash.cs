@@ -23,19 +23,21 @@ public static class ContentHash
     /// The SHA-256 of a model file's bytes and, when its tensors keep their data in external files,
     /// of those files too (a model whose weights change in its side file has changed).
     /// </summary>
+    /// <exception cref="Diagnostics.CompressionException">MC1006 an external-data location leads outside the model's folder; MC1002/MC1004 one is malformed or missing.</exception>
     public static string OfModelFile(string path)
     {
         var bytes = File.ReadAllBytes(path);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(bytes);
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        foreach (var location in ExternalLocations(bytes))
+        foreach (var (location, tensor) in ExternalLocations(bytes))
         {
-            var file = Path.Combine(directory, location);
-            if (!File.Exists(file)) continue; // loading the model reports it (MC1004)
+            // The location as the model names it, the content from the file it resolves to inside the model's folder.
+            var file = ExternalDataLocation.Resolve(path, tensor, location);
             ArrayContentHash.AppendString(hash, location);
+            var length = new FileInfo(file).Length;
+            ArrayContentHash.AppendLength(hash, length);
+            if (length == 0) continue; // nothing to open (and opening a FIFO would block)
             using var stream = File.OpenRead(file);
-            ArrayContentHash.AppendLength(hash, stream.Length);
             AppendStream(hash, stream);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -50,8 +52,11 @@ public static class ContentHash
         return ArrayContentHash.Of(archive.Names.Select(name => KeyValuePair.Create(name, archive.Read(name))).ToList());
     }
 
-    /// <summary>The distinct external-data files a model's tensors name, sorted; none when the bytes are not a model.</summary>
-    private static IEnumerable<string> ExternalLocations(byte[] bytes)
+    /// <summary>
+    /// The distinct external-data locations a model's tensors name, sorted, each with the first tensor
+    /// naming it (for errors); none when the bytes are not a model.
+    /// </summary>
+    private static IEnumerable<(string Location, string Tensor)> ExternalLocations(byte[] bytes)
     {
         ModelProto model;
         try
@@ -64,10 +69,10 @@ public static class ContentHash
         }
         return OnnxWalk.Tensors(model)
             .Where(ExternalData.IsExternal)
-            .SelectMany(t => t.ExternalData.Where(e => e.Key == ExternalData.LocationKey).Select(e => e.Value))
-            .Where(location => !string.IsNullOrEmpty(location))
-            .Distinct(StringComparer.Ordinal)
-            .Order(StringComparer.Ordinal)
+            .SelectMany(t => t.ExternalData.Where(e => e.Key == ExternalData.LocationKey).Select(e => (Location: e.Value, Tensor: t.Name)))
+            .Where(l => !string.IsNullOrEmpty(l.Location))
+            .DistinctBy(l => l.Location, StringComparer.Ordinal)
+            .OrderBy(l => l.Location, StringComparer.Ordinal)
             .ToList();
     }
 
