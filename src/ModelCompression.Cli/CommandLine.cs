@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.CommandLine;
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Planning;
@@ -97,6 +98,8 @@ public static class CommandLine
                 $"Internal error while {activity}: {e.GetType().Name}: {e.Message}. Please report it with the detailed build log."));
             log.Detail(e.ToString());
         }
+        // The memory a build machine needs for this model and data (see README, "Memory").
+        log.Detail($"peak memory {Process.GetCurrentProcess().PeakWorkingSet64 >> 20} MB");
         return log.HasErrors ? 1 : 0;
     }
 

@@ -21,7 +21,7 @@ public sealed partial class LargeDataTests
     {
         using var folder = WorkerFolder.OfSharedModel("digits-mlp");
         WriteZeros(folder.ValidationPath);
-        Assert.InRange(new FileInfo(folder.ValidationPath).Length, 1, 20L << 20);
+        Assert.InRange(new FileInfo(folder.ValidationPath).Length, 1, 64L << 20); // a small file that inflates 100-fold and more
 
         var run = folder.Compress().AssertSucceeded();
 
@@ -29,7 +29,7 @@ public sealed partial class LargeDataTests
         Assert.True(peak < PeakLimitBytes, $"peak memory {peak >> 20} MB, limit {PeakLimitBytes >> 20} MB.{Environment.NewLine}{run.Command}");
     }
 
-    /// <summary>input [S, 64] float32 and labels [S] int64, all zero, deflated: about 2 MB on disk.</summary>
+    /// <summary>input [S, 64] float32 and labels [S] int64, all zero, deflated: about 21 MB on disk.</summary>
     private static void WriteZeros(string path)
     {
         File.Delete(path);

@@ -30,4 +30,10 @@ public sealed class ParserFuzzTests(ITestOutputHelper output)
 
     [Fact]
     public void Signature_sidecar() => FuzzAssert.NoCrashes(ParserFuzzTargets.SignatureSidecarText(), output);
+
+    [Fact]
+    public void Plan_lock_file() => FuzzAssert.NoCrashes(LockFuzzTargets.LockFile(), output);
+
+    [Fact]
+    public void Plans_in_a_lock_with_a_valid_fingerprint() => FuzzAssert.NoCrashes(LockFuzzTargets.LockedPlans(), output);
 }
