@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 
 namespace ModelCompression.Build.Tasks;
 
@@ -15,14 +14,19 @@ internal static class LockState
 {
     private const string PlanPrefix = "plan ";
 
+    // A lock is a few KB per plan; a larger file is not searched in this (MSBuild's) process, only hashed.
+    private const long MaxSearchedLockBytes = 16 << 20;
+
     public static string Of(string lockFile, string stampFile)
     {
-        if (!File.Exists(lockFile)) return "no lock";
-        var lockText = File.ReadAllText(lockFile);
+        var info = new FileInfo(lockFile);
+        if (!info.Exists) return "no lock";
         var stamp = File.Exists(stampFile) ? File.ReadAllText(stampFile).Trim() : "";
-        if (stamp.StartsWith(PlanPrefix, StringComparison.Ordinal) && lockText.Contains($"\"fingerprint\": \"{stamp.Substring(PlanPrefix.Length)}\""))
+        if (stamp.StartsWith(PlanPrefix, StringComparison.Ordinal) && info.Length <= MaxSearchedLockBytes
+            && File.ReadAllText(lockFile).Contains($"\"fingerprint\": \"{stamp.Substring(PlanPrefix.Length)}\""))
             return stamp;
         using var sha = SHA256.Create();
-        return "lock " + BitConverter.ToString(sha.ComputeHash(Encoding.UTF8.GetBytes(lockText))).Replace("-", "").ToLowerInvariant();
+        using var stream = info.OpenRead();
+        return "lock " + BitConverter.ToString(sha.ComputeHash(stream)).Replace("-", "").ToLowerInvariant();
     }
 }

@@ -79,21 +79,7 @@ internal static class LockFuzzTargets
         return new PassStep(words.Length == 0 ? "" : words[0], parameters);
     }));
 
-    /// <summary>y = Relu(x·A)·B, 32 features, 10 classes: every technique has a layer to work on.</summary>
-    private static ModelProto Model()
-    {
-        var random = new Random(5);
-        float[] Weights(int count) => Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-        return new OnnxBuilder(13)
-            .Input("x", DataType.Float, "N", 32)
-            .Initializer("A", Weights(32 * 32), 32, 32)
-            .Initializer("B", Weights(32 * 10), 32, 10)
-            .Node("MatMul", ["x", "A"], ["h"], "layer_a")
-            .Node("Relu", ["h"], ["r"], "relu")
-            .Node("MatMul", ["r", "B"], ["y"], "layer_b")
-            .Output("y", DataType.Float, "N", 10)
-            .Build();
-    }
+    private static ModelProto Model() => TestModels.Mlp(32, 32, 10, seed: 5);
 
     private static SampleSet Calibration(ModelProto model) =>
         SampleSet.FromArrays("calibration.npz", new Dictionary<string, NdArray> { ["x"] = SyntheticInputs.Uniform([16, 32], 7) }, model);

@@ -17,20 +17,7 @@ public class ReportStatisticsTests
     // y = Relu(x·A)·B: 64·64 + 64·10 = 4,736 parameters; 2·(64·64 + 64·10) = 9,472 FLOPs per sample.
     private const long Parameters = 4_736, Flops = 9_472;
 
-    private static ModelProto Mlp()
-    {
-        var random = new Random(3);
-        float[] Weights(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-        return new OnnxBuilder(13)
-            .Input("x", DataType.Float, "N", Features)
-            .Initializer("A", Weights(Features * Hidden), Features, Hidden)
-            .Initializer("B", Weights(Hidden * Classes), Hidden, Classes)
-            .Node("MatMul", ["x", "A"], ["h"], "layer_a")
-            .Node("Relu", ["h"], ["r"], "relu")
-            .Node("MatMul", ["r", "B"], ["y"], "layer_b")
-            .Output("y", DataType.Float, "N", Classes)
-            .Build();
-    }
+    private static ModelProto Mlp() => TestModels.Mlp(Features, Hidden, Classes, seed: 3);
 
     /// <summary>Compresses the MLP (labels: its own predictions) with the given techniques and budgets; returns the report and its Markdown.</summary>
     private static (CompressionReport Report, string Markdown) Compress(Technique techniques, Budgets budgets)

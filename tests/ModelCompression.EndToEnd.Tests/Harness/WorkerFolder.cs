@@ -49,20 +49,7 @@ public sealed class WorkerFolder : IDisposable
     public string Combine(params string[] parts) => _dir.Combine(parts);
 
     /// <summary>y = Relu(x·A)·B with fixed random weights.</summary>
-    public static ModelProto Model()
-    {
-        var random = new Random(5);
-        float[] Weights(int count) => Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-        return new OnnxBuilder(13)
-            .Input("x", DataType.Float, "N", Features)
-            .Initializer("A", Weights(Features * Features), Features, Features)
-            .Initializer("B", Weights(Features * Classes), Features, Classes)
-            .Node("MatMul", ["x", "A"], ["h"], "layer_a")
-            .Node("Relu", ["h"], ["r"], "relu")
-            .Node("MatMul", ["r", "B"], ["y"], "layer_b")
-            .Output("y", DataType.Float, "N", Classes)
-            .Build();
-    }
+    public static ModelProto Model() => TestModels.Mlp(Features, Features, Classes, seed: 5);
 
     public static NdArray Inputs(int samples, int seed) => SyntheticInputs.Uniform([samples, Features], seed);
 
