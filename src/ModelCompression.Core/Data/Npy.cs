@@ -67,11 +67,14 @@ public static class Npy
 
     /// <summary>Reads one whole array (header and data) from <paramref name="stream"/>.</summary>
     /// <exception cref="CompressionException">MC2002: not an .npy array, one this tool cannot read, or truncated.</exception>
-    public static NdArray Read(Stream stream, string file, string name)
+    /// <param name="storedBytes">The entry's whole length when known (a zip entry's): data longer than it is refused before any allocation.</param>
+    public static NdArray Read(Stream stream, string file, string name, long? storedBytes = null)
     {
         var header = ReadHeader(stream, file, name);
         if (header.DataLength > Array.MaxLength)
-            throw Invalid(file, name, $"holds {header.DataLength:N0} bytes ({header}), more than one array can hold in memory (2 GB); use fewer samples");
+            throw Invalid(file, name, $"holds {Bytes(header.DataLength)} bytes ({header}), more than one array can hold in memory (2 GB); use fewer samples");
+        if (header.DataLength > storedBytes)
+            throw Invalid(file, name, $"declares {Bytes(header.DataLength)} data bytes ({header}), but its entry holds {Bytes(storedBytes.Value)} bytes in all: the file is truncated or corrupt; write it again");
         var data = new byte[header.DataLength];
         try
         {
@@ -79,10 +82,12 @@ public static class Npy
         }
         catch (EndOfStreamException)
         {
-            throw Invalid(file, name, $"ends before the {header.DataLength:N0} data bytes its header ({header}) declares: the file is truncated; write it again");
+            throw Invalid(file, name, $"ends before the {Bytes(header.DataLength)} data bytes its header ({header}) declares: the file is truncated; write it again");
         }
         return new NdArray(header.ElementType, header.Shape.ToArray(), data);
     }
+
+    private static string Bytes(long count) => count.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>Writes <paramref name="array"/> as an .npy (version 1.0, or 2.0 when the header needs it).</summary>
     public static void Write(Stream stream, NdArray array)

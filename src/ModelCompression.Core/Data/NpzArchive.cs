@@ -76,7 +76,7 @@ public sealed class NpzArchive : IDisposable
 
     /// <summary>Reads array <paramref name="name"/> (decompressing it if needed).</summary>
     /// <exception cref="CompressionException">MC2002 the entry is not a readable .npy array.</exception>
-    public NdArray Read(string name) => ReadEntry(name, stream => Npy.Read(stream, Path, name));
+    public NdArray Read(string name) => ReadEntry(name, stream => Npy.Read(stream, Path, name, _entries[name].Length));
 
     /// <summary>
     /// Writes <paramref name="arrays"/> as an .npz at <paramref name="path"/> in one piece (atomically),

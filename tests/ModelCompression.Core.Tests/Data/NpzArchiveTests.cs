@@ -52,6 +52,23 @@ public class NpzArchiveTests
         Assert.Empty(empty.Data);
     }
 
+    /// <summary>A header may claim 2 GB of data in a 100-byte entry: refused before 2 GB are allocated.</summary>
+    [Fact]
+    public void An_entry_shorter_than_the_data_its_header_declares_is_MC2002_before_allocating()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("claims.npz");
+        RawNpy.WriteNpz(path, [new("x", RawNpy.Bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (500000000,), }", RawNpy.DataOf(1f, 2f)))]);
+        using var archive = NpzArchive.Open(path, DataSetting.ValidationData);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<CompressionException>(() => archive.Read("x"));
+
+        Assert.Equal(DiagnosticCode.DataInvalid, e.Code);
+        Assert.Contains("declares 2,000,000,000 data bytes", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "the declared size was allocated");
+    }
+
     [Fact]
     public void Headers_are_read_without_the_data()
     {
