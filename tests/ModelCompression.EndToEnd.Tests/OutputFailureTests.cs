@@ -37,7 +37,8 @@ public sealed class OutputFailureTests
         var output = folder.Combine("out", "mlp.onnx");
         var signature = folder.Combine("out", "mlp.onnx.mcsig");
         var report = folder.Combine("report");
-        List<string> search = ["--validation-data", data, "--techniques", "fusion;int8", "--lock", folder.Combine("mlp.lock.json")];
+        // 16 samples resolve a drop of 6.25 points at best (MC2008 below that).
+        List<string> search = ["--validation-data", data, "--techniques", "fusion;int8", "--max-accuracy-drop", "10%", "--lock", folder.Combine("mlp.lock.json")];
         (string Path, string[] Arguments) run = blocked switch
         {
             // Without data the outputs are written right after the lossless rewrites.

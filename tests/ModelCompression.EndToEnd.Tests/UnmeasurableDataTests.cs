@@ -48,6 +48,16 @@ public sealed class UnmeasurableDataTests
         Assert.False(File.Exists(folder.OutputPath));
     }
 
+    /// <summary>Lossless rewrites alone have no budget to judge (they are checked against the original on every sample).</summary>
+    [Fact]
+    public void One_sample_is_enough_when_only_lossless_rewrites_may_run()
+    {
+        using var folder = new WorkerFolder();
+        folder.WriteValidation(WorkerFolder.Inputs(1, seed: 11));
+
+        folder.CompressWith("fusion").AssertSucceeded();
+    }
+
     [Fact]
     public void Enough_samples_for_the_budget_pass()
     {

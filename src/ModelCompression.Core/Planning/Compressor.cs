@@ -87,7 +87,7 @@ public sealed class Compressor(ICompressionLog log)
         var context = new PassContext(calibration) { Reference = lossless };
         log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} validation samples)");
         var validationReference = Reference.Measure(source, modelFile, validation, metric);
-        BudgetResolution.Check(validationReference, request.Budgets, MetricKinds.Name(metric));
+        if ((request.Techniques & Techniques.Lossy) != 0) BudgetResolution.Check(validationReference, request.Budgets, MetricKinds.Name(metric));
         var searchReference = SearchReference(source, modelFile, calibration, metric);
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
         var space = CompressionSpace.Find(lossless, request.Techniques);

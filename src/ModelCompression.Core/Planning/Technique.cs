@@ -20,6 +20,9 @@ public enum Technique
 
 public static class Techniques
 {
+    /// <summary>The techniques that change what the model computes (all but fusion): only they make a budget to judge.</summary>
+    public const Technique Lossy = Technique.All & ~Technique.Fusion;
+
     /// <summary>Parses "fusion;int8;int4" (also comma separated); empty means all.</summary>
     public static Technique Parse(string? value, string? file)
     {
