@@ -78,10 +78,15 @@ public sealed class PlanLockSet
     public static PlanLockSet Of(IEnumerable<PlanLock> plans)
     {
         var list = plans.ToList();
-        var duplicate = list.GroupBy(p => p.Inputs.Settings.Key, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new ArgumentException($"Two plans are locked for the same settings ({duplicate.Key}).", nameof(plans));
+        if (SameSettings(list) is { } same)
+            throw new ArgumentException($"Plans {string.Join(" and ", same)} are locked for the same settings ({list[same[0]].Inputs.Settings.Key}).", nameof(plans));
         return new PlanLockSet(list, null);
     }
+
+    /// <summary>The positions of the first plans that share their settings; null when every plan's settings are distinct.</summary>
+    public static IReadOnlyList<int>? SameSettings(IReadOnlyList<PlanLock> plans) =>
+        Enumerable.Range(0, plans.Count).GroupBy(i => plans[i].Inputs.Settings.Key, StringComparer.Ordinal)
+            .FirstOrDefault(g => g.Count() > 1)?.ToList();
 
     public IReadOnlyList<PlanLock> Plans { get; }
 

@@ -104,9 +104,8 @@ public static class PlanLockFile
             if (version != PlanLock.FormatVersion)
                 throw Invalid(path, $"it is in lock format version {version}, and this tool ({Compressor.ToolVersion}) reads version {PlanLock.FormatVersion}");
             var plans = root.Property("plans").Items().Select(ReadPlan).ToList();
-            var duplicate = plans.Select((p, i) => (p.Inputs.Settings.Key, i)).GroupBy(p => p.Key, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-            if (duplicate is not null)
-                throw Invalid(path, $"'plans[{string.Join("]' and 'plans[", duplicate.Select(p => p.i))}]' are for the same settings");
+            if (PlanLockSet.SameSettings(plans) is { } same)
+                throw Invalid(path, $"'plans[{string.Join("]' and 'plans[", same)}]' are for the same settings");
             return PlanLockSet.Of(plans);
         }
     }
