@@ -85,4 +85,16 @@ public sealed class UntrustedLockTests
         Assert.False(File.Exists(folder.OutputPath));
         folder.Compress().AssertSucceeded(); // outside locked mode the plan is measured as it is
     }
+
+    /// <summary>A 3 GB (sparse) lock is refused before it is read, not an out-of-memory crash.</summary>
+    [Fact]
+    public void A_huge_lock_file_is_MC5004_before_it_is_read()
+    {
+        using var folder = new WorkerFolder();
+        using (var file = File.Create(folder.LockPath)) file.SetLength(3L << 30);
+
+        var run = folder.Compress().AssertFailsWith("MC5004");
+
+        Assert.Contains("more than any lock this tool writes", run.Output);
+    }
 }

@@ -80,4 +80,16 @@ public sealed class UntrustedModelFileTests
         result.AssertFailsWith("MC1004");
         Assert.Contains("[1000000, 1000000]", result.Output);
     }
+
+    /// <summary>A file past protobuf's 2 GB limit (here a 3 GB sparse file) is refused before it is read, not an out-of-memory crash.</summary>
+    [Fact]
+    public void A_model_file_over_2_GB_is_MC1002_before_it_is_read()
+    {
+        using var folder = new WorkerFolder();
+        using (var file = File.Create(folder.ModelPath)) file.SetLength(3L << 30);
+
+        var run = WorkerCli.Run(folder.Path, "compress", folder.ModelPath, "--output", folder.OutputPath).AssertFailsWith("MC1002");
+
+        Assert.Contains("more than the 2 GB an ONNX (protobuf) file can hold", run.Output);
+    }
 }

@@ -8,15 +8,33 @@ namespace ModelCompression.Core.Onnx;
 public static class OnnxModelFile
 {
     /// <summary>Reads a model, inlines its external data and checks its structure.</summary>
-    /// <exception cref="CompressionException">MC1001 missing, MC1002 corrupt or truncated, MC1004 external data missing.</exception>
+    /// <exception cref="CompressionException">MC1001 missing, MC1002 corrupt, truncated, unreadable or over protobuf's 2 GB, MC1004 external data missing.</exception>
     public static ModelProto Load(string path)
     {
         if (!File.Exists(path))
             throw new CompressionException(DiagnosticCode.ModelNotFound, path,
                 $"The model file '{path}' does not exist. Check the Include path of the CompressedModel item.");
-        var model = Parse(File.ReadAllBytes(path), path);
+        var model = Parse(ReadBytes(path), path);
         ExternalData.Inline(model, path);
         return model;
+    }
+
+    // A protobuf message cannot exceed 2 GB; larger models keep their weights in external-data files.
+    private static byte[] ReadBytes(string path)
+    {
+        try
+        {
+            var length = new FileInfo(path).Length;
+            if (length > int.MaxValue)
+                throw new CompressionException(DiagnosticCode.ModelInvalid, path,
+                    $"'{path}' is {length} bytes, more than the 2 GB an ONNX (protobuf) file can hold, so it is not a valid model. Save large models with their weights as external data (onnx.save_model(model, path, save_as_external_data=True)).");
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressionException(DiagnosticCode.ModelInvalid, path,
+                $"The model file '{path}' cannot be read ({e.Message}). Check that it is a readable file.", e);
+        }
     }
 
     /// <summary>Parses model bytes and checks their structure; <paramref name="displayPath"/> names the file in errors.</summary>

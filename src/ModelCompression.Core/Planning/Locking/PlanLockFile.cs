@@ -18,6 +18,9 @@ public static class PlanLockFile
 {
     public const string Extension = ".compression.lock.json";
 
+    /// <summary>A lock file is refused beyond this size, before it is read: a plan takes a few KB, so only a corrupt or hostile file is larger.</summary>
+    public const int MaxLockBytes = 16 << 20;
+
     /// <summary>How long a build waits for another one that updates the same lock file.</summary>
     public static TimeSpan UpdateTimeout { get; } = TimeSpan.FromMinutes(5);
 
@@ -51,6 +54,9 @@ public static class PlanLockFile
         string json;
         try
         {
+            var length = new FileInfo(path).Length;
+            if (length > MaxLockBytes)
+                throw Invalid(path, $"it is {length} bytes, more than any lock this tool writes ({MaxLockBytes} at most; a plan takes a few KB)");
             json = File.ReadAllText(path, Encoding.UTF8);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
