@@ -29,6 +29,9 @@ public sealed class PassContext(SampleSet? calibration)
     /// </summary>
     public ModelProto? Reference { get; init; }
 
+    /// <summary>Each layer's input moments on the calibration data, for data-aware rounding; null when not collected.</summary>
+    public LayerStatistics.ILayerStatistics? LayerStatistics { get; init; }
+
     public CalibrationResult CalibrationFor(ModelProto model)
     {
         if (calibration is null)
