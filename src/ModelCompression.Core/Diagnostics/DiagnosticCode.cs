@@ -49,6 +49,9 @@ public static class DiagnosticCode
     /// <summary>No candidate within the other budgets meets MaxLatency (or is not slower than the original).</summary>
     public const string LatencyBudgetNotMet = "MC4003";
 
+    /// <summary>Warning: the search reached ModelCompressionMaxSearchTime before its work was done, so its plan depends on the machine's speed.</summary>
+    public const string SearchTimeExceeded = "MC4101";
+
     /// <summary>Locked mode: the plan lock is missing.</summary>
     public const string LockMissing = "MC5001";
     /// <summary>Locked mode: the plan lock does not match the model, data, budgets or tool version.</summary>

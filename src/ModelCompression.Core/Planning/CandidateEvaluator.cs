@@ -16,7 +16,7 @@ namespace ModelCompression.Core.Planning;
 /// </summary>
 public sealed class CandidateEvaluator(
     ModelProto source, string modelFile, PassContext context, Reference search, Reference validation,
-    IReadOnlyDictionary<string, NdArray> latencySample, LatencyOptions latencyOptions)
+    IReadOnlyDictionary<string, NdArray> latencySample, LatencyOptions latencyOptions) : ICandidateMeasurer
 {
     private readonly Dictionary<string, Candidate> _byHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Measurement> _validationByHash = new(StringComparer.Ordinal);
@@ -79,7 +79,10 @@ public sealed class CandidateEvaluator(
     }
 
     /// <summary>A sensitivity probe: <see cref="SensitivityOf(Plan, string)"/> (0 unless <paramref name="measure"/>) and the file's size, from one application of the plan.</summary>
-    public (double Sensitivity, long SizeBytes) Probe(Plan plan, string label, bool measure = true)
+    public (double Sensitivity, long SizeBytes) Probe(Plan plan, string label) => Probe(plan, label, measure: true);
+
+    /// <summary>A sensitivity probe (0 unless <paramref name="measure"/>) and the file's size, from one application of the plan.</summary>
+    public (double Sensitivity, long SizeBytes) Probe(Plan plan, string label, bool measure)
     {
         var model = Apply(plan);
         return (measure ? SensitivityOf(model, HashOf(model), label) : 0, OnnxModelFile.SizeOf(model));
@@ -99,6 +102,8 @@ public sealed class CandidateEvaluator(
 
     /// <summary>What <see cref="SensitivityOf"/> measures when it is not the metric's drop (for the log and the report).</summary>
     public string? SensitivityMeasure => search.Metric == MetricKind.Accuracy ? "predictions changed" : null;
+
+    public double Resolution => 1.0 / Math.Max(1, search.Samples.Count);
 
 
     private double SearchScore(ModelProto model, string hash, string label)

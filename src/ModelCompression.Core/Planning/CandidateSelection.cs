@@ -20,7 +20,7 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
     /// </summary>
     public const int MaxJudged = 8;
 
-    /// <summary>Sizes this close are the same in practice; among them the faster candidate is preferred.</summary>
+    /// <summary>Sizes this close are the same in practice; among them the better scoring candidate is preferred.</summary>
     public const double SizeTie = 0.02;
 
     /// <param name="searchDrop">The accuracy drop a candidate may show on the search split to be judged (default: the budget's).</param>
@@ -77,31 +77,21 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
             $"({ReportWriter.Times(fastest.Latency.Ratio)} the original's) per batch-1 run, and {allowed}. Raise MaxLatency, or allow the techniques that are faster on this machine."), [fastest]);
     }
 
-    /// <summary>Latencies this close are the same in practice (batch-1 timings on a build machine vary by a few percent).</summary>
-    public const double LatencyTie = 0.15;
-
     /// <summary>
-    /// By size, except among candidates within <see cref="SizeTie"/> of the smallest remaining: there the
-    /// clearly faster ones go first (within <see cref="LatencyTie"/> of the fastest), and among those the
-    /// smallest, the best scoring, then the plan's text — so noise in the timings rarely changes the choice.
+    /// By size, except among candidates within <see cref="SizeTie"/> of the smallest remaining: there the best scoring
+    /// goes first, then the smallest, then the plan's text. Latency only decides whether a candidate is eligible (its
+    /// budget), never the order: timings vary with the machine's load, and the choice must not.
     /// </summary>
     private static IEnumerable<Candidate> SmallestFirst(IEnumerable<Candidate> candidates)
     {
-        var remaining = candidates.OrderBy(c => c.SizeBytes).ThenByDescending(c => c.Search.Score).ToList();
+        var remaining = candidates.OrderBy(c => c.SizeBytes).ThenByDescending(c => c.Search.Score).ThenBy(c => c.Plan.ToString(), StringComparer.Ordinal).ToList();
         while (remaining.Count > 0)
         {
             var limit = remaining[0].SizeBytes * (1 + SizeTie);
             var tied = remaining.TakeWhile(c => c.SizeBytes <= limit).ToList();
             remaining.RemoveRange(0, tied.Count);
-            while (tied.Count > 0)
-            {
-                var fastest = tied.Min(c => c.Latency.Ratio);
-                var asFast = tied.Where(c => c.Latency.Ratio <= fastest * (1 + LatencyTie))
-                    .OrderBy(c => c.SizeBytes).ThenByDescending(c => c.Search.Score).ThenBy(c => c.Plan.ToString(), StringComparer.Ordinal)
-                    .ToList();
-                foreach (var c in asFast) yield return c;
-                tied.RemoveAll(asFast.Contains);
-            }
+            foreach (var c in tied.OrderByDescending(c => c.Search.Score).ThenBy(c => c.SizeBytes).ThenBy(c => c.Plan.ToString(), StringComparer.Ordinal))
+                yield return c;
         }
     }
 

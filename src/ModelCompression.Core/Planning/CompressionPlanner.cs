@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Diagnostics;
+using ModelCompression.Core.Planning.Prediction;
 using ModelCompression.Core.Reporting;
 
 namespace ModelCompression.Core.Planning;
@@ -8,13 +9,14 @@ namespace ModelCompression.Core.Planning;
 public enum UnitKind { Layer, Channels }
 
 /// <summary>
-/// One option of one unit measured alone on the search split: a layer's setting, or a share of a
+/// One option of one unit, measured alone on the search split or predicted: a layer's setting, or a share of a
 /// channel group pruned; what it saves and what it costs.
 /// </summary>
 /// <param name="Unit">The layer's node name, or the channel group's id.</param>
 /// <param name="Bytes">The size change of the model (negative: saved).</param>
 /// <param name="Drop">The score drop (0 for settings assumed lossless, and for rises).</param>
-public sealed record SettingProbe(UnitKind Kind, string Unit, string OpType, LayerSetting? Setting, double PruneRatio, long Bytes, double Drop)
+/// <param name="Predicted">The drop is predicted from the layer's statistics, not measured.</param>
+public sealed record SettingProbe(UnitKind Kind, string Unit, string OpType, LayerSetting? Setting, double PruneRatio, long Bytes, double Drop, bool Predicted = false)
 {
     public string Label => Setting?.ToString() ?? string.Create(CultureInfo.InvariantCulture, $"{PruneRatio:P0} of its channels pruned");
 
@@ -23,40 +25,71 @@ public sealed record SettingProbe(UnitKind Kind, string Unit, string OpType, Lay
 }
 
 /// <summary>What the search measured, and the sketch it settled on.</summary>
+/// <param name="OptionsPredicted">Options whose drop was predicted from layer statistics.</param>
+/// <param name="OptionsMeasured">Options measured alone (a layer's calibration option, a channel share).</param>
+/// <param name="TimedOut">The safety net (<see cref="SearchLimits.MaxSearchTime"/>) stopped the search: the result depends on the machine's speed.</param>
 public sealed record PlannerResult(
     IReadOnlyList<Candidate> Candidates,
     IReadOnlyList<SettingProbe> Probes,
     CompressionSketch Solution,
     bool TimedOut,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed,
+    int OptionsPredicted = 0,
+    int OptionsMeasured = 0);
 
 /// <summary>
-/// The accuracy-aware search. Every layer at its smallest setting first; when that breaks a budget on
-/// the search split, every setting of every layer is measured alone (largest layers first: its size
-/// change and its score drop), and a multiple-choice knapsack picks the smallest combination whose
-/// summed drop fits the budget. Drops only roughly add up, so the combination is measured: if it
-/// breaks the budget the knapsack runs again with a tighter one, if it holds with room to spare a
-/// looser one, then bisects between the two; a setting that made the combination slower is dropped. This runs
-/// per family — quantization only, then per-layer structure, then channel pruning too — and on each solution a bounded grid tries the shared knobs (int8 form and calibration, int4 block size and accuracy level)
-/// on the solution. The time budget stops the search with what was measured so far.
+/// How much work the search may do. Counts, not time, bound it, so the same inputs give the same plan on any machine;
+/// <see cref="MaxSearchTime"/> is only a safety net.
+/// </summary>
+/// <param name="MaxCalibrationProbes">Options measured alone to calibrate the predicted drops (one per layer and kind, largest layers first); the others take the median.</param>
+/// <param name="MaxPruningProbes">Channel shares measured alone (largest groups first).</param>
+/// <param name="MaxSolveRounds">Combinations the knapsack proposes per family.</param>
+public sealed record SearchLimits(TimeSpan MaxSearchTime, int MaxCalibrationProbes = 64, int MaxPruningProbes = 48, int MaxSolveRounds = 10)
+{
+    public static SearchLimits Default { get; } = new(CompressionRequest.DefaultMaxSearchTime);
+}
+
+/// <summary>
+/// The accuracy-aware search. Every layer at its smallest setting first; when that breaks a budget on the search split,
+/// every option of every layer gets a predicted drop (its output error from the layer's input statistics, scaled by a
+/// coefficient measured once per layer), channel shares are measured alone, and a multiple-choice knapsack picks the
+/// smallest combination whose summed drop fits the budget. Drops only roughly add up, so the combination is measured:
+/// if it breaks the budget the unexplained part is charged to its options and the knapsack runs again, or with a
+/// tighter budget; if it holds with room to spare, a looser one; then it bisects between the two. This runs per family
+/// (quantization only, then per-layer structure, then channel pruning too), and on each solution the shared knobs
+/// (int8 form and calibration, int4 block size and accuracy level) are tried one at a time.
 /// </summary>
 public sealed class CompressionPlanner(
-    CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, Budgets budgets, TimeSpan maxSearchTime, SearchProgress progress,
-    IEnumerable<Candidate>? measured = null, IEnumerable<SettingProbe>? probed = null)
+    ICandidateMeasurer evaluator, Plan basePlan, CompressionSpace space, Budgets budgets, SearchLimits limits, SearchProgress progress,
+    LayerErrors errors, IEnumerable<Candidate>? measured = null, IEnumerable<SettingProbe>? probed = null)
 {
-    /// <summary>Probing stops at this share of the search time, so that what was probed is still combined and measured.</summary>
-    public const double ProbingShare = 0.7;
+    /// <summary>The relative output error a layer's calibration option should stay under: visible on the search split, not saturated.</summary>
+    public const double CalibrationError = 0.1;
 
-    /// <summary>How many combinations the knapsack proposes at most before the search settles.</summary>
-    public const int MaxSolveRounds = 10;
+    /// <summary>A combination that used this share of the budget or more is close enough: no looser budget is tried.</summary>
+    public const double BudgetUsedEnough = 0.8;
+
+    /// <summary>The knapsack's budget grows at most this factor per round when a combination held with room to spare.</summary>
+    public const double MaxBudgetGrowth = 2;
+
+    /// <summary>The knapsack's budget shrinks at least to this share per round when a combination broke it.</summary>
+    public const double MinBudgetShrink = 0.7;
+
+    /// <summary>Bisection stops when the holding and failing budgets are this share of the allowed drop apart; unexplained drops below it are noise.</summary>
+    public const double BudgetResolution = 1.0 / 16;
 
     private readonly List<Candidate> _candidates = [.. measured ?? []];
     private readonly List<SettingProbe> _probes = [.. probed ?? []];
+    private readonly DropPredictor _predictor = new(errors, evaluator.Resolution);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private bool _timedOut;
+    private double _losslessSensitivity;
 
     public PlannerResult Run()
     {
+        // Options measured alone by an earlier round calibrate this one's predictions too.
+        foreach (var probe in _probes.Where(p => p.Kind == UnitKind.Layer && !p.Predicted))
+            _predictor.Calibrate(probe.Unit, probe.Setting!, probe.Drop);
         var lossless = Measure("lossless", basePlan, force: true)!;
         // What the lossless rewrites alone change (float rounding): no option is charged for it.
         _losslessSensitivity = evaluator.SensitivityOf(lossless.Plan, lossless.Label);
@@ -67,10 +100,10 @@ public sealed class CompressionPlanner(
         var solution = CompressionSketch.Unchanged;
         foreach (var family in Families())
         {
-            (solution, var knobs) = SolveFamily(lossless, family);
-            foreach (var int8 in space.Int8Variants())
-                foreach (var variant in space.Int4Variants(int8))
-                    Measure(solution, variant with { BiasCorrection = knobs.BiasCorrection, FoldFactors = knobs.FoldFactors });
+            (solution, var knobs) = SolveFamily(family);
+            // The shared knobs one at a time on the family's solution (not their product: each costs a whole-model run).
+            foreach (var variant in space.Int8Variants().Concat(space.Int4Variants(QuantizationKnobs.Default)).Distinct())
+                Measure(solution, variant with { BiasCorrection = knobs.BiasCorrection, FoldFactors = knobs.FoldFactors });
             if (solution.Layers.Values.Any(s => !s.AssumedLossless))
                 Measure(solution, knobs with { BiasCorrection = !knobs.BiasCorrection });
         }
@@ -92,69 +125,106 @@ public sealed class CompressionPlanner(
     }
 
     /// <summary>
-    /// Every unit at its smallest option in the family first; if that breaks a budget, probe (once) and solve.
-    /// Returns the family's solution and the knobs it holds with (bias correction, folded factors).
+    /// Every unit at its smallest option in the family first; if that breaks a budget, the options get their drops
+    /// (predicted, or measured for channel shares) and the knapsack solves. Returns the family's solution and the knobs
+    /// it holds with (bias correction, folded factors).
     /// </summary>
-    private (CompressionSketch Sketch, QuantizationKnobs Knobs) SolveFamily(Candidate lossless, Func<SettingProbe, bool> family)
+    private (CompressionSketch Sketch, QuantizationKnobs Knobs) SolveFamily(Func<SettingProbe, bool> family)
     {
         var knobs = QuantizationKnobs.Default;
         var all = Options().Where(family).ToList();
         var smallest = all.GroupBy(o => (o.Kind, o.Unit)).Aggregate(CompressionSketch.Unchanged,
-            (sketch, unit) => unit.MinBy(EstimatedBits)!.ApplyTo(sketch));
+            (sketch, unit) => unit.MinBy(o => o.Bytes)!.ApplyTo(sketch));
         var first = Measure(smallest, knobs);
         if (first is not null && Holds(first)) return (smallest, knobs);
-        // Only this family's options not probed yet: the safer families are probed (and solved) before the time
-        // budget goes to the riskier ones (ppocr-rec: every option of every layer takes longer than 10 minutes).
-        var unprobed = all.Where(o => !_probes.Any(p => SameOption(p, o))).ToList();
-        if (unprobed.Count > 0)
-        {
-            progress.Stage($"the smallest settings break a budget: measuring {unprobed.Count} settings of the {unprobed.Select(o => o.Unit).Distinct().Count()} layers and channel groups alone");
-            Probe(lossless, knobs, unprobed);
-        }
+        Calibrate(knobs);
+        MeasurePruning(knobs, all.Where(o => o.Kind == UnitKind.Channels).ToList());
         return Solve(knobs, family);
     }
 
     /// <summary>
-    /// Bits per original weight an option leaves, estimated without applying it (k-means and SVD on a large model take
-    /// minutes over every option): enough to find each unit's smallest option. A rank-k factorization of an m × n weight
-    /// keeps k(m + n)/mn of it, at least 2k/√(mn).
+    /// Every layer option with its estimated bytes and predicted drop, every channel share unmeasured (bytes 0),
+    /// largest units first. Options without a prediction (no weight found) are left out.
     /// </summary>
-    private double EstimatedBits(SettingProbe option)
-    {
-        if (option.Setting is not { } setting) return 32 * (1 - option.PruneRatio);
-        var parameters = Math.Max(1, space.Layers.FirstOrDefault(l => l.Node == option.Unit)?.Parameters ?? 1);
-        return setting.NominalBits * (setting.Rank > 0 ? Math.Min(1, 2.0 * setting.Rank / Math.Sqrt(parameters)) : 1);
-    }
-
-    private double _losslessSensitivity;
-
-    /// <summary>Every option of every unit (unmeasured), largest units first.</summary>
     private IEnumerable<SettingProbe> Options() =>
-        space.Layers.Select(l => (l.Parameters, Options: l.Settings.Select(setting => new SettingProbe(UnitKind.Layer, l.Node, l.OpType, setting, 0, 0, 0))))
-            .Concat(space.Pruning.Select(g => (g.Parameters, Options: g.Ratios.Select(ratio => new SettingProbe(UnitKind.Channels, g.Group, "channels", null, ratio, 0, 0)))))
+        space.Layers.Select(l => (l.Parameters, Options: l.Settings
+                .Where(setting => setting.AssumedLossless || errors.Of(l.Node, setting) is not null)
+                .Select(setting => new SettingProbe(UnitKind.Layer, l.Node, l.OpType, setting, 0, errors.EstimatedBytes(l, setting), 0, Predicted: true))))
+            .Concat(space.Pruning.Select(g => (g.Parameters, Options: g.Ratios.Select(ratio =>
+                new SettingProbe(UnitKind.Channels, g.Group, "channels", null, ratio, -(long)(g.Parameters * 4 * ratio), 0)))))
             .OrderByDescending(u => u.Parameters)
             .SelectMany(u => u.Options);
+
+    /// <summary>
+    /// One option of each layer measured alone (largest layers first, at most <see cref="SearchLimits.MaxCalibrationProbes"/>):
+    /// it fixes how that layer's output error turns into the model's drop.
+    /// </summary>
+    private void Calibrate(QuantizationKnobs knobs)
+    {
+        var calibrated = _probes.Where(p => p.Kind == UnitKind.Layer && !p.Predicted).ToList();
+        var options = space.Layers.Where(l => calibrated.All(p => p.Unit != l.Node))
+            .OrderByDescending(l => l.Parameters).ThenBy(l => l.Node, StringComparer.Ordinal)
+            .SelectMany(l => _predictor.CalibrationOptions(l, CalibrationError).Select(setting =>
+                new SettingProbe(UnitKind.Layer, l.Node, l.OpType, setting, 0, errors.EstimatedBytes(l, setting), 0)))
+            .Take(limits.MaxCalibrationProbes - calibrated.Count)
+            .ToList();
+        if (options.Count == 0) return;
+        progress.Stage($"predicted the drop of {errors.Count} options from layer statistics; measuring {options.Count} of them alone (one per layer and kind) to calibrate the predictions");
+        var done = 0;
+        foreach (var option in options)
+        {
+            if (TimeIsUp()) return;
+            var probe = MeasureAlone(option, knobs);
+            _predictor.Calibrate(option.Unit, option.Setting!, probe.Drop);
+            progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, ++done, options.Count, evaluator.SensitivityMeasure);
+        }
+    }
+
+    /// <summary>Channel shares measured alone (largest groups first, at most <see cref="SearchLimits.MaxPruningProbes"/> in all).</summary>
+    private void MeasurePruning(QuantizationKnobs knobs, IReadOnlyList<SettingProbe> options)
+    {
+        var unmeasured = options.Where(o => !_probes.Any(p => SameOption(p, o)))
+            .Take(limits.MaxPruningProbes - _probes.Count(p => p.Kind == UnitKind.Channels)).ToList();
+        if (unmeasured.Count == 0) return;
+        progress.Stage($"measuring {unmeasured.Count} channel shares of {unmeasured.Select(o => o.Unit).Distinct().Count()} channel groups alone");
+        var done = 0;
+        foreach (var option in unmeasured)
+        {
+            if (TimeIsUp()) return;
+            var probe = MeasureAlone(option, knobs);
+            progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, ++done, unmeasured.Count, evaluator.SensitivityMeasure);
+        }
+    }
+
+    private SettingProbe MeasureAlone(SettingProbe option, QuantizationKnobs knobs)
+    {
+        var plan = PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space);
+        var lossless = _candidates[0];
+        var (sensitivity, size) = evaluator.Probe(plan, $"{option.Unit} alone at {option.Label}");
+        var probe = option with { Bytes = size - lossless.SizeBytes, Drop = Math.Max(0, sensitivity - _losslessSensitivity), Predicted = false };
+        _probes.Add(probe);
+        return probe;
+    }
 
     private static bool SameOption(SettingProbe a, SettingProbe b) =>
         a.Kind == b.Kind && a.Unit == b.Unit && a.Setting == b.Setting && a.PruneRatio == b.PruneRatio;
 
-    /// <summary>Each of <paramref name="options"/> alone, largest units first (so a tight time budget probes what matters most).</summary>
-    private void Probe(Candidate lossless, QuantizationKnobs knobs, IReadOnlyList<SettingProbe> options)
+    /// <summary>
+    /// The knapsack's options: each layer option with its predicted drop (its measured one when it was measured alone),
+    /// each measured channel share.
+    /// </summary>
+    private List<List<SettingProbe>> KnapsackOptions(Func<SettingProbe, bool> family, IReadOnlySet<SettingProbe> forbidden)
     {
-        var done = 0;
-        foreach (var option in options)
-        {
-            if (_clock.Elapsed > maxSearchTime * ProbingShare)
-            {
-                progress.Stage(string.Create(CultureInfo.InvariantCulture, $"{ProbingShare:P0} of the search time is used: solving with the {done} of {options.Count} settings measured"));
-                return;
-            }
-            var plan = PlanBuilder.Build(basePlan, option.ApplyTo(CompressionSketch.Unchanged), knobs, space);
-            var (sensitivity, size) = evaluator.Probe(plan, $"{option.Unit} alone at {option.Label}", measure: option.Setting is not { AssumedLossless: true });
-            var probe = option with { Bytes = size - lossless.SizeBytes, Drop = Math.Max(0, sensitivity - _losslessSensitivity) };
-            _probes.Add(probe);
-            progress.Sensitivity(probe.Unit, probe.Label, probe.Drop, ++done, options.Count, evaluator.SensitivityMeasure);
-        }
+        var measuredAlone = _probes.Where(p => !p.Predicted).ToList();
+        var options = Options()
+            .Select(o => measuredAlone.FirstOrDefault(p => SameOption(p, o)) is { } known ? known with { Bytes = Math.Min(known.Bytes, o.Bytes) }
+                : o.Kind == UnitKind.Layer && _predictor.Predict(o.Unit, o.Setting!) is { } drop ? o with { Drop = drop } : null)
+            .OfType<SettingProbe>()
+            .Where(o => family(o) && !forbidden.Contains(o))
+            .ToList();
+        return space.Layers.Select(l => (UnitKind.Layer, l.Node)).Concat(space.Pruning.Select(g => (UnitKind.Channels, g.Group)))
+            .Select(u => options.Where(o => o.Kind == u.Item1 && o.Unit == u.Item2).ToList())
+            .ToList();
     }
 
     /// <summary>
@@ -165,15 +235,14 @@ public sealed class CompressionPlanner(
     private (CompressionSketch Sketch, QuantizationKnobs Knobs) Solve(QuantizationKnobs knobs, Func<SettingProbe, bool> family)
     {
         var forbidden = new HashSet<SettingProbe>();
-        var blame = new Dictionary<SettingProbe, double>();
-        double Cost(SettingProbe p) => p.Drop + blame.GetValueOrDefault(p);
+        var blame = new Dictionary<(string, LayerSetting?, double), double>();
+        double Cost(SettingProbe p) => p.Drop + blame.GetValueOrDefault((p.Unit, p.Setting, p.PruneRatio));
         var best = (Sketch: CompressionSketch.Unchanged, Knobs: knobs);
         long bestSize = long.MaxValue;
         double budget = budgets.MaxAccuracyDrop, holding = double.NaN, failing = double.NaN;
-        for (var round = 0; round < MaxSolveRounds; round++)
+        for (var round = 0; round < limits.MaxSolveRounds; round++)
         {
-            var units = space.Layers.Select(l => (UnitKind.Layer, l.Node)).Concat(space.Pruning.Select(g => (UnitKind.Channels, g.Group))).ToList();
-            var options = units.Select(u => _probes.Where(p => p.Kind == u.Item1 && p.Unit == u.Item2 && family(p) && !forbidden.Contains(p)).ToList()).ToList();
+            var options = KnapsackOptions(family, forbidden);
             var choice = MultipleChoiceKnapsack.Solve(
                 options.Select(o => (IReadOnlyList<KnapsackOption>)[new KnapsackOption(0, 0), .. o.Select(p => new KnapsackOption(p.Bytes, Cost(p)))]).ToList(),
                 budget);
@@ -198,15 +267,15 @@ public sealed class CompressionPlanner(
                 if (double.IsNaN(failing))
                 {
                     // Drops add up less than the sum of their parts: with room left, ask the knapsack for more.
-                    if (candidate.Search.Drop >= budgets.MaxAccuracyDrop * 0.8) break;
-                    budget *= Math.Min(2, budgets.MaxAccuracyDrop / Math.Max(candidate.Search.Drop, budgets.MaxAccuracyDrop / 4));
+                    if (candidate.Search.Drop >= budgets.MaxAccuracyDrop * BudgetUsedEnough) break;
+                    budget *= Math.Min(MaxBudgetGrowth, budgets.MaxAccuracyDrop / Math.Max(candidate.Search.Drop, budgets.MaxAccuracyDrop / 4));
                     continue;
                 }
             }
             else if (budgets.AllowsDrop(candidate.Search.Drop))
             {
                 // Accurate enough but slower: the int4 layers are the ones that can be (small matrices); keep them out.
-                var slower = _probes.Where(p => p.Setting?.Format == WeightFormat.Int4 && sketch.SettingOf(p.Unit) == p.Setting).ToList();
+                var slower = options.SelectMany(o => o).Where(p => p.Setting?.Format == WeightFormat.Int4 && sketch.SettingOf(p.Unit) == p.Setting).ToList();
                 if (slower.Count == 0) break;
                 forbidden.UnionWith(slower);
                 progress.Stage($"that combination is slower than the original: trying again without int4 on {string.Join(", ", slower.Select(p => p.Unit))}");
@@ -215,26 +284,29 @@ public sealed class CompressionPlanner(
             else if (Blame(chosen, candidate, blame, Cost)) continue;
             else failing = budget;
 
-            var next = double.IsNaN(holding) ? budget * Math.Min(0.7, budgets.MaxAccuracyDrop / Math.Max(candidate.Search.Drop, 1e-9)) : (holding + failing) / 2;
-            if (!double.IsNaN(holding) && failing - holding < budgets.MaxAccuracyDrop / 16) break;
+            var next = double.IsNaN(holding) ? budget * Math.Min(MinBudgetShrink, budgets.MaxAccuracyDrop / Math.Max(candidate.Search.Drop, 1e-9)) : (holding + failing) / 2;
+            if (!double.IsNaN(holding) && failing - holding < budgets.MaxAccuracyDrop * BudgetResolution) break;
             budget = next;
         }
         return best;
     }
 
     /// <summary>
-    /// A combination that changed more than its options' summed sensitivities: the options measured alone as free
-    /// (a few hundred samples hide small changes) are not, together. The unexplained part is charged to the options
-    /// in proportion to the bytes they save, so the knapsack weighs them next time; false when nothing is unexplained.
+    /// A combination that changed more than its options' summed drops: predictions (and options measured alone as free:
+    /// a few hundred samples hide small changes) fall short together. The unexplained part is charged to the options in
+    /// proportion to the bytes they save, so the knapsack weighs them next time; false when nothing is unexplained.
     /// </summary>
-    private bool Blame(List<SettingProbe> chosen, Candidate combination, Dictionary<SettingProbe, double> blame, Func<SettingProbe, double> cost)
+    private bool Blame(List<SettingProbe> chosen, Candidate combination, Dictionary<(string, LayerSetting?, double), double> blame, Func<SettingProbe, double> cost)
     {
         var unexplained = evaluator.SensitivityOf(combination.Plan, combination.Label) - _losslessSensitivity - chosen.Sum(cost);
         var saved = chosen.Sum(p => Math.Max(0, -p.Bytes));
-        if (unexplained <= budgets.MaxAccuracyDrop / 16 || saved == 0) return false;
+        if (unexplained <= budgets.MaxAccuracyDrop * BudgetResolution || saved == 0) return false;
         foreach (var option in chosen.Where(p => p.Bytes < 0))
-            blame[option] = blame.GetValueOrDefault(option) + unexplained * -option.Bytes / saved;
-        progress.Stage($"together the chosen settings changed {ReportWriter.Points(unexplained)} more than alone: weighing the largest savings more");
+        {
+            var key = (option.Unit, option.Setting, option.PruneRatio);
+            blame[key] = blame.GetValueOrDefault(key) + unexplained * -option.Bytes / saved;
+        }
+        progress.Stage($"together the chosen settings changed {ReportWriter.Points(unexplained)} more than predicted: weighing the largest savings more");
         return true;
     }
 
@@ -245,8 +317,8 @@ public sealed class CompressionPlanner(
 
     private bool TimeIsUp()
     {
-        if (_clock.Elapsed <= maxSearchTime) return false;
-        if (!_timedOut) progress.Stage($"the search time ({Quantity.FormatDuration(maxSearchTime)}) is used up: choosing among the {_candidates.Count} candidates measured");
+        if (_clock.Elapsed <= limits.MaxSearchTime) return false;
+        if (!_timedOut) progress.Stage($"the search time ({Quantity.FormatDuration(limits.MaxSearchTime)}) is used up: choosing among the {_candidates.Count} candidates measured");
         _timedOut = true;
         return true;
     }
@@ -263,5 +335,11 @@ public sealed class CompressionPlanner(
         return candidate;
     }
 
-    private PlannerResult Result(CompressionSketch solution) => new(_candidates, _probes, solution, _timedOut, _clock.Elapsed);
+    /// <summary>The measured probes, and every layer option's predicted drop as the predictor ends up calibrated (for the report).</summary>
+    private PlannerResult Result(CompressionSketch solution)
+    {
+        var predicted = Options().Where(o => o.Kind == UnitKind.Layer && !o.Setting!.AssumedLossless && !_probes.Any(p => SameOption(p, o)))
+            .Select(o => _predictor.Predict(o.Unit, o.Setting!) is { } drop ? o with { Drop = drop } : null).OfType<SettingProbe>();
+        return new(_candidates, [.. _probes, .. predicted], solution, _timedOut, _clock.Elapsed, errors.Count, _probes.Count(p => !p.Predicted));
+    }
 }

@@ -35,6 +35,10 @@ public sealed class CompressionSpace
         DynamicEligible = dynamicEligible;
     }
 
+    /// <summary>A space of the given layers and channel groups, with no layer static or dynamic int8 can take (for tests of the planner).</summary>
+    public static CompressionSpace Of(IReadOnlyList<LayerSpace> layers, IReadOnlyList<PruningSpace> pruning) =>
+        new(layers, pruning, new HashSet<string>(StringComparer.Ordinal), new HashSet<string>(StringComparer.Ordinal));
+
     public IReadOnlyList<LayerSpace> Layers { get; }
 
     /// <summary>The prunable channel groups (structured pruning), by their group id.</summary>

@@ -3,9 +3,11 @@ using ModelCompression.Core.Data;
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.IO;
+using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
 using ModelCompression.Core.Planning.Locking;
+using ModelCompression.Core.Planning.Prediction;
 using ModelCompression.Core.Reporting;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Signatures;
@@ -94,12 +96,12 @@ public sealed class Compressor(ICompressionLog log)
         var progress = new SearchProgress(log, MetricKinds.Name(metric));
 
         var lockedPlan = status.Plan;
-        var (candidates, selection, probes) = lockedPlan is not null
+        var (candidates, selection, probes, counts) = lockedPlan is not null
             ? ApplyLockedPlan(lockedPlan, locks.IndexOf(lockedPlan), lockPath, evaluator, request, name)
-            : Search(evaluator, basePlan, space, request, searchReference, calibration, progress, name);
+            : Search(evaluator, basePlan, space, request, searchReference, calibration, progress, name, statistics: null);
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
-            new FileInfo(modelFile).Length, candidates, selection, probes, progress.Elapsed,
+            new FileInfo(modelFile).Length, candidates, selection, probes, counts, progress.Elapsed,
             lockedPlan is not null ? PlanSource.Lock : PlanSource.Search, lockPath, status.State == LockState.Stale ? status.Reasons : []));
         WriteReport(request, report, name, selection);
 
@@ -129,27 +131,38 @@ public sealed class Compressor(ICompressionLog log)
     /// split was optimistic: the search runs again with its accuracy budget tightened by the largest gap seen,
     /// so that it settles on safer candidates.
     /// </summary>
-    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>) Search(CandidateEvaluator evaluator, Plan basePlan,
-        CompressionSpace space, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name)
+    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>, SearchCounts) Search(CandidateEvaluator evaluator, Plan basePlan,
+        CompressionSpace space, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name, ILayerStatistics? statistics)
     {
         log.Info($"{name}: searching ({space.Layers.Count} compressible layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
+        var errors = LayerErrors.Predict(evaluator.Apply(basePlan), space, statistics, QuantizationKnobs.Default);
+        log.Info($"{name}: predicted the output error of {errors.Count} options of {space.Layers.Count} layers" + (statistics is null ? " (from their weights alone)" : " from their input statistics"));
         var candidates = new List<Candidate>();
         IReadOnlyList<SettingProbe> probes = [];
         var searchDrop = request.Budgets.MaxAccuracyDrop;
+        var measuredAlone = 0;
         for (var round = 1; ; round++)
         {
             var remaining = request.MaxSearchTime - progress.Elapsed;
+            var limits = SearchLimits.Default with { MaxSearchTime = remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero };
             var planner = new CompressionPlanner(evaluator, basePlan, space, request.Budgets with { MaxAccuracyDrop = searchDrop },
-                remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, progress, candidates, probes);
+                limits, progress, errors, candidates, probes.Where(p => !p.Predicted));
             var result = planner.Run();
             candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
             probes = result.Probes;
+            measuredAlone = result.OptionsMeasured;
             var selection = CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop);
             var missed = MissedSmallerCandidates(selection, request.Budgets);
             var gap = missed.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
             var tighter = searchDrop - Math.Max(gap, 0.001);
             if (missed.Count == 0 || round == MaxSearchRounds || tighter <= 0 || result.TimedOut)
-                return (candidates, selection, probes);
+            {
+                if (result.TimedOut)
+                    log.Report(Diagnostic.Warning(DiagnosticCode.SearchTimeExceeded, request.ModelPath,
+                        $"The search reached ModelCompressionMaxSearchTime ({Quantity.FormatDuration(request.MaxSearchTime)}) before its work was done, so the plan now depends on this machine's speed. " +
+                        "Raise ModelCompressionMaxSearchTime, or commit the plan lock so that other machines apply this plan."));
+                return (candidates, selection, probes, new SearchCounts(errors.Count, measuredAlone, candidates.Count, result.TimedOut));
+            }
             progress.Stage((selection.Chosen is null ? "the winners on the search split" : $"candidates much smaller than {selection.Chosen.Label}") +
                            $" lost up to {ReportWriter.Points(gap)} more on the validation data: searching again, allowing a drop of {ReportWriter.Points(tighter)} on the search split");
             searchDrop = tighter;
@@ -176,7 +189,7 @@ public sealed class Compressor(ICompressionLog log)
     /// Breaking a budget now (a new ONNX Runtime, other CPU kernels) is MC5003: the budget regressed.
     /// A plan that does not apply is MC5004; in locked mode, a model other than the one locked is MC5005.
     /// </summary>
-    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>) ApplyLockedPlan(
+    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>, SearchCounts) ApplyLockedPlan(
         PlanLock locked, int index, string lockPath, CandidateEvaluator evaluator, CompressionRequest request, string name)
     {
         log.Info($"{name}: applying the locked plan ({locked.Plan}) from {Path.GetFileName(lockPath)} and measuring it again");
@@ -202,7 +215,7 @@ public sealed class Compressor(ICompressionLog log)
         var selection = regression is null
             ? new CandidateSelection(candidate, null, null, [candidate])
             : new CandidateSelection(null, candidate, regression, [candidate]);
-        return ([candidate], selection, []);
+        return ([candidate], selection, [], SearchCounts.None);
     }
 
     private static PlanLock NewLock(LockInputs inputs, Candidate chosen, long originalSize) =>

@@ -16,10 +16,18 @@ public sealed record ReportFacts(
     IReadOnlyList<Candidate> Candidates,
     CandidateSelection Selection,
     IReadOnlyList<SettingProbe> Probes,
+    SearchCounts Counts,
     TimeSpan SearchTime,
     PlanSource PlanSource,
     string? LockFile,
     IReadOnlyList<string> StaleLockReasons);
+
+/// <summary>How much the search predicted and measured.</summary>
+/// <param name="CombinationsMeasured">Candidates measured on the search split (whole-model runs).</param>
+public sealed record SearchCounts(int OptionsPredicted, int OptionsMeasured, int CombinationsMeasured, bool TimedOut)
+{
+    public static SearchCounts None { get; } = new(0, 0, 0, false);
+}
 
 /// <summary>Builds the <see cref="CompressionReport"/> from a run's measurements.</summary>
 public static class ReportBuilder
@@ -66,12 +74,15 @@ public static class ReportBuilder
             SearchSamples = searchIsValidation ? null : facts.SearchReference.Samples.Count,
             OriginalSearchScore = facts.SearchReference.Score,
             SearchSeconds = facts.SearchTime.TotalSeconds,
+            OptionsPredicted = facts.PlanSource == PlanSource.Search ? facts.Counts.OptionsPredicted : null,
+            OptionsMeasured = facts.PlanSource == PlanSource.Search ? facts.Counts.OptionsMeasured : null,
+            SearchTimedOut = facts.Counts.TimedOut,
             PlanSource = facts.PlanSource,
             LockFile = facts.LockFile,
             StaleLockReasons = facts.StaleLockReasons,
             // Per layer: its most aggressive setting measured alone, and where it ended.
             Sensitivity = facts.Probes.GroupBy(p => (p.Kind, p.Unit)).Select(g => g.MinBy(p => p.Bytes)!)
-                .Select(p => new NodeSensitivity(p.Unit, p.OpType, p.Label, p.Drop, Final(p, final))).ToList(),
+                .Select(p => new NodeSensitivity(p.Unit, p.OpType, p.Label, p.Drop, Final(p, final)) { Predicted = p.Predicted }).ToList(),
             Notes = Notes(facts),
         };
         return WithStatistics(report, facts);

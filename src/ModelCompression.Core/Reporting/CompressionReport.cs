@@ -66,6 +66,9 @@ public sealed record NodeSensitivity(string Node, string OpType, string Tried, d
 {
     /// <summary>Why it fell back, when the default ("int4 → int8: drop 0.62 pt alone") does not say it (e.g. an operator int4 cannot take).</summary>
     public string? Reason { get; init; }
+
+    /// <summary><see cref="DropAlone"/> is predicted from the layer's statistics, not measured.</summary>
+    public bool Predicted { get; init; }
 }
 
 /// <summary>
@@ -120,6 +123,15 @@ public sealed record CompressionReport
 
     /// <summary>How long the search (or the re-measurement of a locked plan) took, in seconds.</summary>
     public double? SearchSeconds { get; init; }
+
+    /// <summary>Options (a setting of a layer) whose drop the search predicted from layer statistics instead of measuring; null without a search.</summary>
+    public int? OptionsPredicted { get; init; }
+
+    /// <summary>Options measured alone (one per layer to calibrate its predictions, and channel shares); null without a search.</summary>
+    public int? OptionsMeasured { get; init; }
+
+    /// <summary>The safety-net search time stopped the search (MC4101): the plan depends on the machine's speed.</summary>
+    public bool SearchTimedOut { get; init; }
 
     public PlanSource PlanSource { get; init; } = PlanSource.Search;
 

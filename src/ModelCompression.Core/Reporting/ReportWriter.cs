@@ -131,7 +131,10 @@ public static class ReportWriter
             : ", ranked and judged on the validation set";
         var stale = report.StaleLockReasons.Count > 0 ? $"; the lock was stale ({string.Join("; ", report.StaleLockReasons)})" : "";
         var written = report.LockFile is { } written1 && report.Chosen is not null ? $"; plan locked in `{written1}`" : "";
-        return $"Search: {report.Candidates.Count} candidates{duration}{ranked}{stale}{written}";
+        var predicted = report.OptionsPredicted is { } p
+            ? $"; {p} layer options predicted from layer statistics, {report.OptionsMeasured ?? 0} options measured alone, {report.Candidates.Count} combinations measured" : "";
+        var timedOut = report.SearchTimedOut ? "; stopped by the search time (MC4101): this plan depends on the machine's speed" : "";
+        return $"Search: {report.Candidates.Count} candidates{duration}{ranked}{predicted}{stale}{timedOut}{written}";
     }
 
     private static void AppendCandidates(StringBuilder text, CompressionReport report)
@@ -209,12 +212,13 @@ public static class ReportWriter
         var measure = report.Metric == "accuracy"
             ? "the share of predictions on the search split that changed (finer than accuracy on a few hundred samples, and it adds up)"
             : $"how far the {report.Metric} fell on the search split";
-        text.AppendLine($"Each node compressed alone at its smallest setting, and {measure}; the planner weighs these against the bytes each setting saves.");
+        text.AppendLine($"Each node compressed alone at its smallest setting, and {measure}; the planner weighs these against the bytes each setting saves. " +
+                        "Values marked * are predicted from the layer's output error on its calibration inputs, scaled by one option of the layer measured alone.");
         text.AppendLine();
         text.AppendLine(report.Metric == "accuracy" ? "| node | op | alone at | changed alone | ended as | why |" : "| node | op | alone at | drop alone | ended as | why |");
         text.AppendLine("|---|---|---|--:|---|---|");
         foreach (var n in report.Sensitivity.OrderByDescending(n => n.DropAlone).ThenBy(n => n.Node, StringComparer.Ordinal))
-            text.AppendLine($"| {Cell(n.Node)} | {Cell(n.OpType)} | {n.Tried} | {DropPoints(n.DropAlone)} | {n.Final} | {Cell(FallbackReason(n))} |");
+            text.AppendLine($"| {Cell(n.Node)} | {Cell(n.OpType)} | {n.Tried} | {DropPoints(n.DropAlone)}{(n.Predicted ? "*" : "")} | {n.Final} | {Cell(FallbackReason(n))} |");
     }
 
     /// <summary>

@@ -85,7 +85,10 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
     /// The block size for <paramref name="k"/> inputs: the setting, but no larger than K rounded up to a power of two
     /// (a block of 128 over K = 64 would store 64 padding codes for the same single scale).
     /// </summary>
-    public int BlockSizeFor(long k) => (int)Math.Min((ulong)_settings.BlockSize, Math.Max(16UL, BitOperations.RoundUpToPowerOf2((ulong)k)));
+    public int BlockSizeFor(long k) => BlockSizeFor(k, _settings.BlockSize);
+
+    /// <summary>The block size for <paramref name="k"/> inputs given the setting <paramref name="blockSize"/> (see the instance method).</summary>
+    public static int BlockSizeFor(long k, int blockSize) => (int)Math.Min((ulong)blockSize, Math.Max(16UL, BitOperations.RoundUpToPowerOf2((ulong)k)));
 
     // Adds B, scales (and zero points) to the node's graph.
     private PackedWeight AddPacked(GraphView graph, UniqueNames names, TensorProto initializer, bool transposed, float alpha)

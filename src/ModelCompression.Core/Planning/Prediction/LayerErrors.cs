@@ -1,0 +1,67 @@
+using ModelCompression.Core.LayerStatistics;
+using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.LowRank;
+
+namespace ModelCompression.Core.Planning.Prediction;
+
+/// <summary>
+/// Every option's relative output error on its layer (<see cref="OutputError"/>), and the bytes it is estimated to
+/// leave: what the planner predicts from, without running the model.
+/// </summary>
+public sealed class LayerErrors
+{
+    private readonly Dictionary<(string Node, LayerSetting Setting), double> _errors;
+    private readonly Dictionary<string, (int Inputs, int Outputs)> _shapes;
+
+    public LayerErrors(IEnumerable<KeyValuePair<(string Node, LayerSetting Setting), double>> errors, IReadOnlyDictionary<string, (int Inputs, int Outputs)>? shapes = null)
+    {
+        _errors = errors.ToDictionary(e => e.Key, e => e.Value);
+        _shapes = shapes?.ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal) ?? new(StringComparer.Ordinal);
+    }
+
+    /// <summary>How many options have a predicted error.</summary>
+    public int Count => _errors.Count;
+
+    /// <summary>The option's relative output error; null when it was not predicted.</summary>
+    public double? Of(string node, LayerSetting setting) => _errors.TryGetValue((node, setting), out var e) ? e : null;
+
+    /// <summary>
+    /// Bytes the layer is estimated to hold with <paramref name="setting"/> minus what it holds now: its weights at the
+    /// setting's nominal bits (a factored layer's r·(K + N) of them). Tables and scales are left out: the knapsack
+    /// needs the order of the options, and every combination it proposes is measured.
+    /// </summary>
+    public long EstimatedBytes(LayerSpace layer, LayerSetting setting)
+    {
+        var weights = (double)layer.Parameters;
+        if (setting.Rank > 0 && _shapes.TryGetValue(layer.Node, out var shape))
+            weights = Math.Min(weights, (double)setting.Rank * (shape.Inputs + shape.Outputs));
+        return (long)Math.Round(weights * setting.NominalBits / 8 - layer.Parameters * 4.0);
+    }
+
+    /// <summary>
+    /// Predicts every option of every layer of <paramref name="space"/>: O(options · N·K²) with input moments. Errors are
+    /// rounded to four significant digits, so that float rounding of another CPU's vector width never reorders options.
+    /// </summary>
+    public static LayerErrors Predict(ModelProto model, CompressionSpace space, ILayerStatistics? statistics, QuantizationKnobs knobs, Action<int, int>? progress = null)
+    {
+        var weights = LayerWeight.Of(model, space.Layers.Select(l => l.Node).ToHashSet(StringComparer.Ordinal));
+        var spectra = new SpectrumCache();
+        var errors = new List<KeyValuePair<(string, LayerSetting), double>>();
+        var total = space.Layers.Sum(l => l.Settings.Count);
+        foreach (var layer in space.Layers)
+        {
+            if (!weights.TryGetValue(layer.Node, out var weight)) continue;
+            var moments = statistics?.For(layer.Node);
+            foreach (var setting in layer.Settings)
+            {
+                var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra);
+                errors.Add(KeyValuePair.Create((layer.Node, setting), RoundSignificant(OutputError.Relative(weight, approximation, moments))));
+                progress?.Invoke(errors.Count, total);
+            }
+        }
+        return new LayerErrors(errors, weights.ToDictionary(w => w.Key, w => (w.Value.Inputs, w.Value.Outputs), StringComparer.Ordinal));
+    }
+
+    private static double RoundSignificant(double value) =>
+        value <= 0 || !double.IsFinite(value) ? Math.Max(0, value) : Math.Round(value, Math.Clamp(3 - (int)Math.Floor(Math.Log10(value)), 0, 15));
+}
