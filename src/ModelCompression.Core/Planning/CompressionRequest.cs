@@ -48,7 +48,8 @@ public sealed record CompressionRequest
     /// <summary>Fail on a missing or stale lock instead of searching.</summary>
     public bool LockedMode { get; init; }
 
-    public static TimeSpan DefaultMaxSearchTime { get; } = TimeSpan.FromMinutes(10);
+    /// <summary>A safety net, not the bound of the search (counts bound it): well beyond what the default search takes on a busy 2-core machine.</summary>
+    public static TimeSpan DefaultMaxSearchTime { get; } = TimeSpan.FromMinutes(30);
 
     public TimeSpan MaxSearchTime { get; init; } = DefaultMaxSearchTime;
 }

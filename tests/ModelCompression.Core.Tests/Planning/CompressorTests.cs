@@ -198,7 +198,7 @@ public class CompressorTests
     }
 
     [Fact]
-    public void A_used_up_search_time_keeps_the_best_candidate_measured_so_far()
+    public void A_used_up_search_time_keeps_the_best_candidate_measured_so_far_and_warns_that_the_plan_depends_on_the_machine()
     {
         var (request, dir) = Setup(r => r with { MaxSearchTime = TimeSpan.Zero });
         using var _ = dir;
@@ -206,7 +206,11 @@ public class CompressorTests
 
         new Compressor(log).Run(request);
 
-        Assert.Empty(log.Diagnostics);
+        var warning = Assert.Single(log.Diagnostics);
+        Assert.Equal(DiagnosticCode.SearchTimeExceeded, warning.Code);
+        Assert.Equal(DiagnosticSeverity.Warning, warning.Severity);
+        Assert.Contains("depends on this machine's speed", warning.Message);
+        Assert.True(ReadReport(dir).SearchTimedOut);
         Assert.Equal(["lossless"], ReadReport(dir).Candidates.Select(c => c.Label));
         Assert.Contains(log.Lines, l => l.Contains("search time"));
         Assert.True(File.Exists(request.OutputPath));
