@@ -18,6 +18,9 @@ public sealed record Measurement(double Score, double OriginalScore, int Samples
 /// <param name="Hash">SHA-256 of the model's bytes: equal hashes are the same model.</param>
 public sealed record Candidate(string Label, Plan Plan, ModelProto Model, string Hash, long SizeBytes, Measurement Search, LatencyComparison Latency)
 {
+    /// <summary>The per-layer settings the planner built <see cref="Plan"/> from; null for a plan read from a lock.</summary>
+    public CompressionSketch? Sketch { get; init; }
+
     /// <summary>The score on the full validation data; null until the candidate is judged.</summary>
     public Measurement? Validation { get; init; }
 

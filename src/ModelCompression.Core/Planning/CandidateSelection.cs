@@ -32,7 +32,7 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
         var failedSketches = new HashSet<CompressionSketch>();
         foreach (var candidate in SmallestFirst(eligible))
         {
-            var sketch = PlanBuilder.SketchOf(candidate.Plan);
+            var sketch = candidate.Sketch ?? CompressionSketch.Unchanged;
             if (failedSketches.Contains(sketch)) continue;
             if (failedSketches.Count == MaxJudged) break;
             var withValidation = judge(candidate);

@@ -90,7 +90,7 @@ public sealed class CompressionPlanner(
         // Options measured alone by an earlier round calibrate this one's predictions too.
         foreach (var probe in _probes.Where(p => p.Kind == UnitKind.Layer && !p.Predicted))
             _predictor.Calibrate(probe.Unit, probe.Setting!, probe.Drop);
-        var lossless = Measure("lossless", basePlan, force: true)!;
+        var lossless = Measure("lossless", basePlan, CompressionSketch.Unchanged, force: true)!;
         // What the lossless rewrites alone change (float rounding): no option is charged for it.
         _losslessSensitivity = evaluator.SensitivityOf(lossless.Plan, lossless.Label);
         if (space.Layers.Count == 0 && space.Pruning.Count == 0) return Result(CompressionSketch.Unchanged);
@@ -313,7 +313,7 @@ public sealed class CompressionPlanner(
     private bool Holds(Candidate c) => budgets.AllowsDrop(c.Search.Drop) && budgets.AllowsLatency(c.Latency);
 
     private Candidate? Measure(CompressionSketch sketch, QuantizationKnobs knobs) =>
-        Measure(sketch.Describe(knobs, space.Layers.Count), PlanBuilder.Build(basePlan, sketch, knobs, space));
+        Measure(sketch.Describe(knobs, space.Layers.Count), PlanBuilder.Build(basePlan, sketch, knobs, space), sketch);
 
     private bool TimeIsUp()
     {
@@ -323,11 +323,11 @@ public sealed class CompressionPlanner(
         return true;
     }
 
-    private Candidate? Measure(string label, Plan plan, bool force = false)
+    private Candidate? Measure(string label, Plan plan, CompressionSketch sketch, bool force = false)
     {
         if (!force && TimeIsUp()) return null;
         if (_candidates.FirstOrDefault(c => c.Plan.Equals(plan)) is { } known) return known;
-        var candidate = evaluator.Measure(label, plan);
+        var candidate = evaluator.Measure(label, plan) with { Sketch = sketch };
         if (budgets.AllowsDrop(candidate.Search.Drop)) candidate = evaluator.ConfirmLatency(candidate, budgets);
         _candidates.Add(candidate);
         progress.Candidate(new CandidateProgress(label, candidate.SizeBytes, candidate.Search.Score, candidate.Latency.Ratio,

@@ -53,7 +53,7 @@ public static class ReportBuilder
         }
 
         var chosen = facts.Selection.Chosen;
-        var final = chosen is null ? null : PlanBuilder.SketchOf(chosen.Plan);
+        var final = chosen?.Sketch;
         var searchIsValidation = facts.SearchReference.Samples.SharesDataWith(facts.Validation) && facts.SearchReference.Samples.Count == facts.Validation.Count;
         var report = new CompressionReport
         {
