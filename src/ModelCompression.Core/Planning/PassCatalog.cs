@@ -12,6 +12,7 @@ using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Dynamic;
 using ModelCompression.Core.Passes.Quantization.Int4;
 using ModelCompression.Core.Passes.Quantization.Static;
+using ModelCompression.Core.Planning.Registry;
 
 namespace ModelCompression.Core.Planning;
 
@@ -47,25 +48,12 @@ public static class PassCatalog
         return new PassStep(pass, all);
     }
 
-    /// <summary>Every pass by its plan name: how a step's parameters become the pass.</summary>
-    private static readonly Dictionary<string, Func<PassStep, PassContext, IGraphPass>> Factories = new(StringComparer.Ordinal)
-    {
-        [Lossless] = (_, _) => new LosslessPipeline(),
-        [Int8Weights] = (step, _) => new Int8WeightQuantization(NodesOf(step)),
-        [Fp16Weights] = (step, _) => new Fp16WeightConversion(NodesOf(step)),
-        [Int4Weights] = (step, _) => new Int4WeightQuantization(NodesOf(step), new Int4Settings(
-            BlockSize: IntParameter(step, BlockParameter, Int4Settings.Default.BlockSize),
-            AccuracyLevel: IntParameter(step, AccuracyLevelParameter, 0)).Validated()),
-        [Int8Dynamic] = (step, _) => new Int8DynamicQuantization(NodesOf(step)),
-        [Int8Static] = (step, context) => new CalibratedStaticQuantization(NodesOf(step), StaticOptions(step), context),
-        [LowRank] = (step, _) => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared),
-        [BiasCorrection] = (step, context) => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
-        [Palettize] = (step, _) => WeightPalettization.FromParameters(step.Parameters),
-        [PruneWeights] = (step, _) => MagnitudePruning.FromParameters(step.Parameters),
-        [FoldFactors] = (step, _) => new FactorFolding(NodesOf(step)),
-        [PruneChannels] = (step, _) => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
-            ChannelPruning.ParseCriterion(step.Parameter(ChannelPruning.ImportanceParameter) ?? "l1")),
-    };
+    /// <summary>Every pass by its plan name: each technique's (<see cref="TechniqueRegistry"/>), and the corrections the planner adds.</summary>
+    private static readonly Dictionary<string, PassFactory> Factories = new(TechniqueRegistry.Passes.Concat(
+    [
+        KeyValuePair.Create<string, PassFactory>(BiasCorrection, (step, context) => EmpiricalBiasCorrection.FromContext(context, NodesOf(step))),
+        KeyValuePair.Create<string, PassFactory>(FoldFactors, (step, _) => new FactorFolding(NodesOf(step))),
+    ]), StringComparer.Ordinal);
 
     /// <exception cref="ArgumentException">The step names no known pass.</exception>
     /// <exception cref="FormatException">A parameter does not parse.</exception>
@@ -158,18 +146,18 @@ public static class PassCatalog
         }),
     };
 
-    private static StaticQuantizationOptions StaticOptions(PassStep step) => StaticOptions(step.Parameter(CalibrationParameter) ?? "minmax");
+    internal static StaticQuantizationOptions StaticOptions(PassStep step) => StaticOptions(step.Parameter(CalibrationParameter) ?? "minmax");
 
-    private static IReadOnlySet<string>? NodesOf(PassStep step) =>
+    internal static IReadOnlySet<string>? NodesOf(PassStep step) =>
         step.Parameter(NodesParameter) is { } nodes
             ? nodes.Split(';', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal)
             : null;
 
-    private static int IntParameter(PassStep step, string name, int fallback) =>
+    internal static int IntParameter(PassStep step, string name, int fallback) =>
         step.Parameter(name) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
 
     /// <summary>Static int8 with the calibration the context keeps for the model it is applied to.</summary>
-    private sealed class CalibratedStaticQuantization(IReadOnlySet<string>? nodes, StaticQuantizationOptions options, PassContext context) : IGraphPass
+    internal sealed class CalibratedStaticQuantization(IReadOnlySet<string>? nodes, StaticQuantizationOptions options, PassContext context) : IGraphPass
     {
         public string Name => Int8Static;
 

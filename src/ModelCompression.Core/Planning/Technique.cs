@@ -1,4 +1,5 @@
 using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Planning.Registry;
 
 namespace ModelCompression.Core.Planning;
 
@@ -29,21 +30,8 @@ public static class Techniques
         if (string.IsNullOrWhiteSpace(value)) return Technique.All;
         var result = Technique.None;
         foreach (var part in value.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            result |= part.ToLowerInvariant() switch
-            {
-                "fusion" => Technique.Fusion,
-                "int8" => Technique.Int8,
-                "int4" => Technique.Int4,
-                "fp16" => Technique.Fp16,
-                "prune" => Technique.Prune,
-                "lowrank" => Technique.LowRank,
-                "palettize" => Technique.Palettize,
-                "distill" => Technique.Distill,
-                _ => throw new CompressionException(DiagnosticCode.InvalidSetting, file,
-                    $"Techniques contains \"{part}\", which is not a technique: use fusion, int8, int4, fp16, prune, lowrank, palettize or distill, separated by ';'."),
-            };
-        }
+            result |= TechniqueRegistry.FlagOf(part) ?? throw new CompressionException(DiagnosticCode.InvalidSetting, file,
+                $"Techniques contains \"{part}\", which is not a technique: use {string.Join(", ", TechniqueRegistry.Names.SkipLast(1))} or {TechniqueRegistry.Names[^1]}, separated by ';'.");
         return result;
     }
 }

@@ -1,8 +1,5 @@
 using ModelCompression.Core.Passes.LowRank;
-using ModelCompression.Core.Passes.Palettization;
-using ModelCompression.Core.Passes.Quantization;
-using ModelCompression.Core.Passes.Quantization.Int4;
-using ModelCompression.Core.Passes.Sparsity;
+using ModelCompression.Core.Planning.Registry;
 
 namespace ModelCompression.Core.Planning.Prediction;
 
@@ -20,48 +17,12 @@ public static class SettingApproximation
     {
         if (setting.Rank > 0) return Factored(layer, setting, knobs, spectra);
         var stored = layer.Stored();
-        if (setting.Sparsity > 0) return layer.RowsOf(Sparse(stored, setting.Sparsity, setting.Bits));
         return layer.RowsOf(Stored(stored, layer.Shape, layer.ChannelAxis, setting, knobs));
     }
 
-    /// <summary>A tensor (stored layout, channels along <paramref name="axis"/>) in one storage format.</summary>
-    private static float[] Stored(float[] values, long[] shape, int axis, LayerSetting setting, QuantizationKnobs knobs)
-    {
-        switch (setting.Format)
-        {
-            case WeightFormat.Fp16:
-                return values.Select(v => (float)(Half)v).ToArray();
-            case WeightFormat.Int8:
-                var (codes, scales) = PerChannelQuantizer.Quantize(values, shape, axis);
-                var inner = shape.Skip(axis + 1).Aggregate(1L, (a, d) => a * d);
-                return codes.Select((c, i) => c * scales[(int)(i / inner % shape[axis])]).ToArray();
-            case WeightFormat.Int4:
-                // MatMulNBits reads [N, K]: the stored [K, N] transposed.
-                var (k, n) = ((int)shape[0], (int)shape[1]);
-                var rows = axis == 1 ? Transposed(values, k, n) : values;
-                if (axis == 0) (k, n) = (n, k);
-                var block = Int4WeightQuantization.BlockSizeFor(k, knobs.Int4BlockSize);
-                var dequantized = BlockQuantizer.Quantize(rows, n, k, block, Int4Settings.Default.Symmetric).Dequantize();
-                return axis == 1 ? Transposed(dequantized, n, k) : dequantized;
-            case WeightFormat.Palette:
-                var layout = WeightPalettization.GroupLayout(shape, axis, WeightPalettization.DefaultChannelGroupSize, setting.Bits);
-                return PalettizedValues.Fit(values, setting.Bits, layout.Groups, layout.GroupsOf(values.Length)).Decode();
-            default:
-                return values;
-        }
-    }
-
-    // Magnitude pruning, then the survivors' palette (one per tensor, as the pass stores it).
-    private static float[] Sparse(float[] values, double sparsity, int bits)
-    {
-        var pruned = MagnitudeThreshold.Prune([values], sparsity)[0];
-        var survivors = pruned.Where(v => v != 0).ToArray();
-        if (survivors.Length == 0) return pruned;
-        var decoded = PalettizedValues.Fit(survivors, bits).Decode();
-        for (int i = 0, j = 0; i < pruned.Length; i++)
-            if (pruned[i] != 0) pruned[i] = decoded[j++];
-        return pruned;
-    }
+    /// <summary>A tensor (stored layout, channels along <paramref name="axis"/>) as the technique of the setting's format stores it.</summary>
+    private static float[] Stored(float[] values, long[] shape, int axis, LayerSetting setting, QuantizationKnobs knobs) =>
+        TechniqueRegistry.All.Select(t => t.Store(values, shape, axis, setting, knobs)).FirstOrDefault(v => v is not null) ?? values;
 
     // First [K, r] and second [r, N] (MatMul orientation), each stored in the format, multiplied back: rows [N, K].
     private static float[] Factored(LayerWeight layer, LayerSetting setting, QuantizationKnobs knobs, SpectrumCache spectra)

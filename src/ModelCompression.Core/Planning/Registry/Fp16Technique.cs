@@ -1,0 +1,37 @@
+using ModelCompression.Core.Passes.Quantization;
+
+namespace ModelCompression.Core.Planning.Registry;
+
+/// <summary>fp16: weights stored as float16, cast back to float when the model loads.</summary>
+public sealed class Fp16Technique : ICompressionTechnique
+{
+    public string Name => "fp16";
+
+    public Technique Flag => Technique.Fp16;
+
+    public IReadOnlyDictionary<string, PassFactory> Passes { get; } = new Dictionary<string, PassFactory>
+    {
+        [PassCatalog.Fp16Weights] = (step, _) => new Fp16WeightConversion(PassCatalog.NodesOf(step)),
+    };
+
+    public void Offer(LayerOptions options)
+    {
+        foreach (var node in Fp16WeightConversion.Eligible(options.Model).Select(w => w.Node).DistinctBy(n => n.Name))
+            options.Allow(node.Name, node.OpType, [new LayerSetting(WeightFormat.Fp16)]);
+    }
+
+    public IEnumerable<(PlanStage, PassStep)> Steps(CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
+    {
+        var nodes = SketchNodes.With(sketch, WeightFormat.Fp16);
+        if (nodes.Count > 0) yield return (PlanStage.Fp16, PassCatalog.Step(PassCatalog.Fp16Weights, nodes));
+    }
+
+    public void Read(PassStep step, SketchReader reader)
+    {
+        if (step.Pass != PassCatalog.Fp16Weights) return;
+        foreach (var node in SketchNodes.Named(step)) reader.Store(node, new LayerSetting(WeightFormat.Fp16));
+    }
+
+    public float[]? Store(float[] values, long[] shape, int axis, LayerSetting setting, QuantizationKnobs knobs) =>
+        setting.Format == WeightFormat.Fp16 ? values.Select(v => (float)(Half)v).ToArray() : null;
+}

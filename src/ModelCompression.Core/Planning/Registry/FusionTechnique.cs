@@ -1,0 +1,26 @@
+using ModelCompression.Core.Passes.Lossless;
+
+namespace ModelCompression.Core.Planning.Registry;
+
+/// <summary>fusion: the lossless rewrites every plan starts with (operator fusion, folding, dead code); they offer no per-layer options.</summary>
+public sealed class FusionTechnique : ICompressionTechnique
+{
+    public string Name => "fusion";
+
+    public Technique Flag => Technique.Fusion;
+
+    public IReadOnlyDictionary<string, PassFactory> Passes { get; } = new Dictionary<string, PassFactory>
+    {
+        [PassCatalog.Lossless] = (_, _) => new LosslessPipeline(),
+    };
+}
+
+/// <summary>distill: accepted in <c>Techniques</c>; knowledge distillation is not part of the post-training search.</summary>
+public sealed class DistillTechnique : ICompressionTechnique
+{
+    public string Name => "distill";
+
+    public Technique Flag => Technique.Distill;
+
+    public IReadOnlyDictionary<string, PassFactory> Passes { get; } = new Dictionary<string, PassFactory>();
+}
