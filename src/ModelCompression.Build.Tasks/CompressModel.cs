@@ -94,6 +94,7 @@ public sealed class CompressModel : ToolTask
             command.AppendSwitchIfNotNull("--report-dir ", Model.GetMetadata("ReportDirectory"));
             command.AppendSwitchIfNotNull("--lock ", Model.GetMetadata("LockFile"));
             command.AppendSwitchIfNotNull("--lock-stamp ", Model.GetMetadata("LockStamp"));
+            AppendIfSet(command, "--statistics-cache ", "StatisticsCache");
             if (LockedMode) command.AppendSwitch("--locked-mode");
             if (!string.IsNullOrWhiteSpace(MaxSearchTime)) command.AppendSwitchIfNotNull("--max-search-time ", MaxSearchTime!.Trim());
         }

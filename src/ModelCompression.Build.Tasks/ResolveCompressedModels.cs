@@ -67,6 +67,8 @@ public sealed class ResolveCompressedModels : Microsoft.Build.Utilities.Task
         item.SetMetadata("SettingsFile", outputBase + ".settings");
         item.SetMetadata("LockFile", lockFile);
         item.SetMetadata("LockStamp", outputBase + ".lockstamp");
+        // Layer statistics by content hash: shared by every model of the project, kept by clean (not a FileWrite).
+        item.SetMetadata("StatisticsCache", Path.Combine(OutputDirectory, "statistics"));
         item.SetMetadata("LockState", LockState.Of(lockFile, outputBase + ".lockstamp"));
         item.SetMetadata("Settings", string.Join("|",
             "model=" + fullPath,

@@ -33,12 +33,13 @@ public static class CommandLine
         var lockPath = new Option<FileInfo?>("--lock") { Description = "The plan lock (default: <model>.compression.lock.json)." };
         var lockStamp = new Option<FileInfo?>("--lock-stamp") { Description = "Record here which locked plan made the output (for incremental builds)." };
         var locked = new Option<bool>("--locked-mode") { Description = "Fail on a missing or stale plan lock instead of searching." };
-        var maxSearch = new Option<string?>("--max-search-time") { Description = "Stop the search after this long, e.g. 10m." };
+        var maxSearch = new Option<string?>("--max-search-time") { Description = "A safety net: stop the search after this long, e.g. 30m (counts bound it)." };
+        var statisticsCache = new Option<DirectoryInfo?>("--statistics-cache") { Description = "Keep layer statistics here, by content hash, for later searches and locked rebuilds." };
         var common = new CommonOptions(signatureRequired: false);
 
         var command = new Command("compress", "Compress one model within its budgets.")
         {
-            model, output, calibration, maxDrop, maxSize, maxLatency, metric, techniques, reportDir, lockPath, lockStamp, locked, maxSearch,
+            model, output, calibration, maxDrop, maxSize, maxLatency, metric, techniques, reportDir, lockPath, lockStamp, locked, maxSearch, statisticsCache,
         };
         common.AddTo(command);
         command.SetAction(result => Guarded(result.GetValue(model)!.FullName, "compressing", (modelPath, log) =>
@@ -57,6 +58,7 @@ public static class CommandLine
                 LockPath = result.GetValue(lockPath)?.FullName,
                 LockStampPath = result.GetValue(lockStamp)?.FullName,
                 LockedMode = result.GetValue(locked),
+                StatisticsCacheDirectory = result.GetValue(statisticsCache)?.FullName,
                 MaxSearchTime = result.GetValue(maxSearch) is { Length: > 0 } t
                     ? Quantity.ParseDuration(t, "ModelCompressionMaxSearchTime", modelPath)
                     : CompressionRequest.DefaultMaxSearchTime,

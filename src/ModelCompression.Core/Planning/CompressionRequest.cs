@@ -45,6 +45,9 @@ public sealed record CompressionRequest
     /// <summary>Where to record which locked plan made the output (<see cref="Locking.LockStamp"/>); null records nothing.</summary>
     public string? LockStampPath { get; init; }
 
+    /// <summary>Where layer statistics are kept by content hash (a re-search or locked rebuild reuses them); null keeps them in memory only.</summary>
+    public string? StatisticsCacheDirectory { get; init; }
+
     /// <summary>Fail on a missing or stale lock instead of searching.</summary>
     public bool LockedMode { get; init; }
 
