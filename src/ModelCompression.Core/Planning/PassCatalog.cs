@@ -3,6 +3,7 @@ using ModelCompression.Core.Calibration;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
 using ModelCompression.Core.Passes.BiasCorrection;
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Passes.LowRank;
 using ModelCompression.Core.Passes.Palettization;
@@ -40,6 +41,13 @@ public static class PassCatalog
     public const string BlockParameter = "block";
     public const string AccuracyLevelParameter = "accuracy-level";
 
+    /// <summary>
+    /// The <c>rounding</c> parameter of "int8-weights", "int4-weights", "palettize" and "lowrank": "nearest" (the default,
+    /// left out) or "hessian", data-aware with the layers' input moments (<see cref="PassContext.LayerStatistics"/>); a
+    /// layer without moments is rounded to nearest.
+    /// </summary>
+    public const string RoundingParameter = Passes.DataAware.RoundingParameter.Name;
+
     public static PassStep Step(string pass, IEnumerable<string>? nodes = null, params (string Name, string Value)[] parameters)
     {
         var all = parameters.Select(p => KeyValuePair.Create(p.Name, p.Value)).ToList();
@@ -51,16 +59,17 @@ public static class PassCatalog
     private static readonly Dictionary<string, Func<PassStep, PassContext, IGraphPass>> Factories = new(StringComparer.Ordinal)
     {
         [Lossless] = (_, _) => new LosslessPipeline(),
-        [Int8Weights] = (step, _) => new Int8WeightQuantization(NodesOf(step)),
+        [Int8Weights] = (step, context) => new Int8WeightQuantization(NodesOf(step), rounding: RoundingOf(step), statistics: context.LayerStatistics),
         [Fp16Weights] = (step, _) => new Fp16WeightConversion(NodesOf(step)),
-        [Int4Weights] = (step, _) => new Int4WeightQuantization(NodesOf(step), new Int4Settings(
+        [Int4Weights] = (step, context) => new Int4WeightQuantization(NodesOf(step), new Int4Settings(
             BlockSize: IntParameter(step, BlockParameter, Int4Settings.Default.BlockSize),
-            AccuracyLevel: IntParameter(step, AccuracyLevelParameter, 0)).Validated()),
+            AccuracyLevel: IntParameter(step, AccuracyLevelParameter, 0)).Validated(), rounding: RoundingOf(step), statistics: context.LayerStatistics),
         [Int8Dynamic] = (step, _) => new Int8DynamicQuantization(NodesOf(step)),
         [Int8Static] = (step, context) => new CalibratedStaticQuantization(NodesOf(step), StaticOptions(step), context),
-        [LowRank] = (step, _) => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared),
+        [LowRank] = (step, context) => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(RanksParameter) ?? ""), SpectrumCache.Shared,
+            RoundingOf(step), context.LayerStatistics),
         [BiasCorrection] = (step, context) => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
-        [Palettize] = (step, _) => WeightPalettization.FromParameters(step.Parameters),
+        [Palettize] = (step, context) => WeightPalettization.FromParameters(step.Parameters, context.LayerStatistics),
         [PruneWeights] = (step, _) => MagnitudePruning.FromParameters(step.Parameters),
         [FoldFactors] = (step, _) => new FactorFolding(NodesOf(step)),
         [PruneChannels] = (step, _) => new ChannelPruning(ChannelPruning.ParseRatios(step.Parameter(ChannelPruning.RatiosParameter) ?? ""),
@@ -164,6 +173,8 @@ public static class PassCatalog
         step.Parameter(NodesParameter) is { } nodes
             ? nodes.Split(';', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal)
             : null;
+
+    private static Rounding RoundingOf(PassStep step) => Passes.DataAware.RoundingParameter.Parse(step.Parameter(RoundingParameter));
 
     private static int IntParameter(PassStep step, string name, int fallback) =>
         step.Parameter(name) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
