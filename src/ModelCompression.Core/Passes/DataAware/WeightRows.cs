@@ -51,6 +51,9 @@ public sealed record WeightRows(int Outputs, int Inputs, int Groups, bool Transp
     /// <summary>The input (column of the rows view) tensor element <paramref name="element"/> multiplies.</summary>
     public int InputOf(long element) => (int)(Transposed ? element / Outputs : element % Inputs);
 
+    /// <summary>The tensor element at row <paramref name="row"/>, input <paramref name="input"/> of the rows view.</summary>
+    public long TensorIndex(int row, int input) => Transposed ? (long)input * Outputs + row : (long)row * Inputs + input;
+
     /// <summary>The group (of H) tensor element <paramref name="element"/> belongs to.</summary>
     public int GroupOf(long element) => Groups == 1 ? 0 : (int)(element / Inputs / RowsPerGroup);
 

@@ -88,6 +88,14 @@ public sealed class PalettizedValues
         return new PalettizedValues(bits, groups, tableValues, codes, groupOf.ToArray());
     }
 
+    /// <summary>The same palettes with other codes (e.g. chosen for the layer's output rather than each value).</summary>
+    internal PalettizedValues WithCodes(int[] codes)
+    {
+        if (codes.Length != Codes.Length) throw new ArgumentException($"Expected {Codes.Length} codes, got {codes.Length}.", nameof(codes));
+        if (codes.Any(c => c < 0 || c >= PaletteSize)) throw new ArgumentOutOfRangeException(nameof(codes), "A code is outside its palette.");
+        return new PalettizedValues(Bits, Groups, Table, codes, _groupOf);
+    }
+
     /// <summary>One palette for all values.</summary>
     public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, PaletteTable table = PaletteTable.Float32, bool magnitudeWeighted = false) =>
         Fit(values, bits, 1, new int[values.Length], table, magnitudeWeighted);

@@ -8,7 +8,7 @@ public sealed class HessianWeightedKMeansTests
     [Theory]
     [InlineData(3)]
     [InlineData(4)]
-    public void Palettes_weighted_by_the_inputs_second_moments_have_a_smaller_held_out_output_error(int bits)
+    public void Palettes_weighted_by_the_inputs_second_moments_with_gptq_codes_have_a_smaller_held_out_output_error(int bits)
     {
         var layer = new SyntheticLayer(64, 96);
         // As a MatMul stores it: B [K, N], the transpose of the rows.
@@ -19,8 +19,10 @@ public sealed class HessianWeightedKMeansTests
         var weighted = HessianWeightedKMeans.Fit(tensor, bits, 1, new int[tensor.Length], rowsView, [layer.Hessian]);
 
         Assert.Equal((plain.Bits, plain.Groups, plain.Table.Length, plain.Codes.Length), (weighted.Bits, weighted.Groups, weighted.Table.Length, weighted.Codes.Length));
+        // The palettes are the importance-weighted k-means; only the codes come from the GPTQ sweep.
+        Assert.Equal(PalettizedValues.FitWeighted(tensor, HessianWeightedKMeans.Importance(rowsView, [layer.Hessian], tensor.Length), bits, 1, new int[tensor.Length]).Table, weighted.Table);
         var (nearest, hessian) = (layer.Error(rowsView.Rows(plain.Decode())), layer.Error(rowsView.Rows(weighted.Decode())));
-        Assert.True(hessian < nearest, $"Hessian-weighted {hessian:E3} against plain {nearest:E3}");
+        Assert.True(hessian < 0.8 * nearest, $"Hessian-weighted {hessian:E3} against plain {nearest:E3}");
     }
 
     [Fact]
