@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using ModelCompression.QuantizationBench;
 
-// dotnet run -c Release --project tests/ModelCompression.QuantizationBench -- [table|ranges|dynamic-forms|conv-integer] [--models a,b] [--shared DIR]
+// dotnet run -c Release --project tests/ModelCompression.QuantizationBench -- [table|ranges|dynamic-forms|conv-integer|rounding] [--models a,b] [--shared DIR]
 var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "table";
 var models = Option("--models")?.Split(',') ?? ["digits-mlp", "fashion-cnn", "ppocr-cls"];
 var shared = Option("--shared") ?? SharedModels.Find();
@@ -20,8 +20,12 @@ switch (mode)
     case "conv-integer":
         ConvInteger.Print();
         break;
+    case "rounding":
+        RoundingTable.PrintSynthetic();
+        foreach (var model in models) RoundingTable.PrintModel(Path.Combine(Require(shared), model));
+        break;
     default:
-        Console.Error.WriteLine($"Unknown mode '{mode}': use table, ranges, dynamic-forms or conv-integer.");
+        Console.Error.WriteLine($"Unknown mode '{mode}': use table, ranges, dynamic-forms, conv-integer or rounding.");
         return 2;
 }
 Console.WriteLine($"({watch.Elapsed.TotalSeconds:0} s)");

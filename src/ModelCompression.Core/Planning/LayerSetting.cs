@@ -1,4 +1,5 @@
 using System.Globalization;
+using ModelCompression.Core.Passes.DataAware;
 
 namespace ModelCompression.Core.Planning;
 
@@ -20,7 +21,11 @@ public enum WeightFormat
 /// <param name="Bits">Palette only: index bits (2–8).</param>
 /// <param name="Rank">Low-rank factorization to this rank; 0 = none.</param>
 /// <param name="Sparsity">Share of weights zeroed by magnitude; 0 = none.</param>
-public sealed record LayerSetting(WeightFormat Format, int Bits = 0, int Rank = 0, double Sparsity = 0)
+/// <param name="Rounding">How the factorization and the int8/int4/palette storage pick their values: to nearest, or for
+/// the layer's output with its input moments (GPTQ, whitened SVD, Hessian-weighted palettes; plan steps'
+/// <c>rounding=hessian</c>). Int8 with <see cref="Rounding.Hessian"/> is stored weight-only (the static and dynamic forms
+/// quantize their weights their own way). Magnitude-pruned palettes and fp16 storage round to nearest.</param>
+public sealed record LayerSetting(WeightFormat Format, int Bits = 0, int Rank = 0, double Sparsity = 0, Rounding Rounding = Rounding.Nearest)
 {
     public static LayerSetting Float { get; } = new(WeightFormat.Fp32);
 
@@ -41,10 +46,18 @@ public sealed record LayerSetting(WeightFormat Format, int Bits = 0, int Rank = 
         _ => 32,
     } * (1 - Sparsity) + (Sparsity > 0 ? 1 : 0);
 
+    /// <summary>E.g. "int8", "rank 12 + palette 4-bit"; data-aware: "int4 (GPTQ)", "rank 12 (whitened) + palette 4-bit (Hessian-weighted)".</summary>
     public override string ToString()
     {
+        var hessian = Rounding == Rounding.Hessian;
         var format = Format == WeightFormat.Palette ? $"palette {Bits}-bit" : Format.ToString().ToLowerInvariant();
-        var prefix = (Rank > 0 ? $"rank {Rank} + " : "") + (Sparsity > 0 ? $"{(Sparsity * 100).ToString("0", CultureInfo.InvariantCulture)}% sparse + " : "");
+        if (hessian && Sparsity == 0) format += Format switch
+        {
+            WeightFormat.Int8 or WeightFormat.Int4 => " (GPTQ)",
+            WeightFormat.Palette => " (Hessian-weighted)",
+            _ => "",
+        };
+        var prefix = (Rank > 0 ? $"rank {Rank}{(hessian ? " (whitened)" : "")} + " : "") + (Sparsity > 0 ? $"{(Sparsity * 100).ToString("0", CultureInfo.InvariantCulture)}% sparse + " : "");
         return prefix + format;
     }
 }

@@ -3,6 +3,7 @@ using ModelCompression.Core.Calibration;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
 using ModelCompression.Core.Passes.BiasCorrection;
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Passes.LowRank;
 using ModelCompression.Core.Passes.Palettization;
@@ -40,6 +41,13 @@ public static class PassCatalog
     public const string CalibrationParameter = "calibration";
     public const string BlockParameter = "block";
     public const string AccuracyLevelParameter = "accuracy-level";
+
+    /// <summary>
+    /// The <c>rounding</c> parameter of "int8-weights", "int4-weights", "palettize" and "lowrank": "nearest" (the default,
+    /// left out) or "hessian", data-aware with the layers' input moments (<see cref="PassContext.LayerStatistics"/>); a
+    /// layer without moments is rounded to nearest.
+    /// </summary>
+    public const string RoundingParameter = Passes.DataAware.RoundingParameter.Name;
 
     public static PassStep Step(string pass, IEnumerable<string>? nodes = null, params (string Name, string Value)[] parameters)
     {
@@ -152,6 +160,8 @@ public static class PassCatalog
         step.Parameter(NodesParameter) is { } nodes
             ? nodes.Split(';', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal)
             : null;
+
+    internal static Rounding RoundingOf(PassStep step) => Passes.DataAware.RoundingParameter.Parse(step.Parameter(RoundingParameter));
 
     internal static int IntParameter(PassStep step, string name, int fallback) =>
         step.Parameter(name) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;

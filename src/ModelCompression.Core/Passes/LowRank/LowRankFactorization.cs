@@ -1,6 +1,8 @@
 using Google.Protobuf;
 using ModelCompression.Core.Graph;
+using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes.Quantization.Static;
 using ModelCompression.Core.Tensors;
@@ -35,15 +37,21 @@ public sealed class LowRankFactorization : IGraphPass
 {
     private readonly IReadOnlyDictionary<string, int> _ranks;
     private readonly SpectrumCache _cache;
+    private readonly Rounding _rounding;
+    private readonly ILayerStatistics? _statistics;
 
     /// <param name="ranks">Node name → rank k of its factors (1 ≤ k ≤ <see cref="LowRankLayer.MaxUsefulRank"/>).</param>
     /// <param name="cache">Where spectra are kept between applications (default <see cref="SpectrumCache.Shared"/>).</param>
-    public LowRankFactorization(IReadOnlyDictionary<string, int> ranks, SpectrumCache? cache = null)
+    /// <param name="rounding">With <see cref="Rounding.Hessian"/>, a layer with input moments in <paramref name="statistics"/>
+    /// is factored for its output error (<see cref="WhitenedLowRank"/>); a layer without, by the plain SVD.</param>
+    public LowRankFactorization(IReadOnlyDictionary<string, int> ranks, SpectrumCache? cache = null, Rounding rounding = Rounding.Nearest, ILayerStatistics? statistics = null)
     {
         foreach (var (node, rank) in ranks)
             if (rank < 1) throw new ArgumentOutOfRangeException(nameof(ranks), $"The rank of '{node}' is {rank}; ranks start at 1.");
         _ranks = ranks;
         _cache = cache ?? SpectrumCache.Shared;
+        _rounding = rounding;
+        _statistics = statistics;
     }
 
     public string Name => "lowrank";
@@ -102,6 +110,7 @@ public sealed class LowRankFactorization : IGraphPass
             .Select(n => new SkippedNode(n, "it is not a layer this pass can factor: a MatMul or Gemm with a constant 2-D float weight, or a 1×1 Conv with group 1, whose weight is an initializer the node reads directly"))
             .ToList();
         var rewrites = 0;
+        var moments = _rounding == Rounding.Hessian ? new LayerMoments(_statistics, view) : null;
         foreach (var layer in eligible)
         {
             if (!_ranks.TryGetValue(layer.Layer.Node, out var rank)) continue;
@@ -110,7 +119,9 @@ public sealed class LowRankFactorization : IGraphPass
                 skipped.Add(new SkippedNode(layer.Layer.Node, problem));
                 continue;
             }
-            var (first, second) = layer.Spectrum(_cache).Factors(rank);
+            var (first, second) = moments?.For([layer.Weight]) is { Hessians: [var hessian] }
+                ? layer.WhitenedFactors(rank, hessian, _cache)
+                : layer.Spectrum(_cache).Factors(rank);
             var rewrite = layer.Plan(view.Names, rank, first, second);
             if (!AllowsLargerFactors && rewrite.AddedBytes >= rewrite.RemovedBytes)
             {
@@ -171,6 +182,9 @@ public sealed class LowRankFactorization : IGraphPass
         }
 
         public WeightSpectrum Spectrum(SpectrumCache cache) => cache.Get(Matrix(), Layer.Inputs, Layer.Outputs);
+
+        public (float[] First, float[] Second) WhitenedFactors(int rank, InputHessian hessian, SpectrumCache cache) =>
+            WhitenedLowRank.Factors(Matrix(), Layer.Inputs, Layer.Outputs, rank, hessian, cache);
 
         // W row-major, inputs × outputs, with Gemm's alpha in it.
         private float[] Matrix()

@@ -28,14 +28,34 @@ public static class KMeans1D
     /// (the palette is then exact), else <paramref name="clusters"/> values.
     /// </summary>
     /// <param name="magnitudeWeighted">Weight each value by |value| (minimise Σ |w|·(w − c)²) instead of 1.</param>
-    public static float[] Fit(ReadOnlySpan<float> values, int clusters, bool magnitudeWeighted = false)
+    public static float[] Fit(ReadOnlySpan<float> values, int clusters, bool magnitudeWeighted = false) =>
+        Fit(clusters, Checked(values, clusters) ? Runs.Of(values, magnitudeWeighted) : null);
+
+    /// <summary>
+    /// The centroids minimising Σ weightᵢ·(wᵢ − c(wᵢ))², e.g. with each weight's importance to the layer's output
+    /// (<see cref="DataAware.HessianWeightedKMeans"/>); as <see cref="Fit(ReadOnlySpan{float}, int, bool)"/> otherwise.
+    /// </summary>
+    /// <param name="weights">One positive, finite weight per value.</param>
+    public static float[] Fit(ReadOnlySpan<float> values, ReadOnlySpan<double> weights, int clusters)
+    {
+        if (weights.Length != values.Length) throw new ArgumentException("One weight per value is needed.", nameof(weights));
+        foreach (var weight in weights)
+            if (!(weight > 0 && double.IsFinite(weight))) throw new ArgumentException("Weights must be positive and finite.", nameof(weights));
+        return Fit(clusters, Checked(values, clusters) ? Runs.Of(values, weights) : null);
+    }
+
+    // False for no values; throws for a bad argument.
+    private static bool Checked(ReadOnlySpan<float> values, int clusters)
     {
         if (clusters < 1) throw new ArgumentOutOfRangeException(nameof(clusters), clusters, "At least one cluster is needed.");
-        if (values.IsEmpty) return [];
         foreach (var value in values)
             if (!float.IsFinite(value)) throw new ArgumentException("Only finite values can be clustered.", nameof(values));
+        return !values.IsEmpty;
+    }
 
-        var runs = Runs.Of(values, magnitudeWeighted);
+    private static float[] Fit(int clusters, Runs? runs)
+    {
+        if (runs is null) return [];
         if (runs.Count <= clusters) return runs.Values.Select(v => (float)v).ToArray();
 
         var atoms = runs.Count <= MaxAtoms ? runs : runs.Atoms(MaxAtoms);
@@ -139,6 +159,31 @@ public static class KMeans1D
         public double[] Values { get; }
 
         public int Count => Values.Length;
+
+        /// <summary>Runs of equal values, each weighing the sum of its values' <paramref name="weights"/>.</summary>
+        public static Runs Of(ReadOnlySpan<float> data, ReadOnlySpan<double> weights)
+        {
+            var sorted = data.ToArray();
+            var order = weights.ToArray();
+            Array.Sort(sorted, order);
+            var values = new List<double>();
+            var weight = new List<double> { 0 };
+            var sum = new List<double> { 0 };
+            var squares = new List<double> { 0 };
+            for (var i = 0; i < sorted.Length;)
+            {
+                var j = i;
+                double w = 0;
+                for (; j < sorted.Length && sorted[j] == sorted[i]; j++) w += order[j];
+                double v = sorted[i];
+                values.Add(v);
+                weight.Add(weight[^1] + w);
+                sum.Add(sum[^1] + w * v);
+                squares.Add(squares[^1] + w * v * v);
+                i = j;
+            }
+            return new Runs(values.ToArray(), weight.ToArray(), sum.ToArray(), squares.ToArray());
+        }
 
         public static Runs Of(ReadOnlySpan<float> data, bool magnitudeWeighted)
         {

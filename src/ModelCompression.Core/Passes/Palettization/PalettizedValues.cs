@@ -40,20 +40,44 @@ public sealed class PalettizedValues
     /// </summary>
     /// <param name="magnitudeWeighted">Fit the palettes weighting each value by its magnitude (see <see cref="KMeans1D"/>); the passes do not.</param>
     public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, int groups, ReadOnlySpan<int> groupOf,
-        PaletteTable table = PaletteTable.Float32, bool magnitudeWeighted = false)
+        PaletteTable table = PaletteTable.Float32, bool magnitudeWeighted = false) =>
+        Fit(values, null, bits, groups, groupOf, table, magnitudeWeighted);
+
+    /// <summary>
+    /// As <see cref="Fit(ReadOnlySpan{float}, int, int, ReadOnlySpan{int}, PaletteTable, bool)"/>, each palette minimising
+    /// Σ importanceᵢ·(wᵢ − c(wᵢ))² (<see cref="KMeans1D.Fit(ReadOnlySpan{float}, ReadOnlySpan{double}, int)"/>); each code
+    /// still picks the nearest entry, which is optimal for any positive importance of its value.
+    /// </summary>
+    /// <param name="importance">One positive weight per value.</param>
+    public static PalettizedValues FitWeighted(ReadOnlySpan<float> values, ReadOnlySpan<double> importance, int bits, int groups,
+        ReadOnlySpan<int> groupOf, PaletteTable table = PaletteTable.Float32)
+    {
+        if (importance.Length != values.Length) throw new ArgumentException("One importance per value is needed.", nameof(importance));
+        return Fit(values, importance.ToArray(), bits, groups, groupOf, table, magnitudeWeighted: false);
+    }
+
+    private static PalettizedValues Fit(ReadOnlySpan<float> values, double[]? importance, int bits, int groups, ReadOnlySpan<int> groupOf,
+        PaletteTable table, bool magnitudeWeighted)
     {
         if (bits is < MinBits or > MaxBits) throw new ArgumentOutOfRangeException(nameof(bits), bits, $"Palettes use {MinBits} to {MaxBits} bits.");
         if (groupOf.Length != values.Length) throw new ArgumentException("One group per value is needed.", nameof(groupOf));
         var size = 1 << bits;
         var members = new List<float>[groups];
-        for (var g = 0; g < groups; g++) members[g] = [];
-        for (var i = 0; i < values.Length; i++) members[groupOf[i]].Add(values[i]);
+        var weights = new List<double>[groups];
+        for (var g = 0; g < groups; g++) (members[g], weights[g]) = ([], []);
+        for (var i = 0; i < values.Length; i++)
+        {
+            members[groupOf[i]].Add(values[i]);
+            if (importance is not null) weights[groupOf[i]].Add(importance[i]);
+        }
 
         var tableValues = new float[groups * size];
         var palettes = new float[groups][];
         for (var g = 0; g < groups; g++)
         {
-            var centroids = KMeans1D.Fit(members[g].ToArray(), size, magnitudeWeighted);
+            var centroids = importance is null
+                ? KMeans1D.Fit(members[g].ToArray(), size, magnitudeWeighted)
+                : KMeans1D.Fit(members[g].ToArray(), weights[g].ToArray(), size);
             if (table == PaletteTable.Float16) centroids = centroids.Select(c => (float)(Half)c).Distinct().Order().ToArray();
             if (centroids.Length == 0) centroids = [0f]; // an empty group: no value reads its palette
             palettes[g] = centroids;
@@ -62,6 +86,14 @@ public sealed class PalettizedValues
         var codes = new int[values.Length];
         for (var i = 0; i < values.Length; i++) codes[i] = Nearest(palettes[groupOf[i]], values[i]);
         return new PalettizedValues(bits, groups, tableValues, codes, groupOf.ToArray());
+    }
+
+    /// <summary>The same palettes with other codes (e.g. chosen for the layer's output rather than each value).</summary>
+    internal PalettizedValues WithCodes(int[] codes)
+    {
+        if (codes.Length != Codes.Length) throw new ArgumentException($"Expected {Codes.Length} codes, got {codes.Length}.", nameof(codes));
+        if (codes.Any(c => c < 0 || c >= PaletteSize)) throw new ArgumentOutOfRangeException(nameof(codes), "A code is outside its palette.");
+        return new PalettizedValues(Bits, Groups, Table, codes, _groupOf);
     }
 
     /// <summary>One palette for all values.</summary>

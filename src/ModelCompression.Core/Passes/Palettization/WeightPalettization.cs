@@ -1,6 +1,8 @@
 using ModelCompression.Core.Passes;
 using ModelCompression.Core.Graph;
+using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Tensors;
 
@@ -59,12 +61,18 @@ public sealed class WeightPalettization : IGraphPass
     private readonly int _channelGroupSize;
     private readonly PaletteTable _table;
     private readonly int _minElements;
+    private readonly Rounding _rounding;
+    private readonly ILayerStatistics? _statistics;
 
+    /// <param name="rounding">With <see cref="Rounding.Hessian"/>, the palettes of Gemm, MatMul and Conv weights whose
+    /// layers have input moments in <paramref name="statistics"/> weight each value by its input's second moment
+    /// (<see cref="HessianWeightedKMeans"/>); the others are plain k-means, as without.</param>
     /// <param name="bits">Code width per node name, 1–8 bits (2ⁿ centroids); nodes not named are left alone. A tensor
     /// several chosen nodes read gets the widest of their widths.</param>
     /// <param name="granularity">One palette per tensor, or per group of <paramref name="channelGroupSize"/> output channels.</param>
     public WeightPalettization(IReadOnlyDictionary<string, int> bits, PaletteGranularity granularity = PaletteGranularity.PerTensor,
-        int channelGroupSize = DefaultChannelGroupSize, PaletteTable table = PaletteTable.Float32, int minElements = DefaultMinElements)
+        int channelGroupSize = DefaultChannelGroupSize, PaletteTable table = PaletteTable.Float32, int minElements = DefaultMinElements,
+        Rounding rounding = Rounding.Nearest, ILayerStatistics? statistics = null)
     {
         foreach (var (node, width) in bits)
             if (width is < PalettizedValues.MinBits or > PalettizedValues.MaxBits)
@@ -75,13 +83,16 @@ public sealed class WeightPalettization : IGraphPass
         _channelGroupSize = channelGroupSize;
         _table = table;
         _minElements = minElements;
+        _rounding = rounding;
+        _statistics = statistics;
     }
 
     public string Name => PassName;
 
-    /// <summary>The pass a plan step's parameters describe (<see cref="PassParameters"/>: bits, granularity, group, table).</summary>
+    /// <summary>The pass a plan step's parameters describe (<see cref="PassParameters"/>: bits, granularity, group, table, rounding).</summary>
+    /// <param name="statistics">The layers' input moments, for <c>rounding=hessian</c>.</param>
     /// <exception cref="FormatException">A parameter cannot be read.</exception>
-    public static WeightPalettization FromParameters(IReadOnlyDictionary<string, string> parameters) => new(
+    public static WeightPalettization FromParameters(IReadOnlyDictionary<string, string> parameters, ILayerStatistics? statistics = null) => new(
         ParameterMap.ParseInts(parameters.GetValueOrDefault(PassParameters.Bits) ?? ""),
         PassParameters.ParseGranularity(parameters.GetValueOrDefault(PassParameters.Granularity)),
         PassParameters.ParseInt(parameters.GetValueOrDefault(PassParameters.GroupSize), DefaultChannelGroupSize),
@@ -90,7 +101,9 @@ public sealed class WeightPalettization : IGraphPass
             null or "float32" => PaletteTable.Float32,
             "float16" => PaletteTable.Float16,
             var other => throw new FormatException($"Palette table '{other}' is neither 'float32' nor 'float16'."),
-        });
+        },
+        rounding: RoundingParameter.Parse(parameters.GetValueOrDefault(RoundingParameter.Name)),
+        statistics: statistics);
 
     /// <summary>This pass's plan-step parameters (the inverse of <see cref="FromParameters"/>).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Parameters()
@@ -102,6 +115,7 @@ public sealed class WeightPalettization : IGraphPass
             new(PassParameters.Table, _table == PaletteTable.Float32 ? "float32" : "float16"),
         };
         if (_granularity == PaletteGranularity.PerChannelGroup) parameters.Add(new(PassParameters.GroupSize, _channelGroupSize.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        parameters.AddRange(RoundingParameter.Of(_rounding));
         return parameters;
     }
 
@@ -123,7 +137,11 @@ public sealed class WeightPalettization : IGraphPass
         var pools = new Dictionary<GraphProto, ConstantPool>(ReferenceEqualityComparer.Instance);
         var rewrites = 0;
         // One palettized copy per weight tensor (and channel axis, when palettes follow channels).
-        foreach (var weight in WeightReplacement.Group(chosen, byChannelAxis: _granularity == PaletteGranularity.PerChannelGroup).ToList())
+        var weights = WeightReplacement.Group(chosen, byChannelAxis: _granularity == PaletteGranularity.PerChannelGroup).ToList();
+        // Every H before the first rewrite: a second low-rank factor's is derived from its partner's float weight.
+        var moments = _rounding == Rounding.Hessian ? new LayerMoments(_statistics, view) : null;
+        var hessians = weights.Select(w => moments?.For(w.Reads)).ToList();
+        foreach (var (weight, hessian) in weights.Zip(hessians))
         {
             var nodes = weight.Readers.Select(n => n.Name).Order(StringComparer.Ordinal).ToList();
             var bits = nodes.Max(n => _bits[n]);
@@ -140,7 +158,9 @@ public sealed class WeightPalettization : IGraphPass
                 outcomes.Add(new PalettizedWeight(weight.Initializer.Name, nodes, values.Length, bits, layout.Groups, original, payload, double.NaN, false));
                 continue;
             }
-            var palettized = PalettizedValues.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), _table);
+            var palettized = hessian is null
+                ? PalettizedValues.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), _table)
+                : HessianWeightedKMeans.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), hessian.Layout, hessian.Hessians, _table);
 
             if (!pools.TryGetValue(weight.Owner.Proto, out var pool)) pools.Add(weight.Owner.Proto, pool = new ConstantPool());
             var program = new ConstantProgram(view, "p", pool);

@@ -1,5 +1,7 @@
 using ModelCompression.Core.Graph;
+using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Passes.Quantization;
@@ -29,7 +31,11 @@ public enum DequantizeForm
 /// loaded session does not (the weights are floats again once loaded).
 /// </summary>
 /// <param name="nodeNames">The nodes whose weights to quantize; null for all.</param>
-public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = null, DequantizeForm form = DequantizeForm.CastMul, int minElements = Int8WeightQuantization.DefaultMinElements) : IGraphPass
+/// <param name="rounding">With <see cref="Rounding.Hessian"/>, the Gemm, MatMul and Conv weights whose layers have input
+/// moments in <paramref name="statistics"/> are rounded by GPTQ (<see cref="GptqPerChannel"/>: same scales, codes that
+/// minimise the output error); the others, and every weight without moments, to nearest.</param>
+public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = null, DequantizeForm form = DequantizeForm.CastMul,
+    int minElements = Int8WeightQuantization.DefaultMinElements, Rounding rounding = Rounding.Nearest, ILayerStatistics? statistics = null) : IGraphPass
 {
     /// <summary>Below this many elements a weight is left as is: its scales and nodes would cost about what int8 saves.</summary>
     public const int DefaultMinElements = 128;
@@ -49,19 +55,23 @@ public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = nul
         var chosen = Eligible(view, minElements).Where(w => nodeNames is null || nodeNames.Contains(w.Node.Name));
         var rewrites = 0;
         // One quantized copy per weight tensor (and channel axis), however many of the chosen nodes read it.
-        foreach (var weight in WeightReplacement.Group(chosen, byChannelAxis: true).ToList())
+        var weights = WeightReplacement.Group(chosen, byChannelAxis: true).ToList();
+        // Every H before the first rewrite: a second low-rank factor's is derived from its partner's float weight.
+        var moments = rounding == Rounding.Hessian ? new LayerMoments(statistics, view) : null;
+        var inputs = weights.Select(w => moments?.For(w.Reads)).ToList();
+        for (var i = 0; i < weights.Count; i++)
         {
-            weight.Redirect(Dequantize(weight, view.Names));
-            rewrites += weight.SlotCount;
+            weights[i].Redirect(Dequantize(weights[i], view.Names, inputs[i]));
+            rewrites += weights[i].SlotCount;
         }
         return rewrites;
     }
 
-    private string Dequantize(WeightReplacement weight, UniqueNames names)
+    private string Dequantize(WeightReplacement weight, UniqueNames names, RoundingInput? hessian)
     {
         var source = TensorProtoConverter.ToNdArray(weight.Initializer);
         var axis = weight.ChannelAxis;
-        var (codes, scales) = PerChannelQuantizer.Quantize(source.ToFloats(), source.Shape, axis);
+        var (codes, scales) = hessian is null ? PerChannelQuantizer.Quantize(source.ToFloats(), source.Shape, axis) : Gptq(source.ToFloats(), hessian);
         var baseName = weight.Initializer.Name;
         var codesName = names.Next($"{baseName}.int8");
         var scalesName = names.Next($"{baseName}.scale");
@@ -83,5 +93,13 @@ public sealed class Int8WeightQuantization(IReadOnlySet<string>? nodeNames = nul
             weight.AddNode(OnnxFactory.Node("Mul", [castName, scalesName], [outputName], names.Next($"{baseName}.dequantize")));
         }
         return outputName;
+    }
+
+    // GPTQ in the rows view, codes back in the tensor's layout (the rows are the channels, so the scales match).
+    private static (sbyte[] Codes, float[] Scales) Gptq(float[] values, RoundingInput hessian)
+    {
+        var layout = hessian.Layout;
+        var (codes, scales) = GptqPerChannel.Quantize(layout.Rows(values), layout.Outputs, layout.Inputs, hessian.Hessians);
+        return (layout.Tensor<sbyte>(codes), scales);
     }
 }

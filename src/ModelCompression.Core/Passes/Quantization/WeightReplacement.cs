@@ -21,6 +21,9 @@ internal sealed class WeightReplacement
         _anchor = reads.Select(r => r.AnchorInOwner()).MinBy(Owner.PositionOf)!;
     }
 
+    /// <summary>The weight slots reading this tensor.</summary>
+    public IReadOnlyList<QuantizableWeight> Reads => _reads;
+
     /// <summary>The graph holding <see cref="Initializer"/>.</summary>
     public GraphView Owner { get; }
 

@@ -1,5 +1,6 @@
 using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes.LowRank;
 
 namespace ModelCompression.Core.Planning.Prediction;
@@ -51,10 +52,11 @@ public sealed class LayerErrors
         foreach (var layer in space.Layers)
         {
             if (!weights.TryGetValue(layer.Node, out var weight)) continue;
-            var moments = statistics?.For(layer.Node);
+            var moments = statistics?.For(layer.Node) is { } m && m.Dimension == weight.Inputs && m.Groups == weight.Groups ? m : null;
+            var hessians = moments is null ? null : Enumerable.Range(0, moments.Groups).Select(g => InputHessian.Of(moments.Of(g), moments.Dimension)).ToList();
             foreach (var setting in layer.Settings)
             {
-                var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra);
+                var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra, hessians);
                 errors.Add(KeyValuePair.Create((layer.Node, setting), RoundSignificant(OutputError.Relative(weight, approximation, moments))));
                 progress?.Invoke(errors.Count, total);
             }

@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes.Quantization;
 
 namespace ModelCompression.Core.Planning.Registry;
@@ -22,14 +23,14 @@ public sealed class Fp16Technique : ICompressionTechnique
 
     public IEnumerable<(PlanStage, PassStep)> Steps(CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
     {
-        var nodes = SketchNodes.With(sketch, WeightFormat.Fp16);
+        var nodes = SketchNodes.With(sketch, WeightFormat.Fp16, Rounding.Nearest);
         if (nodes.Count > 0) yield return (PlanStage.Fp16, PassCatalog.Step(PassCatalog.Fp16Weights, nodes));
     }
 
     public void Read(PassStep step, SketchReader reader)
     {
         if (step.Pass != PassCatalog.Fp16Weights) return;
-        foreach (var node in SketchNodes.Named(step)) reader.Store(node, new LayerSetting(WeightFormat.Fp16));
+        foreach (var node in SketchNodes.Named(step)) reader.Store(node, new LayerSetting(WeightFormat.Fp16), step);
     }
 
     public float[]? Store(float[] values, long[] shape, int axis, LayerSetting setting, QuantizationKnobs knobs) =>

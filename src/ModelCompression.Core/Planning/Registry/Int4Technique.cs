@@ -12,9 +12,10 @@ public sealed class Int4Technique : ICompressionTechnique
 
     public IReadOnlyDictionary<string, PassFactory> Passes { get; } = new Dictionary<string, PassFactory>
     {
-        [PassCatalog.Int4Weights] = (step, _) => new Int4WeightQuantization(PassCatalog.NodesOf(step), new Int4Settings(
+        [PassCatalog.Int4Weights] = (step, context) => new Int4WeightQuantization(PassCatalog.NodesOf(step), new Int4Settings(
             BlockSize: PassCatalog.IntParameter(step, PassCatalog.BlockParameter, Int4Settings.Default.BlockSize),
-            AccuracyLevel: PassCatalog.IntParameter(step, PassCatalog.AccuracyLevelParameter, 0)).Validated()),
+            AccuracyLevel: PassCatalog.IntParameter(step, PassCatalog.AccuracyLevelParameter, 0)).Validated(),
+            rounding: PassCatalog.RoundingOf(step), statistics: context.LayerStatistics),
     };
 
     public void Offer(LayerOptions options)
@@ -25,17 +26,18 @@ public sealed class Int4Technique : ICompressionTechnique
 
     public IEnumerable<(PlanStage, PassStep)> Steps(CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
     {
-        var nodes = SketchNodes.With(sketch, WeightFormat.Int4);
-        if (nodes.Count > 0)
-            yield return (PlanStage.Int4, PassCatalog.Step(PassCatalog.Int4Weights, nodes,
-                (PassCatalog.BlockParameter, knobs.Int4BlockSize.ToString(CultureInfo.InvariantCulture)),
-                (PassCatalog.AccuracyLevelParameter, knobs.Int4AccuracyLevel.ToString(CultureInfo.InvariantCulture))));
+        foreach (var rounding in SketchNodes.Roundings)
+            if (SketchNodes.With(sketch, WeightFormat.Int4, rounding) is { Count: > 0 } nodes)
+                yield return (PlanStage.Int4, PassCatalog.Step(PassCatalog.Int4Weights, nodes, [
+                    (PassCatalog.BlockParameter, knobs.Int4BlockSize.ToString(CultureInfo.InvariantCulture)),
+                    (PassCatalog.AccuracyLevelParameter, knobs.Int4AccuracyLevel.ToString(CultureInfo.InvariantCulture)),
+                    .. SketchNodes.RoundingPair(rounding)]));
     }
 
     public void Read(PassStep step, SketchReader reader)
     {
         if (step.Pass != PassCatalog.Int4Weights) return;
-        foreach (var node in SketchNodes.Named(step)) reader.Store(node, new LayerSetting(WeightFormat.Int4));
+        foreach (var node in SketchNodes.Named(step)) reader.Store(node, new LayerSetting(WeightFormat.Int4), step);
     }
 
     public float[]? Store(float[] values, long[] shape, int axis, LayerSetting setting, QuantizationKnobs knobs)

@@ -1,4 +1,5 @@
 using ModelCompression.Core.Passes.Quantization.Dynamic;
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes.Quantization;
 
 namespace ModelCompression.Core.Planning.Registry;
@@ -16,7 +17,7 @@ public sealed class Int8Technique : ICompressionTechnique
 
     public IReadOnlyDictionary<string, PassFactory> Passes { get; } = new Dictionary<string, PassFactory>
     {
-        [PassCatalog.Int8Weights] = (step, _) => new Int8WeightQuantization(PassCatalog.NodesOf(step)),
+        [PassCatalog.Int8Weights] = (step, context) => new Int8WeightQuantization(PassCatalog.NodesOf(step), rounding: PassCatalog.RoundingOf(step), statistics: context.LayerStatistics),
         [PassCatalog.Int8Dynamic] = (step, _) => new Int8DynamicQuantization(PassCatalog.NodesOf(step)),
         [PassCatalog.Int8Static] = (step, context) => new PassCatalog.CalibratedStaticQuantization(PassCatalog.NodesOf(step), PassCatalog.StaticOptions(step), context),
     };
@@ -29,7 +30,8 @@ public sealed class Int8Technique : ICompressionTechnique
 
     public IEnumerable<(PlanStage, PassStep)> Steps(CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
     {
-        var int8 = SketchNodes.With(sketch, WeightFormat.Int8);
+        // Data-aware int8 is weights-only: the static and dynamic passes quantize their weights their own way.
+        var int8 = SketchNodes.With(sketch, WeightFormat.Int8, Rounding.Nearest);
         var byForm = knobs.Int8 switch
         {
             Int8Form.Static => int8.Where(space.StaticEligible.Contains).ToList(),
@@ -42,12 +44,14 @@ public sealed class Int8Technique : ICompressionTechnique
                 : PassCatalog.Step(PassCatalog.Int8Dynamic, byForm));
         var weightsOnly = int8.Except(byForm).ToList();
         if (weightsOnly.Count > 0) yield return (PlanStage.QuantizeWeights, PassCatalog.Step(PassCatalog.Int8Weights, weightsOnly));
+        var hessian = SketchNodes.With(sketch, WeightFormat.Int8, Rounding.Hessian);
+        if (hessian.Count > 0) yield return (PlanStage.QuantizeWeights, PassCatalog.Step(PassCatalog.Int8Weights, hessian, SketchNodes.RoundingPair(Rounding.Hessian)));
     }
 
     public void Read(PassStep step, SketchReader reader)
     {
         if (step.Pass is not (PassCatalog.Int8Weights or PassCatalog.Int8Static or PassCatalog.Int8Dynamic)) return;
-        foreach (var node in SketchNodes.Named(step)) reader.Store(node, new LayerSetting(WeightFormat.Int8));
+        foreach (var node in SketchNodes.Named(step)) reader.Store(node, new LayerSetting(WeightFormat.Int8), step);
     }
 
     public float[]? Store(float[] values, long[] shape, int axis, LayerSetting setting, QuantizationKnobs knobs)

@@ -11,10 +11,11 @@ public sealed class LayerOptions
     private readonly Dictionary<string, long> _parameters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _opTypes = new(StringComparer.Ordinal);
 
-    public LayerOptions(ModelProto model, Technique techniques)
+    public LayerOptions(ModelProto model, Technique techniques, bool dataAwareRounding = true)
     {
         Model = model;
         Techniques = techniques;
+        DataAwareRounding = dataAwareRounding;
         foreach (var group in Int8WeightQuantization.Eligible(model).GroupBy(w => w.Node.Name))
             _parameters[group.Key] = group.Sum(w => TensorProtoConverter.ElementCount(w.Initializer));
     }
@@ -23,6 +24,9 @@ public sealed class LayerOptions
 
     /// <summary>The techniques allowed.</summary>
     public Technique Techniques { get; }
+
+    /// <summary>Whether options may round with the layers' input moments (<see cref="DataAwareRoundingTechnique"/>).</summary>
+    public bool DataAwareRounding { get; }
 
     /// <summary>The prunable channel groups offered.</summary>
     public List<PruningSpace> Pruning { get; } = [];

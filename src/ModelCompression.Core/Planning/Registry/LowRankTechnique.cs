@@ -1,5 +1,6 @@
 using ModelCompression.Core.Passes.LowRank;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Passes.DataAware;
 
 namespace ModelCompression.Core.Planning.Registry;
 
@@ -21,7 +22,8 @@ public sealed class LowRankTechnique : ICompressionTechnique
 
     public IReadOnlyDictionary<string, PassFactory> Passes { get; } = new Dictionary<string, PassFactory>
     {
-        [PassCatalog.LowRank] = (step, _) => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(PassCatalog.RanksParameter) ?? ""), SpectrumCache.Shared),
+        [PassCatalog.LowRank] = (step, context) => new LowRankFactorization(ParameterMap.ParseInts(step.Parameter(PassCatalog.RanksParameter) ?? ""), SpectrumCache.Shared,
+            PassCatalog.RoundingOf(step), context.LayerStatistics),
     };
 
     public void Offer(LayerOptions options)
@@ -43,10 +45,10 @@ public sealed class LowRankTechnique : ICompressionTechnique
 
     public IEnumerable<(PlanStage, PassStep)> Steps(CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
     {
-        var factored = sketch.Layers.Where(l => l.Value.Rank > 0).ToList();
-        if (factored.Count > 0)
-            yield return (PlanStage.Factor, new PassStep(PassCatalog.LowRank, [KeyValuePair.Create(PassCatalog.RanksParameter,
-                ParameterMap.Format(factored.Select(l => KeyValuePair.Create(l.Key, l.Value.Rank))))]));
+        foreach (var rounding in SketchNodes.Roundings)
+            if (sketch.Layers.Where(l => l.Value.Rank > 0 && l.Value.Rounding == rounding).ToList() is { Count: > 0 } factored)
+                yield return (PlanStage.Factor, new PassStep(PassCatalog.LowRank, [KeyValuePair.Create(PassCatalog.RanksParameter,
+                    ParameterMap.Format(factored.Select(l => KeyValuePair.Create(l.Key, l.Value.Rank)))), .. RoundingParameter.Of(rounding)]));
     }
 
     public void Read(PassStep step, SketchReader reader)

@@ -1,6 +1,7 @@
 using ModelCompression.Core.Passes.Palettization;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Passes.DataAware;
 
 namespace ModelCompression.Core.Planning.Registry;
 
@@ -24,7 +25,7 @@ public sealed class PaletteTechnique : ICompressionTechnique
 
     public IReadOnlyDictionary<string, PassFactory> Passes { get; } = new Dictionary<string, PassFactory>
     {
-        [PassCatalog.Palettize] = (step, _) => WeightPalettization.FromParameters(step.Parameters),
+        [PassCatalog.Palettize] = (step, context) => WeightPalettization.FromParameters(step.Parameters, context.LayerStatistics),
     };
 
     public void Offer(LayerOptions options)
@@ -41,16 +42,20 @@ public sealed class PaletteTechnique : ICompressionTechnique
 
     public IEnumerable<(PlanStage, PassStep)> Steps(CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
     {
-        var palettes = sketch.Layers.Where(l => l.Value.Format == WeightFormat.Palette && l.Value.Sparsity == 0)
-            .SelectMany(l => SketchNodes.Of(l.Key, l.Value).Select(node => KeyValuePair.Create(node, l.Value.Bits))).ToList();
-        if (palettes.Count > 0)
-            yield return (PlanStage.Palettize, new PassStep(PassCatalog.Palettize, [KeyValuePair.Create(PassParameters.Bits, ParameterMap.Format(palettes)), .. Layout]));
+        foreach (var rounding in SketchNodes.Roundings)
+        {
+            var palettes = sketch.Layers.Where(l => l.Value.Format == WeightFormat.Palette && l.Value.Sparsity == 0 && l.Value.Rounding == rounding)
+                .SelectMany(l => SketchNodes.Of(l.Key, l.Value).Select(node => KeyValuePair.Create(node, l.Value.Bits))).ToList();
+            if (palettes.Count > 0)
+                yield return (PlanStage.Palettize, new PassStep(PassCatalog.Palettize,
+                    [KeyValuePair.Create(PassParameters.Bits, ParameterMap.Format(palettes)), .. Layout, .. RoundingParameter.Of(rounding)]));
+        }
     }
 
     public void Read(PassStep step, SketchReader reader)
     {
         if (step.Pass != PassCatalog.Palettize || step.Parameter(PassParameters.Bits) is not { } bits) return;
-        foreach (var (node, width) in ParameterMap.ParseInts(bits)) reader.Store(node, new LayerSetting(WeightFormat.Palette, width));
+        foreach (var (node, width) in ParameterMap.ParseInts(bits)) reader.Store(node, new LayerSetting(WeightFormat.Palette, width), step);
     }
 
     public float[]? Store(float[] values, long[] shape, int axis, LayerSetting setting, QuantizationKnobs knobs)

@@ -19,9 +19,9 @@ public sealed class SketchReader
     }
 
     /// <summary>Records that <paramref name="node"/> (a layer or one of its factors) is stored as <paramref name="setting"/>, with its layer's rank.</summary>
-    public void Store(string node, LayerSetting setting)
+    public void Store(string node, LayerSetting setting, PassStep step)
     {
         var layer = LayerOf(node);
-        Sketch = Sketch.With(layer, setting with { Rank = Ranks.GetValueOrDefault(layer) });
+        Sketch = Sketch.With(layer, setting with { Rank = Ranks.GetValueOrDefault(layer), Rounding = PassCatalog.RoundingOf(step) });
     }
 }

@@ -48,7 +48,7 @@ public sealed class SparsityTechnique : ICompressionTechnique
         if (step.Pass != PassCatalog.PruneWeights || step.Parameter(PassParameters.Bits) is not { } bits) return;
         var sparsity = step.Parameter(PassParameters.Sparsity) is { } text ? ParameterMap.ParseFractions(text) : new Dictionary<string, double>();
         foreach (var (node, width) in ParameterMap.ParseInts(bits))
-            reader.Store(node, new LayerSetting(WeightFormat.Palette, width, Sparsity: sparsity.GetValueOrDefault(node)));
+            reader.Store(node, new LayerSetting(WeightFormat.Palette, width, Sparsity: sparsity.GetValueOrDefault(node)), step);
     }
 
     // Magnitude pruning, then the survivors' palette (one per tensor, as the pass stores it).

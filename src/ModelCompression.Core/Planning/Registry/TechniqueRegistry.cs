@@ -14,17 +14,18 @@ public static class TechniqueRegistry
         new Int4Technique(),
         new PaletteTechnique(),
         new LowRankTechnique(),
+        new DataAwareRoundingTechnique(),
         new SparsityTechnique(),
         new ChannelPruningTechnique(),
         new DistillTechnique(),
     ];
 
     /// <summary>The <c>Techniques</c> words, each once, in registry order.</summary>
-    public static IReadOnlyList<string> Names { get; } = All.Select(t => t.Name).Distinct().ToList();
+    public static IReadOnlyList<string> Names { get; } = All.Where(t => t.Flag != Technique.None).Select(t => t.Name).Distinct().ToList();
 
     /// <summary>The flag of a <c>Techniques</c> word (case-insensitive); null for an unknown one.</summary>
     public static Technique? FlagOf(string name) =>
-        All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase))?.Flag;
+        All.FirstOrDefault(t => t.Flag != Technique.None && string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase))?.Flag;
 
     /// <summary>Every technique's passes, by plan name.</summary>
     public static IEnumerable<KeyValuePair<string, PassFactory>> Passes => All.SelectMany(t => t.Passes);

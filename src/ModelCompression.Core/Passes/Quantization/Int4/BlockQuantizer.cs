@@ -64,29 +64,54 @@ public static class BlockQuantizer
         if (rows.Length != (long)n * k) throw new ArgumentException($"Expected {n}×{k} weights, got {rows.Length}.", nameof(rows));
 
         var blocks = (k + blockSize - 1) / blockSize;
-        var packed = new byte[n * blocks * blockSize / 2];
+        var codes = new byte[rows.Length];
         var scales = new float[n * blocks];
-        var zeroPointBytes = (blocks + 1) / 2;
-        var zeroPoints = symmetric ? null : new byte[n * zeroPointBytes];
-        var codes = new byte[blockSize];
+        var zeroPoints = new int[n * blocks];
         for (var row = 0; row < n; row++)
             for (var block = 0; block < blocks; block++)
             {
                 var start = block * blockSize;
                 var values = rows.Slice(row * k + start, Math.Min(blockSize, k - start));
-                var (scale, zeroPoint) = symmetric ? SymmetricScale(values) : AsymmetricScale(values);
+                var (scale, zeroPoint) = ChooseScale(values, symmetric);
                 scales[row * blocks + block] = scale;
-                codes.AsSpan().Fill((byte)zeroPoint); // padding past K dequantizes to 0
-                for (var i = 0; i < values.Length; i++) codes[i] = Code(values[i], scale, zeroPoint);
-                var offset = (row * blocks + block) * blockSize / 2;
-                for (var i = 0; i < blockSize; i += 2) packed[offset + i / 2] = (byte)(codes[i] | codes[i + 1] << 4);
-                if (zeroPoints is not null)
-                    zeroPoints[row * zeroPointBytes + block / 2] |= (byte)(block % 2 == 0 ? zeroPoint : zeroPoint << 4);
+                zeroPoints[row * blocks + block] = zeroPoint;
+                for (var i = 0; i < values.Length; i++) codes[row * k + start + i] = Code(values[i], scale, zeroPoint);
             }
-        return new BlockQuantizedWeight(n, k, blockSize, packed, scales, zeroPoints);
+        return Pack(n, k, blockSize, codes, scales, symmetric ? null : zeroPoints);
     }
 
-    private static byte Code(float value, float scale, int zeroPoint) =>
+    /// <summary>The scale (and zero point) of one block of weights: the clipped range with the smallest squared error.</summary>
+    internal static (float Scale, int ZeroPoint) ChooseScale(ReadOnlySpan<float> values, bool symmetric) =>
+        symmetric ? SymmetricScale(values) : AsymmetricScale(values);
+
+    /// <summary>
+    /// Packs codes (0..15, [n, k] row-major) in MatMulNBits' layout; the padding past K takes the block's zero point,
+    /// so it dequantizes to 0.
+    /// </summary>
+    /// <param name="zeroPoints">One per block ([n, blocks]); null for the symmetric form.</param>
+    internal static BlockQuantizedWeight Pack(int n, int k, int blockSize, ReadOnlySpan<byte> codes, float[] scales, int[]? zeroPoints)
+    {
+        var blocks = (k + blockSize - 1) / blockSize;
+        var packed = new byte[n * blocks * blockSize / 2];
+        var zeroPointBytes = (blocks + 1) / 2;
+        var packedZeroPoints = zeroPoints is null ? null : new byte[n * zeroPointBytes];
+        var block = new byte[blockSize];
+        for (var row = 0; row < n; row++)
+            for (var b = 0; b < blocks; b++)
+            {
+                var zeroPoint = zeroPoints?[row * blocks + b] ?? BlockQuantizedWeight.SymmetricZeroPoint;
+                var start = b * blockSize;
+                block.AsSpan().Fill((byte)zeroPoint);
+                codes.Slice(row * k + start, Math.Min(blockSize, k - start)).CopyTo(block);
+                var offset = (row * blocks + b) * blockSize / 2;
+                for (var i = 0; i < blockSize; i += 2) packed[offset + i / 2] = (byte)(block[i] | block[i + 1] << 4);
+                if (packedZeroPoints is not null)
+                    packedZeroPoints[row * zeroPointBytes + b / 2] |= (byte)(b % 2 == 0 ? zeroPoint : zeroPoint << 4);
+            }
+        return new BlockQuantizedWeight(n, k, blockSize, packed, scales, packedZeroPoints);
+    }
+
+    internal static byte Code(float value, float scale, int zeroPoint) =>
         (byte)Math.Clamp(MathF.Round(value / scale, MidpointRounding.ToEven) + zeroPoint, 0, 15);
 
     // Codes −8..7 around zero point 8: the largest magnitude maps to −8 (so the step is max/8) or to +7 (max/7).

@@ -1,6 +1,8 @@
 using System.Numerics;
 using ModelCompression.Core.Graph;
+using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Passes.Quantization.Int4;
@@ -21,7 +23,11 @@ namespace ModelCompression.Core.Passes.Quantization.Int4;
 /// 0.99 / 0.96; digits-mlp's tiny Gemms (64×128) 1.4–1.6, about one microsecond more per node.
 /// </remarks>
 /// <param name="nodeNames">The nodes to replace; null for all eligible ones.</param>
-public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = null, Int4Settings? settings = null, int minElements = Int4WeightQuantization.DefaultMinElements) : IGraphPass
+/// <param name="rounding">With <see cref="Rounding.Hessian"/>, weights whose layers have input moments in
+/// <paramref name="statistics"/> are rounded by GPTQ (<see cref="GptqBlockwise"/>: same layout, scales chosen block by
+/// block on the error-corrected weights); the others to nearest, as without.</param>
+public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = null, Int4Settings? settings = null, int minElements = Int4WeightQuantization.DefaultMinElements,
+    Rounding rounding = Rounding.Nearest, ILayerStatistics? statistics = null) : IGraphPass
 {
     public const string MicrosoftDomain = "com.microsoft";
 
@@ -64,14 +70,24 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
 
         // One packed copy per weight, graph and orientation (and alpha), however many nodes read it.
         var packed = new Dictionary<(GraphView, GraphView, string, bool, float), PackedWeight>(); // views compare by reference
-        foreach (var weight in chosen)
+        static (GraphView, GraphView, string, bool, float) KeyOf(QuantizableWeight weight)
         {
-            var (graph, owner, node) = (weight.Graph!, weight.Owner!, weight.Node);
+            var node = weight.Node;
             var transposed = node.OpType == "Gemm" && node.GetInt("transB", 0) == 1; // B stored [N, K], as MatMulNBits wants
             var alpha = node.OpType == "Gemm" ? node.GetFloat("alpha", 1f) : 1f;
-            var key = (graph, owner, weight.Initializer.Name, transposed, alpha);
+            return (weight.Graph!, weight.Owner!, weight.Initializer.Name, transposed, alpha);
+        }
+        // Every H before the first rewrite (a second low-rank factor's is derived from its partner's float weight),
+        // pooled over the nodes sharing a packed copy.
+        var moments = rounding == Rounding.Hessian ? new LayerMoments(statistics, view) : null;
+        var hessians = chosen.GroupBy(KeyOf).ToDictionary(g => g.Key, g => moments?.For(g));
+        foreach (var weight in chosen)
+        {
+            var (graph, owner) = (weight.Graph!, weight.Owner!);
+            var key = KeyOf(weight);
+            var (_, _, _, transposed, alpha) = key;
             if (!packed.TryGetValue(key, out var weights))
-                packed[key] = weights = AddPacked(graph, view.Names, weight.Initializer, transposed, alpha);
+                packed[key] = weights = AddPacked(graph, view.Names, weight.Initializer, transposed, alpha, hessians[key]);
             Replace(graph, view.Names, weight, weights);
             if (!owner.IsUsed(weight.Initializer.Name)) owner.RemoveInitializer(weight.Initializer.Name);
         }
@@ -91,13 +107,15 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
     public static int BlockSizeFor(long k, int blockSize) => (int)Math.Min((ulong)blockSize, Math.Max(16UL, BitOperations.RoundUpToPowerOf2((ulong)k)));
 
     // Adds B, scales (and zero points) to the node's graph.
-    private PackedWeight AddPacked(GraphView graph, UniqueNames names, TensorProto initializer, bool transposed, float alpha)
+    private PackedWeight AddPacked(GraphView graph, UniqueNames names, TensorProto initializer, bool transposed, float alpha, RoundingInput? hessian)
     {
         var source = TensorProtoConverter.ToNdArray(initializer);
         var weights = source.ToFloats();
         var (n, k) = transposed ? ((int)source.Shape[0], (int)source.Shape[1]) : ((int)source.Shape[1], (int)source.Shape[0]);
         var rows = transposed ? weights : Transpose(weights, k, n);
-        var q = BlockQuantizer.Quantize(rows, n, k, BlockSizeFor(k), _settings.Symmetric);
+        var q = hessian is { Hessians: [var h] }
+            ? GptqBlockwise.Quantize(rows, n, k, BlockSizeFor(k), _settings.Symmetric, h)
+            : BlockQuantizer.Quantize(rows, n, k, BlockSizeFor(k), _settings.Symmetric);
         var scales = alpha == 1f ? q.Scales : q.Scales.Select(s => s * alpha).ToArray();
 
         var baseName = initializer.Name;

@@ -1,0 +1,109 @@
+using MathNet.Numerics.LinearAlgebra;
+
+namespace ModelCompression.Core.Passes.DataAware;
+
+/// <summary>
+/// One layer's input second moment H = E[x xᵀ] (K × K), made safe to factor: an input that never fires (H_kk = 0)
+/// gets H_kk = 1 (its weights do not matter, GPTQ's convention), and λ = <see cref="DefaultDampening"/> of the mean
+/// diagonal is added to the diagonal, so H is positive definite even from fewer rows than K. Everything in double.
+/// </summary>
+public sealed class InputHessian
+{
+    /// <summary>GPTQ's dampening: 1% of the mean diagonal.</summary>
+    public const double DefaultDampening = 0.01;
+
+    // Each retry of a failed Cholesky multiplies the dampening by 10 (H⁻¹ can lose definiteness in rounding).
+    private const int Retries = 4;
+
+    private readonly double[] _values; // K × K row-major, dead inputs fixed, undampened
+
+    private InputHessian(int dimension, double[] values, bool[] dead, double dampening)
+    {
+        Dimension = dimension;
+        _values = values;
+        Dead = dead;
+        Dampening = dampening;
+    }
+
+    public int Dimension { get; }
+
+    /// <summary>Inputs whose second moment is 0: always zero on the calibration data.</summary>
+    public IReadOnlyList<bool> Dead { get; }
+
+    /// <summary>λ as a share of the mean diagonal.</summary>
+    public double Dampening { get; }
+
+    /// <param name="moments">H, <paramref name="dimension"/>² values row-major (one group of <see cref="LayerStatistics.InputMoments"/>).</param>
+    public static InputHessian Of(ReadOnlySpan<float> moments, int dimension, double dampening = DefaultDampening)
+    {
+        if (moments.Length != dimension * dimension)
+            throw new ArgumentException($"{moments.Length} values do not fill a {dimension}×{dimension} matrix.", nameof(moments));
+        var values = new double[moments.Length];
+        for (var i = 0; i < values.Length; i++) values[i] = moments[i];
+        var dead = new bool[dimension];
+        for (var k = 0; k < dimension; k++)
+        {
+            if (values[k * dimension + k] > 0) continue;
+            dead[k] = true;
+            for (var j = 0; j < dimension; j++) values[k * dimension + j] = values[j * dimension + k] = 0;
+            values[k * dimension + k] = 1;
+        }
+        return new InputHessian(dimension, values, dead, dampening);
+    }
+
+    /// <summary>The dampened diagonal: how much an error on each input costs the output, E[x_k²] + λ.</summary>
+    public double[] Diagonal()
+    {
+        var lambda = Lambda(Dampening);
+        return Enumerable.Range(0, Dimension).Select(k => _values[k * Dimension + k] + lambda).ToArray();
+    }
+
+    /// <summary>The lower Cholesky factor L of the dampened H = L·Lᵀ.</summary>
+    public Matrix<double> CholeskyLower() => _lower ??= WithRetries(d => Dampened(d).Cholesky().Factor);
+
+    // Computed once per H (O(K³)): every candidate that rounds this layer reads the same factors. Neither is modified by its readers.
+    private Matrix<double>? _lower;
+    private double[]? _inverseUpper;
+
+    /// <summary>
+    /// The upper Cholesky factor U of H⁻¹ = Uᵀ·U, row-major: GPTQ's error feedback reads row j of U to spread the
+    /// rounding error of input j over the inputs after it. O(K³).
+    /// </summary>
+    public double[] InverseCholeskyUpper() => _inverseUpper ??= WithRetries(d =>
+    {
+        var dampened = Dampened(d);
+        var inverse = dampened.Cholesky().Solve(Matrix<double>.Build.DenseIdentity(Dimension));
+        inverse = (inverse + inverse.Transpose()) * 0.5; // exactly symmetric for the second factorization
+        var upper = inverse.Cholesky().Factor.Transpose();
+        return upper.ToRowMajorArray();
+    });
+
+    private T WithRetries<T>(Func<double, T> factor)
+    {
+        var dampening = Dampening;
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return factor(dampening);
+            }
+            catch (ArgumentException) when (attempt < Retries)
+            {
+                dampening *= 10; // MathNet throws ArgumentException for a matrix that is not positive definite
+            }
+        }
+    }
+
+    private double Lambda(double dampening)
+    {
+        double trace = 0;
+        for (var k = 0; k < Dimension; k++) trace += _values[k * Dimension + k];
+        return dampening * trace / Dimension;
+    }
+
+    private Matrix<double> Dampened(double dampening)
+    {
+        var lambda = Lambda(dampening);
+        return Matrix<double>.Build.Dense(Dimension, Dimension, (i, j) => _values[i * Dimension + j] + (i == j ? lambda : 0));
+    }
+}

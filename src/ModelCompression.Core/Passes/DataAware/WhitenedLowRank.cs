@@ -1,0 +1,75 @@
+using MathNet.Numerics.LinearAlgebra;
+using ModelCompression.Core.LayerStatistics;
+using ModelCompression.Core.Passes.LowRank;
+
+namespace ModelCompression.Core.Passes.DataAware;
+
+/// <summary>
+/// The rank-k factors W ≈ A·B (W of m inputs × n outputs, y = x·W as <see cref="WeightSpectrum"/> sees it) that
+/// minimise the expected output error E‖x(W − AB)‖² = ‖Lᵀ(W − AB)‖²_F, with H = E[xᵀx] = L·Lᵀ (dampened Cholesky):
+/// the truncated SVD of the whitened weight Lᵀ·W = U·S·Vᵀ gives A = L⁻ᵀ·U_k·√S_k and B = √S_k·V_kᵀ (SVD-LLM's
+/// whitening). Plain SVD is the case H = I. The factors have <see cref="LowRankFactorization"/>'s layout; the
+/// singular values are split evenly as in <see cref="WeightSpectrum.Factors"/>.
+/// </summary>
+/// <remarks>
+/// Cost per layer: O(m³) for the Cholesky factor, O(m²·n) for the whitening and un-whitening, plus the thin SVD of an
+/// m × n matrix, O(m·n·min(m, n)); the whitened spectrum is cached by content like the plain one, so the ranks a
+/// planner tries cost one SVD.
+/// </remarks>
+public static class WhitenedLowRank
+{
+    /// <param name="weight">Row-major <paramref name="m"/> × <paramref name="n"/> (inputs × outputs).</param>
+    public static (float[] First, float[] Second) Factors(ReadOnlySpan<float> weight, int m, int n, int rank, InputHessian hessian, SpectrumCache? cache = null)
+    {
+        if (weight.Length != (long)m * n) throw new ArgumentException($"{weight.Length} values do not fill a {m}×{n} matrix.", nameof(weight));
+        if (hessian.Dimension != m) throw new ArgumentException($"H is {hessian.Dimension}×{hessian.Dimension}, the weight has {m} inputs.", nameof(hessian));
+        var values = weight.ToArray();
+        var w = Matrix<double>.Build.Dense(m, n, (i, j) => values[i * n + j]);
+        var lower = hessian.CholeskyLower();
+        var whitened = (lower.Transpose() * w).ToRowMajorArray().Select(v => (float)v).ToArray();
+        var (first, second) = (cache ?? SpectrumCache.Shared).Get(whitened, m, n).Factors(rank);
+        // A = L⁻ᵀ·F: solve Lᵀ·A = F by back substitution (L lower triangular, positive diagonal).
+        var f = Matrix<double>.Build.Dense(m, rank, (i, j) => first[i * rank + j]);
+        var a = BackSubstitute(lower, f);
+        var unwhitened = new float[m * rank];
+        for (var i = 0; i < m; i++)
+            for (var j = 0; j < rank; j++) unwhitened[i * rank + j] = (float)a[i, j];
+        return (unwhitened, second);
+    }
+
+    /// <summary>
+    /// The input moments of the second factor: its input is x·A (A the first factor, m × rank, row-major), so its H is
+    /// Aᵀ·H·A (rank × rank), accumulated over the same rows.
+    /// </summary>
+    public static InputMoments SecondFactorMoments(InputMoments moments, ReadOnlySpan<float> first, int rank)
+    {
+        var m = moments.Dimension;
+        if (moments.Groups != 1) throw new ArgumentException("Only an ungrouped layer is factored.", nameof(moments));
+        if (first.Length != (long)m * rank) throw new ArgumentException($"The first factor should be {m}×{rank}.", nameof(first));
+        var values = first.ToArray();
+        var h = moments.Of(0).ToArray();
+        var a = Matrix<double>.Build.Dense(m, rank, (i, j) => values[i * rank + j]);
+        var hm = Matrix<double>.Build.Dense(m, m, (i, j) => h[i * m + j]);
+        var projected = a.TransposeThisAndMultiply(hm * a);
+        var matrix = new float[rank * rank];
+        for (var i = 0; i < rank; i++)
+            for (var j = 0; j < rank; j++) matrix[i * rank + j] = (float)(0.5 * (projected[i, j] + projected[j, i]));
+        return new InputMoments(rank, 1, moments.Rows, matrix);
+    }
+
+    // Solves Lᵀ·X = B for X, row by row from the last. L column-major: column i of L (row i of Lᵀ) is contiguous.
+    private static Matrix<double> BackSubstitute(Matrix<double> lower, Matrix<double> b)
+    {
+        var m = lower.RowCount;
+        var l = lower.ToColumnMajorArray();
+        var x = new double[m * b.ColumnCount];
+        for (var c = 0; c < b.ColumnCount; c++)
+            for (var i = m - 1; i >= 0; i--)
+            {
+                var sum = b[i, c];
+                for (var j = i + 1; j < m; j++) sum -= l[i * m + j] * x[j * b.ColumnCount + c]; // (Lᵀ)[i, j] = L[j, i]
+                x[i * b.ColumnCount + c] = sum / l[i * m + i];
+            }
+        return Matrix<double>.Build.Dense(m, b.ColumnCount, (i, c) => x[i * b.ColumnCount + c]);
+    }
+}
