@@ -120,7 +120,7 @@ internal sealed class ConvInput : LayerInput
 
         public override long Count { get; }
 
-        public override void Write(long index, Span<float> destination)
+        public override void Write(long index, Span<float> destination, int groupStride, int elementStride)
         {
             var batch = index / _outputPositions;
             var position = index % _outputPositions;
@@ -134,11 +134,11 @@ internal sealed class ConvInput : LayerInput
             var channelsPerGroup = _channels / _conv.Groups;
             for (var c = 0; c < _channels; c++)
             {
-                // Group g's row starts at g·Dimension; channel c is its (c mod C/group)-th channel.
-                var row = destination.Slice((c / channelsPerGroup) * _conv.Dimension + (c % channelsPerGroup) * _kernelElements, _kernelElements);
+                // Channel c is the (c mod C/group)-th channel of group c / (C/group); its elements are (channel, kernel element).
+                var at = (c / channelsPerGroup) * groupStride + (c % channelsPerGroup) * _kernelElements * elementStride;
                 var plane = (batch * _channels + c) * _inputPositions;
-                for (var k = 0; k < _kernelElements; k++)
-                    row[k] = _offsets[k] < 0 ? 0f : values[checked((int)(plane + _offsets[k]))];
+                for (var k = 0; k < _kernelElements; k++, at += elementStride)
+                    destination[at] = _offsets[k] < 0 ? 0f : values[checked((int)(plane + _offsets[k]))];
             }
         }
 

@@ -66,8 +66,14 @@ internal abstract class RowSource
 {
     public abstract long Count { get; }
 
-    /// <summary>Writes row <paramref name="index"/> (Groups × Dimension floats, group-major) into <paramref name="destination"/>.</summary>
-    public abstract void Write(long index, Span<float> destination);
+    /// <summary>
+    /// Writes row <paramref name="index"/> (Groups × Dimension floats) into <paramref name="destination"/>: element k of
+    /// group g at g·<paramref name="groupStride"/> + k·<paramref name="elementStride"/> (group-major by default).
+    /// </summary>
+    public abstract void Write(long index, Span<float> destination, int groupStride, int elementStride);
+
+    /// <summary>Writes row <paramref name="index"/> group-major: group g's row at g·Dimension.</summary>
+    public void Write(long index, Span<float> destination, int dimension) => Write(index, destination, dimension, 1);
 }
 
 /// <summary>
@@ -95,7 +101,8 @@ internal sealed class MatrixInput : LayerInput
     {
         public override long Count { get; } = value.ElementCount / dimension;
 
-        public override void Write(long index, Span<float> destination) =>
+        // One group: the strides do not matter.
+        public override void Write(long index, Span<float> destination, int groupStride, int elementStride) =>
             value.AsSpan<float>().Slice(checked((int)(index * dimension)), dimension).CopyTo(destination);
     }
 
@@ -103,7 +110,7 @@ internal sealed class MatrixInput : LayerInput
     {
         public override long Count { get; } = value.Shape[1];
 
-        public override void Write(long index, Span<float> destination)
+        public override void Write(long index, Span<float> destination, int groupStride, int elementStride)
         {
             var values = value.AsSpan<float>();
             for (var k = 0; k < dimension; k++) destination[k] = values[checked((int)(k * Count + index))];

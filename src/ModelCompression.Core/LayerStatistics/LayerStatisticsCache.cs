@@ -83,7 +83,7 @@ public static class LayerStatisticsCache
         Add("ModelCompression layer statistics");
         Add(FormatVersion.ToString(CultureInfo.InvariantCulture));
         Add(string.Create(CultureInfo.InvariantCulture,
-            $"{LayerStatisticsCollector.MaxDimension} {LayerStatisticsCollector.MaxRowsPerLayer} {LayerStatisticsCollector.MaxRowsPerSample} {MomentAccumulator.BlockRows}"));
+            $"{LayerStatisticsCollector.MaxDimension} {LayerStatisticsCollector.MaxRowsPerLayer} {LayerStatisticsCollector.MaxRowsPerSample} {MomentAccumulator.MaxBlockRows}"));
         Add(typeof(InferenceSession).Assembly.GetName().Version?.ToString() ?? "");
         Add(options.Optimization.ToString());
         Add(Convert.ToHexStringLower(SHA256.HashData(model.ToByteArray())));

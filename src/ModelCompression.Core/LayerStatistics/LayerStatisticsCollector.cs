@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using ModelCompression.Core.Calibration;
 using ModelCompression.Core.Data;
@@ -20,7 +21,7 @@ namespace ModelCompression.Core.LayerStatistics;
 /// over the sample's rows (Conv output positions, MatMul's leading positions), so at most about
 /// <see cref="MaxRowsPerLayer"/> rows per layer and Rows·Groups·Dimension²/2 multiply-adds.
 /// Bounded memory: per layer Groups·Dimension² floats (the result, Σ Groups·Dimension²·4 bytes, which the progress
-/// line states before the run) plus, while collecting, a block of 256 rows (<see cref="MomentAccumulator"/>);
+/// line states before the run) plus, while collecting, a block of rows of at most 1 MB and a second matrix for a moment while a depthwise layer's is reordered (<see cref="MomentAccumulator"/>);
 /// a layer whose row is longer than <see cref="MaxDimension"/> gets no statistics (null), so one matrix is at most
 /// 4608²·4 bytes = 85 MB.
 /// </para>
@@ -83,9 +84,10 @@ public static class LayerStatisticsCollector
                 foreach (var layer in layers)
                 {
                     if (unfit.Contains(layer)) continue;
-                    var value = outputs.TryGetValue(layer.Tensor, out var output) ? output : feed[layer.Tensor];
-                    // A value that does not fit the weight (a shape shape inference did not see) leaves the layer without statistics.
-                    if (layer.Rows(value) is { } rows) AddRows(accumulators[layer], rows, rowsPerSample);
+                    // A value that is not there (an input the samples do not feed) or does not fit the weight (a shape shape
+                    // inference did not see) leaves the layer without statistics.
+                    if ((outputs.TryGetValue(layer.Tensor, out var value) || feed.TryGetValue(layer.Tensor, out value)) && layer.Rows(value) is { } rows)
+                        AddRows(accumulators[layer], rows, rowsPerSample);
                     else unfit.Add(layer);
                 }
             }
@@ -123,17 +125,13 @@ public static class LayerStatisticsCollector
         foreach (var index in ChosenRows(rows.Count, rowsPerSample))
         {
             var row = accumulator.NextRow();
-            rows.Write(index, row);
+            rows.Write(index, row, accumulator.GroupStride, accumulator.ElementStride);
             if (AllFinite(row)) accumulator.Commit();
         }
     }
 
-    private static bool AllFinite(ReadOnlySpan<float> row)
-    {
-        foreach (var v in row)
-            if (!float.IsFinite(v)) return false;
-        return true;
-    }
+    // The largest magnitude is NaN or infinite exactly when some element is.
+    private static bool AllFinite(ReadOnlySpan<float> row) => float.IsFinite(TensorPrimitives.MaxMagnitude(row));
 
     private static IReadOnlyDictionary<string, NdArray> Run(ModelRunner runner, string modelName, SampleSet samples, int index,
         IReadOnlyDictionary<string, NdArray> feed, IReadOnlyList<string> fetched)

@@ -1,42 +1,67 @@
-using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace ModelCompression.Core.LayerStatistics;
 
 /// <summary>
-/// Accumulates H = E[x xᵀ] of one layer's rows, per group. Rows wait in a block of <see cref="BlockRows"/>; a full
-/// block's XᵀX is summed tile by tile in a small float tile and then added to the running sums, so each sum adds
-/// at most 256 products before it joins the total (a blocked sum: float precision without a double matrix).
-/// Only the upper triangle is summed; <see cref="Finish"/> mirrors it.
+/// Accumulates H = E[x xᵀ] of one layer's rows, per group. Rows wait in a block (at most <see cref="MaxBlockRows"/>);
+/// a full block's products are summed in a small float scratch and then added to the running sums, so each partial
+/// sum adds at most 256 products before it joins the total (a blocked sum: float precision without a double
+/// matrix). Only the upper triangle is summed; <see cref="Finish"/> mirrors it.
+/// <para>
+/// Two layouts, chosen by the layer's shape so that every library call is long: few groups of long rows (Gemm,
+/// MatMul, most Conv) sum row-wise, sums[g, i, j≥i] += x[g,i]·x[g, j..]; many groups of short rows (depthwise Conv,
+/// 9 or 25 long) sum across groups, sums[i, j≥i, g..] += x[i, g..]⊙x[j, g..], and are put in group order at the end.
+/// Both add the same products in the same order, so the layout does not change a bit of the result.
+/// </para>
 /// <para>
 /// Deterministic: every element of H adds its products in row order, whatever the vector width (lanes hold
-/// different elements, never parts of one sum; a·x + h is two roundings, never fused) and whatever the thread
-/// count (threads own disjoint tiles). Memory: Groups·Dimension² floats of sums plus a block of
-/// <see cref="BlockRows"/>·Groups·Dimension floats. Cost: about Rows·Groups·Dimension²/2 multiply-adds, fewer for zeros
-/// in the rows (ReLU outputs, padding), which are skipped.
+/// different elements, never parts of one sum; a·x + h is two roundings, never fused: TensorPrimitives.MultiplyAdd)
+/// and whatever the thread count (threads own disjoint rows of the sums). Memory: Groups·Dimension² floats of sums
+/// plus a block of rows of at most 1 MB (or 16 rows), a scratch per thread while a block is added (16 rows of one
+/// group's H, or one row of H across groups), and, for a layer summed across groups, a second Groups·Dimension²
+/// floats while <see cref="Finish"/> reorders it. Cost: about Rows·Groups·Dimension²/2 multiply-adds (row-wise, zeros
+/// in the rows, e.g. ReLU outputs and padding, are skipped).
 /// </para>
 /// </summary>
 internal sealed class MomentAccumulator
 {
-    /// <summary>Rows per block: bounds both how many products a partial sum holds and the row buffer.</summary>
-    public const int BlockRows = 256;
+    /// <summary>The most rows a block holds: bounds how many products one partial sum adds.</summary>
+    public const int MaxBlockRows = 256;
 
-    private const int Tile = 64;
+    private const int MinBlockRows = 16;
+    private const int BlockFloats = 1 << 18; // 1 MB
 
-    private readonly float[] _sums;
-    private readonly float[] _block;
+    /// <summary>Rows of the sums one pass over the block updates (row-wise): their partial sums stay in cache while every block row passes.</summary>
+    private const int ChunkRows = 16;
+
+    private readonly float[] _sums;   // row-wise: [g, i, j]; across groups: [i, j, g]; upper triangle
+    private readonly float[] _block;  // the pending rows; row-wise: [r, g, k]; across groups: [r, k, g]
+    private readonly int _blockRows;
     private int _pending;
 
     public MomentAccumulator(int dimension, int groups)
     {
         Dimension = dimension;
         Groups = groups;
-        _sums = new float[checked(groups * dimension * dimension)];
-        _block = new float[checked(BlockRows * groups * dimension)];
+        AcrossGroups = 2L * groups > dimension;
+        var rowFloats = checked(groups * dimension);
+        _blockRows = Math.Clamp(BlockFloats / rowFloats, MinBlockRows, MaxBlockRows);
+        _sums = new float[checked(rowFloats * dimension)];
+        _block = new float[checked(_blockRows * rowFloats)];
     }
 
     public int Dimension { get; }
 
     public int Groups { get; }
+
+    /// <summary>Sums run across groups (many groups of short rows).</summary>
+    public bool AcrossGroups { get; }
+
+    /// <summary>Where element k of group g of a row goes in <see cref="NextRow"/>: g·GroupStride + k·ElementStride.</summary>
+    public int GroupStride => AcrossGroups ? 1 : Dimension;
+
+    /// <inheritdoc cref="GroupStride"/>
+    public int ElementStride => AcrossGroups ? Groups : 1;
 
     /// <summary>The rows added so far.</summary>
     public long Rows { get; private set; }
@@ -44,10 +69,7 @@ internal sealed class MomentAccumulator
     /// <summary>The bytes this accumulator holds: the sums and the row block.</summary>
     public long Bytes => 4L * (_sums.Length + _block.Length);
 
-    /// <summary>The bytes the accumulator of a layer holds while collecting (<see cref="Bytes"/>).</summary>
-    public static long BytesFor(int dimension, int groups) => 4L * groups * dimension * ((long)dimension + BlockRows);
-
-    /// <summary>The place for the next row (Groups × Dimension floats, group-major); it counts once <see cref="Commit"/> is called.</summary>
+    /// <summary>The place for the next row (Groups × Dimension floats, laid out by <see cref="GroupStride"/> and <see cref="ElementStride"/>); it counts once <see cref="Commit"/> is called.</summary>
     public Span<float> NextRow() => _block.AsSpan(_pending * Groups * Dimension, Groups * Dimension);
 
     /// <summary>Adds the row written into <see cref="NextRow"/>.</summary>
@@ -55,56 +77,57 @@ internal sealed class MomentAccumulator
     {
         _pending++;
         Rows++;
-        if (_pending == BlockRows) Flush();
+        if (_pending == _blockRows) Flush();
     }
 
-    /// <summary>H = sums / Rows, symmetric; null when no row was added. The accumulator is spent.</summary>
+    /// <summary>H = sums / Rows, symmetric, in group order; null when no row was added. The accumulator is spent.</summary>
     public InputMoments? Finish()
     {
         Flush();
         if (Rows == 0) return null;
         var n = Dimension;
+        var matrix = AcrossGroups ? new float[_sums.Length] : _sums;
         for (var g = 0; g < Groups; g++)
-        {
-            var matrix = _sums.AsSpan(g * n * n, n * n);
             for (var i = 0; i < n; i++)
-            {
-                matrix[i * n + i] = (float)(matrix[i * n + i] / (double)Rows);
-                for (var j = i + 1; j < n; j++)
-                    matrix[j * n + i] = matrix[i * n + j] = (float)(matrix[i * n + j] / (double)Rows);
-            }
-        }
-        return new InputMoments(Dimension, Groups, Rows, _sums);
+                for (var j = i; j < n; j++)
+                {
+                    var sum = AcrossGroups ? _sums[(i * n + j) * Groups + g] : _sums[(g * n + i) * n + j];
+                    matrix[(g * n + j) * n + i] = matrix[(g * n + i) * n + j] = (float)(sum / (double)Rows);
+                }
+        return new InputMoments(Dimension, Groups, Rows, matrix);
     }
 
     private void Flush()
     {
         if (_pending == 0) return;
-        var tiles = (Dimension + Tile - 1) / Tile;
-        var pairs = new List<(int Group, int I, int J)>();
-        for (var g = 0; g < Groups; g++)
-            for (var ti = 0; ti < tiles; ti++)
-                for (var tj = ti; tj < tiles; tj++)
-                    pairs.Add((g, ti * Tile, tj * Tile));
-        // Tiles are disjoint parts of the sums: running them on several threads changes no sum's order.
-        if ((long)_pending * Groups * Dimension * Dimension >= 1L << 22)
-            Parallel.ForEach(pairs, () => new float[Tile * Tile], (pair, _, tile) => { AddTile(pair.Group, pair.I, pair.J, tile); return tile; }, _ => { });
+        var n = Dimension;
+        var chunks = (n + ChunkRows - 1) / ChunkRows;
+        var work = AcrossGroups ? n : Groups * chunks;
+        var scratchFloats = AcrossGroups ? n * Groups : ChunkRows * n;
+        void Add(int w, float[] scratch)
+        {
+            if (AcrossGroups) AddRowAcrossGroups(w, scratch);
+            else AddChunk(w / chunks, w % chunks * ChunkRows, scratch);
+        }
+        // Each work item owns its rows of the sums: running them on several threads changes no sum's order.
+        if ((long)_pending * Groups * n * n >= 1L << 22)
+            Parallel.For(0, work, () => new float[scratchFloats], (w, _, scratch) => { Add(w, scratch); return scratch; }, _ => { });
         else
         {
-            var tile = new float[Tile * Tile];
-            foreach (var pair in pairs) AddTile(pair.Group, pair.I, pair.J, tile);
+            var scratch = new float[scratchFloats];
+            for (var w = 0; w < work; w++) Add(w, scratch);
         }
         _pending = 0;
     }
 
-    /// <summary>Sums the block's products for rows i0.. and columns j0.. of group <paramref name="group"/> (upper triangle only) into its sums.</summary>
-    private void AddTile(int group, int i0, int j0, float[] tile)
+    /// <summary>Row-wise: the block's products for rows i0 .. i0 + <see cref="ChunkRows"/> of group <paramref name="group"/>'s upper triangle.</summary>
+    private void AddChunk(int group, int i0, float[] scratch)
     {
         var n = Dimension;
-        var iEnd = Math.Min(i0 + Tile, n);
-        var jEnd = Math.Min(j0 + Tile, n);
+        var iEnd = Math.Min(i0 + ChunkRows, n);
+        var partial = scratch.AsSpan(0, (iEnd - i0) * n);
+        partial.Clear();
         var stride = Groups * n;
-        Array.Clear(tile);
         for (var r = 0; r < _pending; r++)
         {
             var row = _block.AsSpan(r * stride + group * n, n);
@@ -112,33 +135,41 @@ internal sealed class MomentAccumulator
             {
                 var a = row[i];
                 if (a == 0) continue;
-                var from = Math.Max(j0, i);
-                if (from < jEnd) AddScaled(tile.AsSpan((i - i0) * Tile + (from - j0), jEnd - from), row[from..jEnd], a);
+                var sum = partial.Slice((i - i0) * n + i, n - i);
+                var x = row[i..];
+                if (x.Length >= ShortRow) TensorPrimitives.MultiplyAdd(x, a, sum, sum);
+                else
+                    for (var j = 0; j < x.Length; j++) sum[j] += a * x[j];
             }
         }
         var sums = _sums.AsSpan(group * n * n, n * n);
         for (var i = i0; i < iEnd; i++)
         {
-            var from = Math.Max(j0, i);
-            if (from < jEnd) Add(sums.Slice(i * n + from, jEnd - from), tile.AsSpan((i - i0) * Tile + (from - j0), jEnd - from));
+            var total = sums.Slice(i * n + i, n - i);
+            TensorPrimitives.Add(total, partial.Slice((i - i0) * n + i, n - i), total);
         }
     }
 
-    /// <summary>sum += a·x element-wise; a product and a sum rounded separately in every lane and in the tail alike.</summary>
-    private static void AddScaled(Span<float> sum, ReadOnlySpan<float> x, float a)
+    /// <summary>Below this length a plain loop beats a library call.</summary>
+    private const int ShortRow = 24;
+
+    /// <summary>Across groups: the block's products for row i of every group's upper triangle, sums[i, j≥i, g..].</summary>
+    private void AddRowAcrossGroups(int i, float[] scratch)
     {
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
+        var (n, groups) = (Dimension, Groups);
+        var partial = scratch.AsSpan(0, (n - i) * groups);
+        partial.Clear();
+        for (var r = 0; r < _pending; r++)
         {
-            var scale = new Vector<float>(a);
-            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
-                (new Vector<float>(sum[i..]) + scale * new Vector<float>(x[i..])).CopyTo(sum[i..]);
+            var row = _block.AsSpan(r * groups * n, groups * n);
+            var a = row.Slice(i * groups, groups);
+            for (var j = i; j < n; j++)
+            {
+                var sum = partial.Slice((j - i) * groups, groups);
+                TensorPrimitives.MultiplyAdd(a, row.Slice(j * groups, groups), sum, sum);
+            }
         }
-        for (; i < x.Length; i++) sum[i] += a * x[i];
-    }
-
-    private static void Add(Span<float> sum, ReadOnlySpan<float> x)
-    {
-        for (var i = 0; i < x.Length; i++) sum[i] += x[i];
+        var total = _sums.AsSpan((i * n + i) * groups, (n - i) * groups);
+        TensorPrimitives.Add(total, partial, total);
     }
 }

@@ -48,11 +48,15 @@ public class LayerInputRowsTests
         Assert.Equal(2 * positions, rows.Count);
         Assert.Equal(groups, layer.Groups);
         var row = new float[layer.Groups * layer.Dimension];
+        var acrossGroups = new float[row.Length]; // the same row element-major, as depthwise layers are summed
         var outputsPerGroup = outputs / groups;
         var yValues = y.AsSpan<float>();
         for (long index = 0; index < rows.Count; index++)
         {
-            rows.Write(index, row);
+            rows.Write(index, row, layer.Dimension);
+            rows.Write(index, acrossGroups, 1, layer.Groups);
+            for (var e = 0; e < row.Length; e++)
+                Assert.Equal(row[e], acrossGroups[e % layer.Dimension * layer.Groups + e / layer.Dimension]);
             var (batch, position) = (index / positions, index % positions);
             for (var m = 0; m < outputs; m++)
             {
@@ -89,7 +93,7 @@ public class LayerInputRowsTests
         var row = new float[k];
         for (var i = 0; i < m; i++)
         {
-            rows.Write(i, row);
+            rows.Write(i, row, k);
             for (var j = 0; j < n; j++)
             {
                 var computed = 0f;
@@ -118,7 +122,7 @@ public class LayerInputRowsTests
         var row = new float[k];
         for (var i = 0; i < 6; i++)
         {
-            rows.Write(i, row);
+            rows.Write(i, row, k);
             for (var j = 0; j < n; j++)
             {
                 var computed = 0f;

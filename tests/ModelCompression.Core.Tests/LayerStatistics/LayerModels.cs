@@ -29,27 +29,29 @@ internal static class LayerModels
             .Build();
     }
 
-    /// <summary>x [N, 3, 10, 12] → conv_a (3→8, 3×3, pads 1) → Relu → conv_b (8→8, group 2, stride 2, dilation 2, pads) (5×5) → flatten [N, 200] → Gemm 'gemm' (transB) → MatMul 'head'.</summary>
+    /// <summary>x [N, 3, 10, 12] → conv_a (3→8, 3×3, pads 1) → Relu → conv_b (8→8, group 2, stride 2, dilation 2, pads) (5×5) → conv_d (depthwise 3×3, pads 1) → flatten [N, 200] → Gemm 'gemm' (transB) → MatMul 'head'.</summary>
     public static ModelProto Network()
     {
         return new OnnxBuilder(13)
             .Input("x", DataType.Float, "N", 3, 10, 12)
             .Initializer("Wa", Random(8 * 3 * 9, 3), 8, 3, 3, 3)
             .Initializer("Wb", Random(8 * 4 * 9, 4), 8, 4, 3, 3)
+            .Initializer("Wd", Random(8 * 9, 7), 8, 1, 3, 3)
             .Initializer("Wg", Random(16 * 200, 5), 16, 200)
             .Initializer("Wh", Random(16 * 5, 6), 16, 5)
             .Initializer("shape", NdArray.Create<long>([2], [0, -1]))
             .Node("Conv", ["x", "Wa"], ["a"], "conv_a", ("pads", new long[] { 1, 1, 1, 1 }))
             .Node("Relu", ["a"], ["r"], "relu")
             .Node("Conv", ["r", "Wb"], ["b"], "conv_b", ("group", 2L), ("strides", new long[] { 2, 2 }), ("dilations", new long[] { 2, 2 }), ("pads", new long[] { 1, 0, 2, 1 }))
-            .Node("Reshape", ["b", "shape"], ["f"], "flatten")
+            .Node("Conv", ["b", "Wd"], ["d"], "conv_d", ("group", 8L), ("pads", new long[] { 1, 1, 1, 1 }))
+            .Node("Reshape", ["d", "shape"], ["f"], "flatten")
             .Node("Gemm", ["f", "Wg"], ["g"], "gemm", ("transB", 1L))
             .Node("MatMul", ["g", "Wh"], ["y"], "head")
             .Output("y", DataType.Float, "N", 5)
             .Build();
     }
 
-    public static readonly string[] NetworkLayers = ["conv_a", "conv_b", "gemm", "head"];
+    public static readonly string[] NetworkLayers = ["conv_a", "conv_b", "conv_d", "gemm", "head"];
 
     /// <summary><paramref name="count"/> random samples for <see cref="Network"/>, with a few negative inputs so Relu zeros some.</summary>
     public static SampleSet NetworkSamples(ModelProto model, int count, int seed = 7) =>

@@ -32,8 +32,8 @@ public class LayerStatisticsCacheTests
             Assert.Equal(Bytes(a), Bytes(b));
         }
         Assert.Single(Directory.GetFiles(cache));
-        Assert.Contains(lines, l => l.StartsWith("collecting layer statistics: 4 layers, 20 samples", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("layer statistics read from the cache: 4 layers", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("collecting layer statistics: 5 layers, 20 samples", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("layer statistics read from the cache: 5 layers", StringComparison.Ordinal));
     }
 
     [Fact]

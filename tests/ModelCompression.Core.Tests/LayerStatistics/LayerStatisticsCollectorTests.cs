@@ -20,7 +20,7 @@ public class LayerStatisticsCollectorTests
 
         var statistics = LayerStatisticsCollector.Collect(model, "network", samples, LayerModels.NetworkLayers);
 
-        Assert.Equal(4, statistics.Count);
+        Assert.Equal(5, statistics.Count);
         Assert.False(statistics.FromCache);
         var layers = LayerInput.Find(model, LayerModels.NetworkLayers);
         var captured = Capture(model, samples, layers.Select(l => l.Tensor).ToList());
@@ -48,6 +48,10 @@ public class LayerStatisticsCollectorTests
         // conv_b (2 groups) has 5×5 output positions per sample, fewer than the 204 a sample may give: all are taken.
         Assert.Equal(2, statistics.For("conv_b")!.Groups);
         Assert.Equal(40L * 5 * 5, statistics.For("conv_b")!.Rows);
+        // conv_d (depthwise: 8 groups of 9) is summed across groups, the others row-wise.
+        Assert.True(new MomentAccumulator(9, 8).AcrossGroups);
+        Assert.False(new MomentAccumulator(36, 2).AcrossGroups);
+        Assert.Equal(8, statistics.For("conv_d")!.Groups);
     }
 
     [Fact]
@@ -153,7 +157,7 @@ public class LayerStatisticsCollectorTests
             var rows = layer.Rows(value)!;
             foreach (var index in LayerStatisticsCollector.ChosenRows(rows.Count, rowsPerSample))
             {
-                rows.Write(index, row);
+                rows.Write(index, row, layer.Dimension);
                 count++;
                 for (var g = 0; g < layer.Groups; g++)
                     for (var i = 0; i < n; i++)
