@@ -20,12 +20,15 @@ namespace ModelCompression.Core.LayerStatistics;
 /// <see cref="MaxRowsPerLayer"/> / samples rows (and at most <see cref="MaxRowsPerSample"/>), chosen evenly strided
 /// over the sample's rows (Conv output positions, MatMul's leading positions), so at most about
 /// <see cref="MaxRowsPerLayer"/> rows per layer and Rows·Groups·Dimension²/2 multiply-adds.
-/// Bounded memory: per layer Groups·Dimension² floats (the result, Σ Groups·Dimension²·4 bytes, which the progress
-/// line states before the run) plus, while collecting, a block of rows of at most 1 MB and a second matrix for a moment while a depthwise layer's is reordered (<see cref="MomentAccumulator"/>);
-/// a layer whose row is longer than <see cref="MaxDimension"/> gets no statistics (null), so one matrix is at most
-/// 4608²·4 bytes = 85 MB.
+/// Bounded memory: per layer Groups·Dimension² floats (the result: Σ Groups·Dimension²·4 bytes, which the progress
+/// line states before the run) plus, while collecting, a block of rows of at most 1 MB per layer (also stated), a
+/// scratch per thread, and for a moment a depthwise layer's matrix twice while it is reordered
+/// (<see cref="MomentAccumulator"/>). A layer whose row is longer than <see cref="MaxDimension"/> (or whose groups'
+/// matrices would not fit one array) gets no statistics (null), so one group's matrix is at most 4608²·4 bytes = 81 MB.
 /// </para>
-/// Same model, samples and nodes give the same bytes on any machine and thread count.
+/// Deterministic: the same activations give the same bytes on any machine and thread count (samples run one at a
+/// time in file order, rows are chosen by index, sums add in a fixed order). The activations are ONNX Runtime's: its
+/// kernels may round differently on another CPU.
 /// </summary>
 public static class LayerStatisticsCollector
 {
@@ -61,15 +64,17 @@ public static class LayerStatisticsCollector
         options ??= EvaluationOptions.Default;
         var clock = Stopwatch.StartNew();
         var found = LayerInput.Find(model, nodes);
-        var layers = found.Where(l => l.Dimension <= MaxDimension).ToList();
+        var layers = found.Where(l => l.Dimension <= MaxDimension && (long)l.Groups * l.Dimension * l.Dimension <= Array.MaxLength).ToList();
         var samples = ChooseSamples(calibration, maxSamples);
         var tooLong = found.Count - layers.Count;
-        var skipped = tooLong > 0 ? $" ({tooLong} layer{(tooLong == 1 ? "" : "s")} with rows over {MaxDimension} skipped)" : "";
+        var accumulators = layers.ToDictionary(l => l, l => new MomentAccumulator(l.Dimension, l.Groups));
+        var moments = MomentBytes(layers);
+        var skipped = tooLong > 0 ? $"; {tooLong} layer{(tooLong == 1 ? "" : "s")} with rows over {MaxDimension} (or too many groups) skipped" : "";
         progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
-            $"collecting layer statistics: {layers.Count} layers, {samples.Count} samples, at most {Megabytes(MomentBytes(layers)):F1} MB held{skipped}"));
+            $"collecting layer statistics: {layers.Count} layers, {samples.Count} samples; at most {Megabytes(moments):F1} MB held " +
+            $"(+ {Megabytes(accumulators.Values.Sum(a => a.Bytes) - moments):F1} MB of row blocks while collecting){skipped}"));
         if (layers.Count == 0) return new LayerInputStatistics(new Dictionary<string, InputMoments>(), samples.Count, fromCache: false);
 
-        var accumulators = layers.ToDictionary(l => l, l => new MomentAccumulator(l.Dimension, l.Groups));
         var unfit = new HashSet<LayerInput>();
         var tensors = layers.Select(l => l.Tensor).Distinct(StringComparer.Ordinal).ToList();
         var probe = Calibrator.WithOutputs(model, tensors, out var graphInputs);
@@ -93,10 +98,10 @@ public static class LayerStatisticsCollector
             }
         }
 
-        var moments = new Dictionary<string, InputMoments>(StringComparer.Ordinal);
+        var collected = new Dictionary<string, InputMoments>(StringComparer.Ordinal);
         foreach (var layer in layers.Where(l => !unfit.Contains(l)))
-            if (accumulators[layer].Finish() is { } m) moments[layer.Node] = m;
-        var result = new LayerInputStatistics(moments, samples.Count, fromCache: false);
+            if (accumulators[layer].Finish() is { } m) collected[layer.Node] = m;
+        var result = new LayerInputStatistics(collected, samples.Count, fromCache: false);
         progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
             $"layer statistics collected: {result.Count} layers, {Megabytes(result.Bytes):F1} MB held, {clock.Elapsed.TotalSeconds:F1} s"));
         return result;
