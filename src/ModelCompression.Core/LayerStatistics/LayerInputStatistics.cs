@@ -13,8 +13,6 @@ public sealed class LayerInputStatistics : ILayerStatistics
         Bytes = moments.Values.Sum(m => 4L * m.Matrix.Length);
     }
 
-    public static LayerInputStatistics Empty { get; } = new(new Dictionary<string, InputMoments>(), 0, fromCache: false);
-
     /// <summary>The layers that have moments.</summary>
     public int Count => _moments.Count;
 
