@@ -1,3 +1,4 @@
+using ModelCompression.Core.Planning;
 using ModelCompression.EndToEnd.Tests.Harness;
 using ModelCompression.Testing;
 
@@ -21,6 +22,9 @@ public sealed class DeterminismTests(ITestOutputHelper output)
         Assert.DoesNotContain("latencyRatio", File.ReadAllText(first.LockPath));
     }
 
+    /// <summary>A whole default search, the measurements around it, and the slower run on a busy machine.</summary>
+    private static readonly TimeSpan SearchTimeout = 2 * CompressionRequest.DefaultMaxSearchTime;
+
     /// <summary>
     /// The search's result must not depend on how fast the machine is at the time: a search bounded by the clock, or
     /// candidates ranked in the order their measurements finish, would give another plan when the CPU is shared.
@@ -33,11 +37,11 @@ public sealed class DeterminismTests(ITestOutputHelper output)
         using var idle = WorkerFolder.OfSharedModel("fashion-cnn");
         using var loaded = WorkerFolder.OfSharedModel("fashion-cnn");
 
-        var first = idle.CompressWithDefaults("1%").AssertSucceeded();
+        var first = idle.CompressWithDefaults("1%", SearchTimeout).AssertSucceeded();
         output.WriteLine($"idle machine: {first.Command.Duration.TotalSeconds:0.0} s");
         WorkerResult second;
         using (BusyProcesses.OnePerCore())
-            second = loaded.CompressWithDefaults("1%").AssertSucceeded();
+            second = loaded.CompressWithDefaults("1%", SearchTimeout).AssertSucceeded();
         output.WriteLine($"every core busy: {second.Command.Duration.TotalSeconds:0.0} s");
         output.WriteLine(Chosen(first));
         output.WriteLine(Chosen(second));
