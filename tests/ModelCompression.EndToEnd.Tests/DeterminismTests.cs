@@ -38,11 +38,11 @@ public sealed class DeterminismTests(ITestOutputHelper output)
         using var loaded = WorkerFolder.OfSharedModel("fashion-cnn");
 
         var first = idle.CompressWithDefaults("1%", SearchTimeout).AssertSucceeded();
-        output.WriteLine($"idle machine: {first.Command.Duration.TotalSeconds:0.0} s");
+        output.WriteLine($"first run, no busy processes: {first.Command.Duration.TotalSeconds:0.0} s");
         WorkerResult second;
         using (BusyProcesses.OnePerCore())
             second = loaded.CompressWithDefaults("1%", SearchTimeout).AssertSucceeded();
-        output.WriteLine($"every core busy: {second.Command.Duration.TotalSeconds:0.0} s");
+        output.WriteLine($"second run, a busy process per core: {second.Command.Duration.TotalSeconds:0.0} s");
         output.WriteLine(Chosen(first));
         output.WriteLine(Chosen(second));
 
