@@ -17,13 +17,18 @@ public sealed record CommandResult(string CommandLine, int ExitCode, string Outp
 /// </summary>
 public static class DotNet
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
+    /// <summary>How long a command may run before it is killed, unless the caller gives its own limit.</summary>
+    public static TimeSpan DefaultTimeout { get; } = TimeSpan.FromMinutes(10);
 
     public static CommandResult Run(string workingDirectory, params string[] arguments) =>
         Run(workingDirectory, new Dictionary<string, string>(), arguments);
 
     /// <param name="environment">Variables set for the command on top of the cleaned environment.</param>
-    public static CommandResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static CommandResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Run(workingDirectory, environment, DefaultTimeout, arguments);
+
+    /// <param name="timeout">Kill the command (its whole process tree) after this long and throw a <see cref="TimeoutException"/> with its output so far.</param>
+    public static CommandResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -49,10 +54,11 @@ public static class DotNet
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (!process.WaitForExit(Timeout))
+        if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"'{commandLine}' did not finish within {Timeout}.{Environment.NewLine}{output}");
+            process.WaitForExit(); // the output up to the kill
+            lock (output) throw new TimeoutException($"'{commandLine}' did not finish within {timeout}.{Environment.NewLine}{output}");
         }
         process.WaitForExit(); // flushes the redirected streams
         lock (output) return new CommandResult(commandLine, process.ExitCode, output.ToString(), stopwatch.Elapsed);

@@ -19,11 +19,15 @@ public static class WorkerCli
         Run(workingDirectory, new Dictionary<string, string>(), arguments);
 
     /// <param name="environment">Extra environment variables (e.g. <c>LANG</c>).</param>
-    public static WorkerResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static WorkerResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Run(workingDirectory, environment, DotNet.DefaultTimeout, arguments);
+
+    /// <param name="timeout">Kill the worker after this long (<see cref="DotNet.Run(string, IReadOnlyDictionary{string, string}, TimeSpan, string[])"/>).</param>
+    public static WorkerResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
     {
         if (!File.Exists(Path))
             throw new InvalidOperationException($"The worker '{Path}' is not built; build the solution first.");
-        return new WorkerResult(DotNet.Run(workingDirectory, environment, ["exec", Path, .. arguments]));
+        return new WorkerResult(DotNet.Run(workingDirectory, environment, timeout, ["exec", Path, .. arguments]));
     }
 }
 

@@ -22,13 +22,15 @@ public sealed class WorkerFolder : IDisposable
         WriteValidation(Inputs(Samples, seed: 11));
     }
 
-    /// <summary>A copy of a model of ../shared/models (skips the test when absent) with its validation data.</summary>
+    /// <summary>A copy of a model of ../shared/models (skips the test when absent) with its validation and calibration data.</summary>
     public static WorkerFolder OfSharedModel(string name)
     {
         var source = SharedModels.Folder(name);
         var folder = new WorkerFolder();
         File.Copy(System.IO.Path.Combine(source, "model.onnx"), folder.ModelPath, overwrite: true);
         File.Copy(System.IO.Path.Combine(source, "validation.npz"), folder.ValidationPath, overwrite: true);
+        var calibration = System.IO.Path.Combine(source, "calibration.npz");
+        if (File.Exists(calibration)) File.Copy(calibration, folder.CalibrationPath);
         return folder;
     }
 
@@ -37,6 +39,9 @@ public sealed class WorkerFolder : IDisposable
     public string ModelPath => Combine("model.onnx");
 
     public string ValidationPath => Combine("validation.npz");
+
+    /// <summary>Used only by <see cref="CompressWithDefaults"/>, and only when present.</summary>
+    public string CalibrationPath => Combine("calibration.npz");
 
     public string LockPath => Combine("model.compression.lock.json");
 
@@ -74,6 +79,19 @@ public sealed class WorkerFolder : IDisposable
         WorkerCli.Run(Path, ["compress", ModelPath, "--output", OutputPath, "--validation-data", ValidationPath,
             "--signature", SignaturePath, "--class-name", "Model", "--report-dir", ReportDirectory, "--lock", LockPath,
             "--techniques", techniques, "--max-accuracy-drop", "2%", .. extra]);
+
+    /// <summary>
+    /// <c>compress</c> as a CompressedModel item that sets only MaxAccuracyDrop: every technique, the default metric and
+    /// search time, and calibration.npz when the folder holds one. Killed after <paramref name="timeout"/> (default 10 minutes).
+    /// </summary>
+    public WorkerResult CompressWithDefaults(string maxAccuracyDrop, TimeSpan? timeout = null)
+    {
+        string[] calibration = File.Exists(CalibrationPath) ? ["--calibration-data", CalibrationPath] : [];
+        return WorkerCli.Run(Path, new Dictionary<string, string>(), timeout ?? DotNet.DefaultTimeout,
+            ["compress", ModelPath, "--output", OutputPath, "--validation-data", ValidationPath, .. calibration,
+             "--signature", SignaturePath, "--class-name", "Model", "--report-dir", ReportDirectory, "--lock", LockPath,
+             "--max-accuracy-drop", maxAccuracyDrop]);
+    }
 
     public void Dispose() => _dir.Dispose();
 }
