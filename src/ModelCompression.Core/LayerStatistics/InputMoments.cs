@@ -14,6 +14,32 @@ public sealed record InputMoments(int Dimension, int Groups, long Rows, float[] 
 {
     /// <summary>The matrix of one group, Dimension × Dimension row-major.</summary>
     public ReadOnlySpan<float> Of(int group) => Matrix.AsSpan(group * Dimension * Dimension, Dimension * Dimension);
+
+    /// <summary>The first moment E[x], Groups × Dimension; null when it was not collected.</summary>
+    public float[]? Mean { get; init; }
+
+    /// <summary>
+    /// The covariance E[x xᵀ] − E[x]E[x]ᵀ (these moments when the mean is unknown): the error a layer keeps once its
+    /// bias is corrected, as factored layers' always are. Made once.
+    /// </summary>
+    public InputMoments Centred()
+    {
+        if (Mean is null) return this;
+        return _centred ??= Build();
+
+        InputMoments Build()
+        {
+            var matrix = (float[])Matrix.Clone();
+            var n = Dimension;
+            for (var g = 0; g < Groups; g++)
+                for (var i = 0; i < n; i++)
+                    for (var j = 0; j < n; j++)
+                        matrix[(g * n + i) * n + j] -= Mean[g * n + i] * Mean[g * n + j];
+            return new InputMoments(Dimension, Groups, Rows, matrix);
+        }
+    }
+
+    private InputMoments? _centred;
 }
 
 /// <summary>The input statistics of a model's layers, by node name.</summary>

@@ -20,7 +20,7 @@ namespace ModelCompression.Core.LayerStatistics;
 public static class LayerStatisticsCache
 {
     /// <summary>Bumped whenever the file layout or the way moments are collected changes.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     internal const string Extension = ".layerstats";
 

@@ -45,6 +45,7 @@ internal static class LayerStatisticsFile
                     writer.WriteInt32(moments.Groups);
                     writer.WriteInt64(moments.Rows);
                     writer.Write(MemoryMarshal.AsBytes(moments.Matrix.AsSpan()));
+                    writer.Write(MemoryMarshal.AsBytes((moments.Mean ?? new float[moments.Groups * moments.Dimension]).AsSpan()));
                 }
                 writer.WriteHash();
             }
@@ -93,7 +94,11 @@ internal static class LayerStatisticsFile
             if (bytes > reader.Remaining - HashBytes || bytes / 4 > Array.MaxLength) return null;
             var matrix = new float[bytes / 4];
             reader.ReadInto(MemoryMarshal.AsBytes(matrix.AsSpan()));
-            moments[name] = new InputMoments(dimension, groups, rows, matrix);
+            var meanBytes = 4L * groups * dimension;
+            if (meanBytes > reader.Remaining - HashBytes) return null;
+            var mean = new float[meanBytes / 4];
+            reader.ReadInto(MemoryMarshal.AsBytes(mean.AsSpan()));
+            moments[name] = new InputMoments(dimension, groups, rows, matrix) { Mean = mean };
         }
         if (reader.Remaining != HashBytes || !reader.HashMatches()) return null;
         return new LayerInputStatistics(moments, samples, fromCache: true);

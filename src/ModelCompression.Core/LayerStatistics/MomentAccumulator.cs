@@ -34,6 +34,7 @@ internal sealed class MomentAccumulator
     /// <summary>Rows of the sums one pass over the block updates (row-wise): their partial sums stay in cache while every block row passes.</summary>
     private const int ChunkRows = 16;
 
+    private readonly double[] _rowSums; // [g, k]: Σ rows, for the mean
     private readonly float[] _sums;   // row-wise: [g, i, j]; across groups: [i, j, g]; upper triangle
     private readonly float[] _block;  // the pending rows; row-wise: [r, g, k]; across groups: [r, k, g]
     private readonly int _blockRows;
@@ -47,6 +48,7 @@ internal sealed class MomentAccumulator
         var rowFloats = checked(groups * dimension);
         _blockRows = Math.Clamp(BlockFloats / rowFloats, MinBlockRows, MaxBlockRows);
         _sums = new float[checked(rowFloats * dimension)];
+        _rowSums = new double[rowFloats];
         _block = new float[checked(_blockRows * rowFloats)];
     }
 
@@ -75,6 +77,10 @@ internal sealed class MomentAccumulator
     /// <summary>Adds the row written into <see cref="NextRow"/>.</summary>
     public void Commit()
     {
+        var row = NextRow();
+        for (var g = 0; g < Groups; g++)
+            for (var k = 0; k < Dimension; k++)
+                _rowSums[g * Dimension + k] += row[g * GroupStride + k * ElementStride];
         _pending++;
         Rows++;
         if (_pending == _blockRows) Flush();
@@ -94,7 +100,7 @@ internal sealed class MomentAccumulator
                     var sum = AcrossGroups ? _sums[(i * n + j) * Groups + g] : _sums[(g * n + i) * n + j];
                     matrix[(g * n + j) * n + i] = matrix[(g * n + i) * n + j] = (float)(sum / (double)Rows);
                 }
-        return new InputMoments(Dimension, Groups, Rows, matrix);
+        return new InputMoments(Dimension, Groups, Rows, matrix) { Mean = _rowSums.Select(s => (float)(s / Rows)).ToArray() };
     }
 
     private void Flush()

@@ -48,6 +48,9 @@ public sealed record CompressionRequest
     /// <summary>Where layer statistics are kept by content hash (a re-search or locked rebuild reuses them); null keeps them in memory only.</summary>
     public string? StatisticsCacheDirectory { get; init; }
 
+    /// <summary>Offer data-aware rounding (GPTQ, Hessian-weighted palettes, whitened SVD) beside nearest; false offers nearest only.</summary>
+    public bool DataAwareRounding { get; init; } = true;
+
     /// <summary>Fail on a missing or stale lock instead of searching.</summary>
     public bool LockedMode { get; init; }
 

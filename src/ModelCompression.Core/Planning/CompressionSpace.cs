@@ -42,9 +42,10 @@ public sealed class CompressionSpace
     public IReadOnlySet<string> DynamicEligible { get; }
 
     /// <summary>What every registered technique allowed in <paramref name="techniques"/> offers <paramref name="model"/>.</summary>
-    public static CompressionSpace Find(ModelProto model, Technique techniques)
+    /// <param name="dataAwareRounding">Offer each option's data-aware twin too (<see cref="DataAwareRoundingTechnique"/>).</param>
+    public static CompressionSpace Find(ModelProto model, Technique techniques, bool dataAwareRounding = true)
     {
-        var options = new LayerOptions(model, techniques);
+        var options = new LayerOptions(model, techniques, dataAwareRounding);
         foreach (var technique in TechniqueRegistry.All.Where(t => techniques.HasFlag(t.Flag)))
             technique.Offer(options);
         var layers = options.Layers();

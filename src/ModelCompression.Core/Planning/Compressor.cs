@@ -85,20 +85,23 @@ public sealed class Compressor(ICompressionLog log)
 
         basePlan = VerifiedLosslessPlan(source, basePlan, validation, modelFile);
         var lossless = PassCatalog.Apply(source, basePlan, PassContext.None);
-        // Bias correction compares compressed layers with the lossless model's.
-        var context = new PassContext(calibration) { Reference = lossless };
         log.Info($"{name}: measuring the original ({MetricKinds.Name(metric)} on {validation.Count} validation samples)");
         var validationReference = Reference.Measure(source, modelFile, validation, metric);
         if ((request.Techniques & Techniques.Lossy) != 0) BudgetResolution.Check(validationReference, request.Budgets, MetricKinds.Name(metric));
         var searchReference = SearchReference(source, modelFile, calibration, metric);
+        var space = CompressionSpace.Find(lossless, request.Techniques, request.DataAwareRounding);
+        // One streamed pass over the calibration data gives every layer's input moments, cached by content hash.
+        var statistics = new LazyLayerStatistics(() => LayerStatisticsCache.GetOrCollect(lossless, modelFile, calibration,
+            space.Layers.Select(l => l.Node).ToList(), request.StatisticsCacheDirectory, line => log.Info($"{name}: {line}")));
+        // Bias correction compares compressed layers with the lossless model's.
+        var context = new PassContext(calibration) { Reference = lossless, LayerStatistics = statistics };
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
-        var space = CompressionSpace.Find(lossless, request.Techniques);
         var progress = new SearchProgress(log, MetricKinds.Name(metric));
 
         var lockedPlan = status.Plan;
         var (candidates, selection, probes, counts) = lockedPlan is not null
             ? ApplyLockedPlan(lockedPlan, locks.IndexOf(lockedPlan), lockPath, evaluator, request, name)
-            : Search(evaluator, basePlan, space, request, searchReference, calibration, progress, name, statistics: null);
+            : Search(evaluator, basePlan, space, request, searchReference, calibration, progress, name, statistics);
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
             new FileInfo(modelFile).Length, candidates, selection, probes, counts, progress.Elapsed,
@@ -136,7 +139,7 @@ public sealed class Compressor(ICompressionLog log)
     {
         log.Info($"{name}: searching ({space.Layers.Count} compressible layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
         var errors = LayerErrors.Predict(evaluator.Apply(basePlan), space, statistics, QuantizationKnobs.Default);
-        log.Info($"{name}: predicted the output error of {errors.Count} options of {space.Layers.Count} layers" + (statistics is null ? " (from their weights alone)" : " from their input statistics"));
+        log.Info($"{name}: predicted the output error of {errors.Count} options of {space.Layers.Count} layers from their input statistics");
         var candidates = new List<Candidate>();
         IReadOnlyList<SettingProbe> probes = [];
         var searchDrop = request.Budgets.MaxAccuracyDrop;

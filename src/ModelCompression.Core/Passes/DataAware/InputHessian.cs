@@ -34,6 +34,15 @@ public sealed class InputHessian
     public double Dampening { get; }
 
     /// <param name="moments">H, <paramref name="dimension"/>² values row-major (one group of <see cref="LayerStatistics.InputMoments"/>).</param>
+    /// <summary>The H of one group of collected moments, made once per moments object (its O(K³) factors then serve every candidate).</summary>
+    public static InputHessian Of(LayerStatistics.InputMoments moments, int group) =>
+        Shared.GetValue(moments, m => new InputHessian?[m.Groups])[group] ??= Of(moments.Of(group), moments.Dimension);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<LayerStatistics.InputMoments, InputHessian?[]> Shared = new();
+
+    /// <summary>The H of an ungrouped layer's input covariance (<see cref="LayerStatistics.InputMoments.Centred"/>): what a bias-corrected layer's output error weighs.</summary>
+    public static InputHessian Centred(LayerStatistics.InputMoments moments) => Of(moments.Centred(), 0);
+
     public static InputHessian Of(ReadOnlySpan<float> moments, int dimension, double dampening = DefaultDampening)
     {
         if (moments.Length != dimension * dimension)

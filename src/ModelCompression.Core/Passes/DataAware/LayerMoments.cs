@@ -14,9 +14,6 @@ namespace ModelCompression.Core.Passes.DataAware;
 /// </summary>
 public sealed class LayerMoments(ILayerStatistics? statistics, ModelView view)
 {
-    // One InputHessian per collected moments, so its O(K³) factors are computed once for all the candidates.
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<InputMoments, InputHessian[]> Shared = new();
-
     private static readonly string FirstSuffix = LowRankFactorization.FirstFactorName("");
     private static readonly string SecondSuffix = LowRankFactorization.SecondFactorName("");
 
@@ -46,7 +43,7 @@ public sealed class LayerMoments(ILayerStatistics? statistics, ModelView view)
         if (layout is null) return null;
         var found = readers.Select(For).OfType<InputMoments>().Where(layout.Matches).ToList();
         if (found.Count == 0 || found.Sum(m => m.Rows) <= 0) return null;
-        if (found is [var single]) return Shared.GetValue(single, m => Enumerable.Range(0, m.Groups).Select(g => InputHessian.Of(m.Of(g), m.Dimension)).ToArray());
+        if (found is [var single]) return Enumerable.Range(0, single.Groups).Select(g => InputHessian.Of(single, g)).ToList();
         var size = layout.Inputs * layout.Inputs;
         var total = found.Sum(m => (double)m.Rows);
         return Enumerable.Range(0, layout.Groups).Select(g =>

@@ -23,10 +23,8 @@ public static class WhitenedLowRank
     {
         if (weight.Length != (long)m * n) throw new ArgumentException($"{weight.Length} values do not fill a {m}×{n} matrix.", nameof(weight));
         if (hessian.Dimension != m) throw new ArgumentException($"H is {hessian.Dimension}×{hessian.Dimension}, the weight has {m} inputs.", nameof(hessian));
-        var values = weight.ToArray();
-        var w = Matrix<double>.Build.Dense(m, n, (i, j) => values[i * n + j]);
         var lower = hessian.CholeskyLower();
-        var whitened = (lower.Transpose() * w).ToRowMajorArray().Select(v => (float)v).ToArray();
+        var whitened = Whitened(weight, m, n, hessian, lower);
         var (first, second) = (cache ?? SpectrumCache.Shared).Get(whitened, m, n).Factors(rank);
         // A = L⁻ᵀ·F: solve Lᵀ·A = F by back substitution (L lower triangular, positive diagonal).
         var f = Matrix<double>.Build.Dense(m, rank, (i, j) => first[i * rank + j]);
@@ -36,6 +34,19 @@ public static class WhitenedLowRank
             for (var j = 0; j < rank; j++) unwhitened[i * rank + j] = (float)a[i, j];
         return (unwhitened, second);
     }
+
+    // Lᵀ·W, O(m²·n): kept per H and weight content, since every rank of every candidate of a layer whitens the same weight.
+    private static float[] Whitened(ReadOnlySpan<float> weight, int m, int n, InputHessian hessian, Matrix<double> lower)
+    {
+        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weight))) + $"|{m}x{n}";
+        var cache = WhitenedByHessian.GetValue(hessian, _ => new System.Collections.Concurrent.ConcurrentDictionary<string, float[]>(StringComparer.Ordinal));
+        if (cache.TryGetValue(key, out var known)) return known;
+        var values = weight.ToArray();
+        var w = Matrix<double>.Build.Dense(m, n, (i, j) => values[i * n + j]);
+        return cache[key] = (lower.Transpose() * w).ToRowMajorArray().Select(v => (float)v).ToArray();
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<InputHessian, System.Collections.Concurrent.ConcurrentDictionary<string, float[]>> WhitenedByHessian = new();
 
     /// <summary>
     /// The input moments of the second factor: its input is x·A (A the first factor, m × rank, row-major), so its H is

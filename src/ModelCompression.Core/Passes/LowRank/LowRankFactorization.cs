@@ -119,8 +119,9 @@ public sealed class LowRankFactorization : IGraphPass
                 skipped.Add(new SkippedNode(layer.Layer.Node, problem));
                 continue;
             }
-            var (first, second) = moments?.For([layer.Weight]) is { Hessians: [var hessian] }
-                ? layer.WhitenedFactors(rank, hessian, _cache)
+            // Factored layers are always bias-corrected: the factors are fitted to the input covariance, not to its mean.
+            var (first, second) = moments?.For([layer.Weight]) is { Hessians: [_] } && _statistics?.For(layer.Layer.Node) is { Groups: 1 } own && own.Dimension == layer.Layer.Inputs
+                ? layer.WhitenedFactors(rank, InputHessian.Centred(own), _cache)
                 : layer.Spectrum(_cache).Factors(rank);
             var rewrite = layer.Plan(view.Names, rank, first, second);
             if (!AllowsLargerFactors && rewrite.AddedBytes >= rewrite.RemovedBytes)

@@ -2,8 +2,10 @@ namespace ModelCompression.Core.Planning.Prediction;
 
 /// <summary>
 /// Maps an option's relative output error on its layer to the sensitivity of the whole model: drop ≈ c · error, with
-/// one coefficient per layer and kind of option (factored or not: bias correction, always applied to factors, recovers
-/// much of their error). Each coefficient comes from one option measured alone; the others take the median. Summed over a combination, the predictions are what the knapsack spends the budget on; measured
+/// one coefficient per layer and kind of option: factored or not (bias correction, always applied to factors, recovers
+/// much of their error), rounded to nearest or data-aware (whose error is minimised on the calibration inputs, so it
+/// generalises less than its prediction says). Each coefficient comes from one option measured alone; the others take
+/// the median of their kind. Summed over a combination, the predictions are what the knapsack spends the budget on; measured
 /// combinations correct them (see the planner's blame).
 /// </summary>
 public sealed class DropPredictor(LayerErrors errors, double resolution)
@@ -25,7 +27,8 @@ public sealed class DropPredictor(LayerErrors errors, double resolution)
 
     /// <summary>The options of a layer worth measuring alone: one per kind (<see cref="CalibrationOption"/>).</summary>
     public IEnumerable<LayerSetting> CalibrationOptions(LayerSpace layer, double visible) =>
-        new[] { false, true }.Select(factored => CalibrationOption(layer with { Settings = layer.Settings.Where(s => s.Rank > 0 == factored).ToList() }, visible))
+        layer.Settings.GroupBy(Kind).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(kind => CalibrationOption(layer with { Settings = kind.ToList() }, visible))
             .OfType<LayerSetting>();
 
     /// <summary>The option of a layer worth measuring alone: the largest error below <paramref name="visible"/>, else the smallest above it.</summary>
@@ -44,15 +47,18 @@ public sealed class DropPredictor(LayerErrors errors, double resolution)
     {
         if (setting.AssumedLossless) return 0;
         if (errors.Of(node, setting) is not { } error) return null;
-        return error * (_coefficients.TryGetValue(Key(node, setting), out var c) ? c : MedianCoefficient());
+        return error * (_coefficients.TryGetValue(Key(node, setting), out var c) ? c : MedianCoefficient(Kind(setting)));
     }
 
-    private static string Key(string node, LayerSetting setting) => setting.Rank > 0 ? node + "\0factored" : node;
+    private static string Kind(LayerSetting setting) => (setting.Rank > 0 ? "factored" : "stored") + "|" + setting.Rounding;
 
-    private double MedianCoefficient()
+    private static string Key(string node, LayerSetting setting) => node + "\0" + Kind(setting);
+
+    // The median over the layers calibrated for this kind, else over all.
+    private double MedianCoefficient(string kind)
     {
-        if (_coefficients.Count == 0) return 1;
-        var sorted = _coefficients.Values.Order().ToList();
-        return sorted[sorted.Count / 2];
+        var same = _coefficients.Where(c => c.Key.EndsWith("\0" + kind, StringComparison.Ordinal)).Select(c => c.Value).ToList();
+        var values = (same.Count > 0 ? same : _coefficients.Values.ToList()).Order().ToList();
+        return values.Count == 0 ? 1 : values[values.Count / 2];
     }
 }

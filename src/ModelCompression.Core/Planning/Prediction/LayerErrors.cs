@@ -53,11 +53,15 @@ public sealed class LayerErrors
         {
             if (!weights.TryGetValue(layer.Node, out var weight)) continue;
             var moments = statistics?.For(layer.Node) is { } m && m.Dimension == weight.Inputs && m.Groups == weight.Groups ? m : null;
-            var hessians = moments is null ? null : Enumerable.Range(0, moments.Groups).Select(g => InputHessian.Of(moments.Of(g), moments.Dimension)).ToList();
+            var hessians = moments is null ? null : Enumerable.Range(0, moments.Groups).Select(g => InputHessian.Of(moments, g)).ToList();
+            var covariance = moments is { Groups: 1 } ? InputHessian.Centred(moments) : null;
+            // Factored layers are bias-corrected: their error is weighed on the input covariance.
+            var (outputError, centredError) = (new OutputError(weight, moments), new OutputError(weight, moments?.Centred()));
             foreach (var setting in layer.Settings)
             {
-                var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra, hessians);
-                errors.Add(KeyValuePair.Create((layer.Node, setting), RoundSignificant(OutputError.Relative(weight, approximation, moments))));
+                var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra, hessians, covariance);
+                var error = (setting.Rank > 0 ? centredError : outputError).Relative(approximation);
+                errors.Add(KeyValuePair.Create((layer.Node, setting), RoundSignificant(error)));
                 progress?.Invoke(errors.Count, total);
             }
         }

@@ -18,10 +18,12 @@ public static class SettingApproximation
     /// <summary>The approximated weight as rows (<see cref="LayerWeight.Rows"/>).</summary>
     /// <param name="knobs">The int4 block size.</param>
     /// <param name="hessians">The layer's H per group; null rounds every setting to nearest (as the passes do without moments).</param>
-    public static float[] Approximate(LayerWeight layer, LayerSetting setting, QuantizationKnobs knobs, SpectrumCache spectra, IReadOnlyList<InputHessian>? hessians)
+    /// <param name="covariance">The H of the layer's input covariance, which factors are fitted to (they are bias-corrected); null without moments.</param>
+    public static float[] Approximate(LayerWeight layer, LayerSetting setting, QuantizationKnobs knobs, SpectrumCache spectra, IReadOnlyList<InputHessian>? hessians,
+        InputHessian? covariance = null)
     {
         var dataAware = setting.Rounding == Rounding.Hessian && hessians is not null && setting.Sparsity == 0 ? hessians : null;
-        if (setting.Rank > 0) return Factored(layer, setting, knobs, spectra, dataAware);
+        if (setting.Rank > 0) return Factored(layer, setting, knobs, spectra, dataAware is null ? null : covariance);
         if (dataAware is not null && DataAware(layer, setting, knobs, dataAware) is { } rows) return rows;
         return layer.RowsOf(Stored(layer.Stored(), layer.Shape, layer.ChannelAxis, setting, knobs));
     }
@@ -52,12 +54,12 @@ public static class SettingApproximation
     }
 
     // First [K, r] and second [r, N] (MatMul orientation), each stored in the format, multiplied back: rows [N, K].
-    private static float[] Factored(LayerWeight layer, LayerSetting setting, QuantizationKnobs knobs, SpectrumCache spectra, IReadOnlyList<InputHessian>? hessians)
+    private static float[] Factored(LayerWeight layer, LayerSetting setting, QuantizationKnobs knobs, SpectrumCache spectra, InputHessian? covariance)
     {
         var (k, n) = (layer.Inputs, layer.Outputs);
         var matrix = Transposed(layer.Rows, n, k);
         var rank = Math.Min(setting.Rank, Math.Min(k, n));
-        var (first, second) = hessians is [var h] && h.Dimension == k
+        var (first, second) = covariance is { } h && h.Dimension == k
             ? WhitenedLowRank.Factors(matrix, k, n, rank, h, spectra)
             : spectra.Get(matrix, k, n).Factors(rank);
         var r = first.Length / k;
