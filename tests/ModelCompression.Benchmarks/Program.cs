@@ -2,7 +2,7 @@
 // techniques only (fusion, int8, int4, fp16: the previous issue's search) and with every technique; prints, per model
 // and mode, the original against the compressed size, parameters and FLOPs (batch 1), the metric on the full
 // validation data, the batch-1 latency ratio measured in the same process, the chosen plan and the search time.
-//   dotnet run -c Release --project tests/ModelCompression.Benchmarks [-- [--quantization-only | --combined-only] model ...]
+//   dotnet run -c Release --project tests/ModelCompression.Benchmarks [-- [--quantization-only | --combined-only | --rounding-only] model ...]
 using System.Diagnostics;
 using ModelCompression.Benchmarks;
 using ModelCompression.Core.Planning;
@@ -18,7 +18,8 @@ if (SharedModels.Root is null)
 var names = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList();
 var modes = args.Contains("--quantization-only") ? [BenchmarkMode.QuantizationOnly]
     : args.Contains("--combined-only") ? [BenchmarkMode.Combined]
-    : new[] { BenchmarkMode.QuantizationOnly, BenchmarkMode.Combined };
+    : args.Contains("--rounding-only") ? [BenchmarkMode.CombinedNearest, BenchmarkMode.Combined]
+    : new[] { BenchmarkMode.QuantizationOnly, BenchmarkMode.CombinedNearest, BenchmarkMode.Combined };
 var selected = names.Count > 0 ? BenchmarkModels.All.Where(m => names.Contains(m.Folder)).ToList() : BenchmarkModels.All;
 var rows = new List<string>();
 using var work = new TempDirectory("mc-bench");
@@ -37,6 +38,7 @@ foreach (var model in selected)
             Metric = model.Metric,
             Budgets = new Budgets(0.01, null, null),
             Techniques = mode.Techniques,
+            DataAwareRounding = mode.DataAwareRounding,
             ReportDirectory = Path.Combine(outputs, "report"),
             LockPath = Path.Combine(outputs, "model.compression.lock.json"),
         };

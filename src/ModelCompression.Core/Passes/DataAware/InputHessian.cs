@@ -80,12 +80,34 @@ public sealed class InputHessian
     /// </summary>
     public double[] InverseCholeskyUpper() => _inverseUpper ??= WithRetries(d =>
     {
+        // With P the reversal, chol(P·H·P) = L' gives H = R·Rᵀ for the upper triangular R = P·L'·P, so H⁻¹ = R⁻ᵀ·R⁻¹ and
+        // U = R⁻¹ = P·L'⁻¹·P: one Cholesky and one triangular inverse (K³/3 + K³/6) instead of inverting H and factoring
+        // the inverse (about 2.3·K³; 49 s against 8 s at K = 3136, measured).
+        var k = Dimension;
         var dampened = Dampened(d);
-        var inverse = dampened.Cholesky().Solve(Matrix<double>.Build.DenseIdentity(Dimension));
-        inverse = (inverse + inverse.Transpose()) * 0.5; // exactly symmetric for the second factorization
-        var upper = inverse.Cholesky().Factor.Transpose();
-        return upper.ToRowMajorArray();
+        var reversed = Matrix<double>.Build.Dense(k, k, (i, j) => dampened[k - 1 - i, k - 1 - j]);
+        var inverse = LowerInverseByColumns(reversed.Cholesky().Factor.ToRowMajorArray(), k);
+        var upper = new double[k * k];
+        for (var a = 0; a < k; a++)
+            for (var b = a; b < k; b++)
+                upper[a * k + b] = inverse[(k - 1 - b) * k + (k - 1 - a)];
+        return upper;
     });
+
+    // The inverse X of a lower triangular L (row-major), column-major: column j by forward substitution, each entry one dot
+    // product of contiguous spans (L's row i, X's column j) in a fixed order.
+    private static double[] LowerInverseByColumns(double[] lower, int k)
+    {
+        var x = new double[k * k];
+        Parallel.For(0, k, j =>
+        {
+            var column = x.AsSpan(j * k, k);
+            column[j] = 1 / lower[j * k + j];
+            for (var i = j + 1; i < k; i++)
+                column[i] = -System.Numerics.Tensors.TensorPrimitives.Dot<double>(lower.AsSpan(i * k + j, i - j), column.Slice(j, i - j)) / lower[i * k + i];
+        });
+        return x;
+    }
 
     private T WithRetries<T>(Func<double, T> factor)
     {
