@@ -1,5 +1,6 @@
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Passes.DataAware;
 
@@ -43,10 +44,10 @@ public sealed record WeightRows(int Outputs, int Inputs, int Groups, bool Transp
         moments.Dimension == Inputs && moments.Groups == Groups && moments.Matrix.Length == (long)Groups * Inputs * Inputs;
 
     /// <summary>The weights as rows [Outputs, Inputs], row-major.</summary>
-    public float[] Rows(ReadOnlySpan<float> tensor) => Transposed ? Transpose(tensor, Inputs, Outputs) : tensor.ToArray();
+    public float[] Rows(ReadOnlySpan<float> tensor) => Transposed ? MatrixLayout.Transposed(tensor, Inputs, Outputs) : tensor.ToArray();
 
     /// <summary>Rows [Outputs, Inputs] back in the tensor's own layout.</summary>
-    public T[] Tensor<T>(ReadOnlySpan<T> rows) => Transposed ? Transpose(rows, Outputs, Inputs) : rows.ToArray();
+    public T[] Tensor<T>(ReadOnlySpan<T> rows) => Transposed ? MatrixLayout.Transposed(rows, Outputs, Inputs) : rows.ToArray();
 
     /// <summary>The input (column of the rows view) tensor element <paramref name="element"/> multiplies.</summary>
     public int InputOf(long element) => (int)(Transposed ? element / Outputs : element % Inputs);
@@ -56,13 +57,4 @@ public sealed record WeightRows(int Outputs, int Inputs, int Groups, bool Transp
 
     /// <summary>The group (of H) tensor element <paramref name="element"/> belongs to.</summary>
     public int GroupOf(long element) => Groups == 1 ? 0 : (int)(element / Inputs / RowsPerGroup);
-
-    private static T[] Transpose<T>(ReadOnlySpan<T> values, int rows, int columns)
-    {
-        var result = new T[values.Length];
-        for (var r = 0; r < rows; r++)
-            for (var c = 0; c < columns; c++)
-                result[c * rows + r] = values[r * columns + c];
-        return result;
-    }
 }

@@ -194,8 +194,8 @@ public sealed class LowRankFactorization : IGraphPass
             var (m, n) = (Layer.Inputs, Layer.Outputs);
             var stored = Node.OpType switch
             {
-                "Gemm" when Node.GetInt("transB", 0) == 1 => Transposed(values, n, m), // B [N, K]
-                "Conv" => Transposed(values, n, m),                                      // W [M, C, 1, 1]
+                "Gemm" when Node.GetInt("transB", 0) == 1 => MatrixLayout.Transposed(values, n, m), // B [N, K]
+                "Conv" => MatrixLayout.Transposed(values, n, m),                                      // W [M, C, 1, 1]
                 _ => values,
             };
             var alpha = Node.OpType == "Gemm" ? Node.GetFloat("alpha", 1f) : 1f;
@@ -220,8 +220,8 @@ public sealed class LowRankFactorization : IGraphPass
             {
                 case "Conv":
                     var spatial = Enumerable.Repeat(1L, Weight.Initializer.Dims.Count - 2).ToArray();
-                    wa = TensorProtoConverter.ToTensorProto(NdArray.Create<float>([rank, m, .. spatial], Transposed(first, m, rank)), firstWeight);
-                    wb = TensorProtoConverter.ToTensorProto(NdArray.Create<float>([n, rank, .. spatial], Transposed(second, rank, n)), secondWeight);
+                    wa = TensorProtoConverter.ToTensorProto(NdArray.Create<float>([rank, m, .. spatial], MatrixLayout.Transposed(first, m, rank)), firstWeight);
+                    wb = TensorProtoConverter.ToTensorProto(NdArray.Create<float>([n, rank, .. spatial], MatrixLayout.Transposed(second, rank, n)), secondWeight);
                     a = OnnxFactory.Node("Conv", [input, firstWeight], [between], firstNode);
                     a.Attribute.AddRange(Node.Attribute.Select(attribute => attribute.Clone())); // the sampling: strides, pads...
                     b = OnnxFactory.Node("Conv", [between, secondWeight, .. Node.Input.Skip(2)], [output], secondNode);
@@ -247,15 +247,6 @@ public sealed class LowRankFactorization : IGraphPass
         private (TensorProto, TensorProto) Matrices(int m, int n, int rank, float[] first, float[] second, string firstName, string secondName) =>
             (TensorProtoConverter.ToTensorProto(NdArray.Create<float>([m, rank], first), firstName),
              TensorProtoConverter.ToTensorProto(NdArray.Create<float>([rank, n], second), secondName));
-
-        private static float[] Transposed(float[] values, int rows, int columns)
-        {
-            var result = new float[values.Length];
-            for (var r = 0; r < rows; r++)
-                for (var c = 0; c < columns; c++)
-                    result[c * rows + r] = values[r * columns + c];
-            return result;
-        }
     }
 
     /// <summary>A planned factorization: what it adds to the file, what it removes, and the edit itself.</summary>

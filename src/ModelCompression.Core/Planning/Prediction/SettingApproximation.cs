@@ -3,6 +3,7 @@ using ModelCompression.Core.Passes.LowRank;
 using ModelCompression.Core.Passes.Palettization;
 using ModelCompression.Core.Passes.Quantization.Int4;
 using ModelCompression.Core.Planning.Registry;
+using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Planning.Prediction;
 
@@ -57,7 +58,7 @@ public static class SettingApproximation
     private static float[] Factored(LayerWeight layer, LayerSetting setting, QuantizationKnobs knobs, SpectrumCache spectra, InputHessian? covariance)
     {
         var (k, n) = (layer.Inputs, layer.Outputs);
-        var matrix = Transposed(layer.Rows, n, k);
+        var matrix = MatrixLayout.Transposed(layer.Rows, n, k);
         var rank = Math.Min(setting.Rank, Math.Min(k, n));
         var (first, second) = covariance is { } h && h.Dimension == k
             ? WhitenedLowRank.Factors(matrix, k, n, rank, h, spectra)
@@ -75,14 +76,5 @@ public static class SettingApproximation
                 rows[j * k + i] = sum;
             }
         return rows;
-    }
-
-    private static float[] Transposed(float[] values, int rows, int columns)
-    {
-        var result = new float[values.Length];
-        for (var i = 0; i < rows; i++)
-            for (var j = 0; j < columns; j++)
-                result[j * rows + i] = values[i * columns + j];
-        return result;
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ModelCompression.Core.Passes.Quantization.Int4;
+using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Planning.Registry;
 
@@ -45,18 +46,9 @@ public sealed class Int4Technique : ICompressionTechnique
         if (setting.Format != WeightFormat.Int4 || shape.Length != 2) return null;
         // MatMulNBits reads [N, K]: a [K, N] weight (channels on axis 1) transposed.
         var (n, k) = axis == 0 ? ((int)shape[0], (int)shape[1]) : ((int)shape[1], (int)shape[0]);
-        var rows = axis == 1 ? Transposed(values, k, n) : values;
+        var rows = axis == 1 ? MatrixLayout.Transposed(values, k, n) : values;
         var block = Int4WeightQuantization.BlockSizeFor(k, knobs.Int4BlockSize);
         var dequantized = BlockQuantizer.Quantize(rows, n, k, block, Int4Settings.Default.Symmetric).Dequantize();
-        return axis == 1 ? Transposed(dequantized, n, k) : dequantized;
-    }
-
-    private static float[] Transposed(float[] values, int rows, int columns)
-    {
-        var result = new float[values.Length];
-        for (var i = 0; i < rows; i++)
-            for (var j = 0; j < columns; j++)
-                result[j * rows + i] = values[i * columns + j];
-        return result;
+        return axis == 1 ? MatrixLayout.Transposed(dequantized, n, k) : dequantized;
     }
 }

@@ -112,7 +112,7 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
         var source = TensorProtoConverter.ToNdArray(initializer);
         var weights = source.ToFloats();
         var (n, k) = transposed ? ((int)source.Shape[0], (int)source.Shape[1]) : ((int)source.Shape[1], (int)source.Shape[0]);
-        var rows = transposed ? weights : Transpose(weights, k, n);
+        var rows = transposed ? weights : MatrixLayout.Transposed(weights, k, n);
         var q = hessian is { Hessians: [var h] }
             ? GptqBlockwise.Quantize(rows, n, k, BlockSizeFor(k), _settings.Symmetric, h)
             : BlockQuantizer.Quantize(rows, n, k, BlockSizeFor(k), _settings.Symmetric);
@@ -172,14 +172,5 @@ public sealed class Int4WeightQuantization(IReadOnlySet<string>? nodeNames = nul
         if (c.Rank > 2 || (c.Rank == 2 && c.Shape[0] != 1)) return null;
         var beta = node.GetFloat("beta", 1f);
         return NdArray.Create<float>([n], c.ToFloats().Select(v => v * beta).ToArray());
-    }
-
-    private static float[] Transpose(float[] values, int rows, int columns)
-    {
-        var result = new float[values.Length];
-        for (var r = 0; r < rows; r++)
-            for (var c = 0; c < columns; c++)
-                result[c * rows + r] = values[r * columns + c];
-        return result;
     }
 }
