@@ -22,7 +22,7 @@ switch (mode)
         break;
     case "rounding":
         RoundingTable.PrintSynthetic();
-        foreach (var model in models) RoundingTable.PrintModel(Path.Combine(Require(shared), model));
+        foreach (var model in models) RoundingTable.PrintModelWithActivations(Path.Combine(Require(shared), model));
         break;
     default:
         Console.Error.WriteLine($"Unknown mode '{mode}': use table, ranges, dynamic-forms, conv-integer or rounding.");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ModelCompression.Core.Data;
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
@@ -46,6 +47,18 @@ internal static class RoundingTable
 
     /// <param name="calibration">The collector's moments on calibration data; null: synthetic inputs (see remarks).</param>
     /// <param name="heldOut">The collector's moments on held-out data (with <paramref name="calibration"/>).</param>
+    /// <summary>The model's layers with the moments of their real activations: fitted on calibration.npz, measured on validation.npz.</summary>
+    public static void PrintModelWithActivations(string folder)
+    {
+        var model = OnnxModelFile.Load(Path.Combine(folder, "model.onnx"));
+        new NodeNaming().Apply(model);
+        new LosslessPipeline().Apply(model);
+        var nodes = QuantizableWeight.Find(new ModelView(model)).Select(w => w.Node.Name).Distinct().ToList();
+        LayerInputStatistics Of(string file, DataSetting setting) =>
+            LayerStatisticsCollector.Collect(model, "model.onnx", SampleSet.Load(Path.Combine(folder, file), setting, model), nodes);
+        PrintModel(folder, Of("calibration.npz", DataSetting.CalibrationData), Of("validation.npz", DataSetting.ValidationData));
+    }
+
     public static void PrintModel(string folder, ILayerStatistics? calibration = null, ILayerStatistics? heldOut = null)
     {
         var model = OnnxModelFile.Load(Path.Combine(folder, "model.onnx"));

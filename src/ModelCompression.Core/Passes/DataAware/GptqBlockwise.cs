@@ -18,6 +18,12 @@ public static class GptqBlockwise
     {
         if (blockSize < 16 || (blockSize & (blockSize - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "The block size must be a power of two of at least 16.");
+        var copy = rows.ToArray();
+        return RoundingMemo.GetOrAdd(hessian, rows, $"blocks|{n}|{k}|{blockSize}|{symmetric}", () => Sweep(copy, n, k, blockSize, symmetric, hessian));
+    }
+
+    private static BlockQuantizedWeight Sweep(float[] rows, int n, int k, int blockSize, bool symmetric, InputHessian hessian)
+    {
         var blocks = (k + blockSize - 1) / blockSize;
         var grid = new Grid(k, blockSize, blocks, symmetric, new byte[rows.Length], new float[n * blocks], new int[n * blocks]);
         // The lazy batch holds whole blocks, so a block's weights are fully updated when its scale is chosen.

@@ -18,11 +18,17 @@ public static class GptqPerChannel
     {
         if (groups.Count < 1 || n % groups.Count != 0)
             throw new ArgumentException($"{n} rows do not split into {groups.Count} groups.", nameof(groups));
+        var copy = rows.ToArray();
+        return RoundingMemo.GetOrAdd(groups[0], rows, $"per-channel|{n}|{k}|{groups.Count}|{qmax}", () => Tuple.Create(Sweep(copy, n, k, groups, qmax))).Item1;
+    }
+
+    private static (sbyte[] Codes, float[] Scales) Sweep(float[] rows, int n, int k, IReadOnlyList<InputHessian> groups, int qmax)
+    {
         var (_, scales) = PerChannelQuantizer.Quantize(rows, [n, k], 0, qmax);
         var grid = new Grid(scales, k, qmax, new sbyte[rows.Length]);
         var perGroup = n / groups.Count;
         for (var g = 0; g < groups.Count; g++)
-            Gptq.Run(rows.Slice(g * perGroup * k, perGroup * k), perGroup, k, groups[g], grid, firstRow: g * perGroup);
+            Gptq.Run(rows.AsSpan(g * perGroup * k, perGroup * k), perGroup, k, groups[g], grid, firstRow: g * perGroup);
         return (grid.Codes, scales);
     }
 

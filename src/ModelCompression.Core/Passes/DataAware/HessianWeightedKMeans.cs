@@ -35,9 +35,16 @@ public static class HessianWeightedKMeans
     public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, int palettes, ReadOnlySpan<int> paletteOf,
         WeightRows layout, IReadOnlyList<InputHessian> hessians, PaletteTable table = PaletteTable.Float32)
     {
+        var (copy, groups) = (values.ToArray(), paletteOf.ToArray());
+        return RoundingMemo.GetOrAdd(hessians[0], values, $"palette|{bits}|{palettes}|{layout}|{hessians.Count}|{table}|{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(groups.AsSpan())))}",
+            () => Sweep(copy, bits, palettes, groups, layout, hessians, table));
+    }
+
+    private static PalettizedValues Sweep(float[] values, int bits, int palettes, int[] paletteOf, WeightRows layout, IReadOnlyList<InputHessian> hessians, PaletteTable table)
+    {
         var weighted = PalettizedValues.FitWeighted(values, Importance(layout, hessians, values.Length), bits, palettes, paletteOf, table);
         var entries = Enumerable.Range(0, palettes).Select(g => Entries(weighted, g)).ToArray();
-        var grid = new Grid(layout, entries, paletteOf.ToArray(), new int[values.Length]);
+        var grid = new Grid(layout, entries, paletteOf, new int[values.Length]);
         var rows = layout.Rows(values);
         var (perGroup, k) = (layout.RowsPerGroup, layout.Inputs);
         for (var g = 0; g < layout.Groups; g++)
