@@ -5,7 +5,9 @@ namespace ModelCompression.Core.Passes.DataAware;
 /// <summary>
 /// One layer's input second moment H = E[x xᵀ] (K × K), made safe to factor: an input that never fires (H_kk = 0)
 /// gets H_kk = 1 (its weights do not matter, GPTQ's convention), and λ = <see cref="DefaultDampening"/> of the mean
-/// diagonal is added to the diagonal, so H is positive definite even from fewer rows than K. Everything in double.
+/// diagonal is added to the diagonal, so H is positive definite even from fewer rows than K. Factored in double; the
+/// factors are kept in <see cref="Factors"/> (bounded), not in the instance, so a large model's layers do not all hold
+/// theirs at once (45 layers of K = 2304 would hold 3.8 GB).
 /// </summary>
 public sealed class InputHessian
 {
@@ -15,9 +17,14 @@ public sealed class InputHessian
     // Each retry of a failed Cholesky multiplies the dampening by 10 (H⁻¹ can lose definiteness in rounding).
     private const int Retries = 4;
 
-    private readonly double[] _values; // K × K row-major, dead inputs fixed, undampened
+    /// <summary>Factors of H kept across candidates, least recently used dropped beyond this many bytes.</summary>
+    public const long FactorCacheBytes = 1L << 30;
 
-    private InputHessian(int dimension, double[] values, bool[] dead, double dampening)
+    private static readonly BoundedCache Factors = new(FactorCacheBytes);
+
+    private readonly float[] _values; // K × K row-major, dead inputs fixed, undampened
+
+    private InputHessian(int dimension, float[] values, bool[] dead, double dampening)
     {
         Dimension = dimension;
         _values = values;
@@ -47,8 +54,7 @@ public sealed class InputHessian
     {
         if (moments.Length != dimension * dimension)
             throw new ArgumentException($"{moments.Length} values do not fill a {dimension}×{dimension} matrix.", nameof(moments));
-        var values = new double[moments.Length];
-        for (var i = 0; i < values.Length; i++) values[i] = moments[i];
+        var values = moments.ToArray();
         var dead = new bool[dimension];
         for (var k = 0; k < dimension; k++)
         {
@@ -68,17 +74,14 @@ public sealed class InputHessian
     }
 
     /// <summary>The lower Cholesky factor L of the dampened H = L·Lᵀ.</summary>
-    public Matrix<double> CholeskyLower() => _lower ??= WithRetries(d => Dampened(d).Cholesky().Factor);
-
-    // Computed once per H (O(K³)): every candidate that rounds this layer reads the same factors. Neither is modified by its readers.
-    private Matrix<double>? _lower;
-    private double[]? _inverseUpper;
+    public Matrix<double> CholeskyLower() =>
+        Factors.GetOrAdd((this, "lower"), () => WithRetries(d => Dampened(d).Cholesky().Factor), m => 8L * m.RowCount * m.ColumnCount);
 
     /// <summary>
     /// The upper Cholesky factor U of H⁻¹ = Uᵀ·U, row-major: GPTQ's error feedback reads row j of U to spread the
     /// rounding error of input j over the inputs after it. O(K³).
     /// </summary>
-    public double[] InverseCholeskyUpper() => _inverseUpper ??= WithRetries(d =>
+    public double[] InverseCholeskyUpper() => Factors.GetOrAdd((this, "inverse upper"), () => WithRetries(d =>
     {
         // With P the reversal, chol(P·H·P) = L' gives H = R·Rᵀ for the upper triangular R = P·L'·P, so H⁻¹ = R⁻ᵀ·R⁻¹ and
         // U = R⁻¹ = P·L'⁻¹·P: one Cholesky and one triangular inverse (K³/3 + K³/6) instead of inverting H and factoring
@@ -92,7 +95,7 @@ public sealed class InputHessian
             for (var b = a; b < k; b++)
                 upper[a * k + b] = inverse[(k - 1 - b) * k + (k - 1 - a)];
         return upper;
-    });
+    }), u => 8L * u.Length);
 
     // The inverse X of a lower triangular L (row-major), column-major: column j by forward substitution, each entry one dot
     // product of contiguous spans (L's row i, X's column j) in a fixed order.

@@ -35,18 +35,19 @@ public static class WhitenedLowRank
         return (unwhitened, second);
     }
 
-    // Lᵀ·W, O(m²·n): kept per H and weight content, since every rank of every candidate of a layer whitens the same weight.
+    // Lᵀ·W, O(m²·n): kept per H and weight content (within a budget), since every rank of every candidate of a layer whitens the same weight.
     private static float[] Whitened(ReadOnlySpan<float> weight, int m, int n, InputHessian hessian, Matrix<double> lower)
     {
         var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weight))) + $"|{m}x{n}";
-        var cache = WhitenedByHessian.GetValue(hessian, _ => new System.Collections.Concurrent.ConcurrentDictionary<string, float[]>(StringComparer.Ordinal));
-        if (cache.TryGetValue(key, out var known)) return known;
         var values = weight.ToArray();
-        var w = Matrix<double>.Build.Dense(m, n, (i, j) => values[i * n + j]);
-        return cache[key] = (lower.Transpose() * w).ToRowMajorArray().Select(v => (float)v).ToArray();
+        return WhitenedWeights.GetOrAdd((hessian, key), () =>
+        {
+            var w = Matrix<double>.Build.Dense(m, n, (i, j) => values[i * n + j]);
+            return (lower.Transpose() * w).ToRowMajorArray().Select(v => (float)v).ToArray();
+        }, whitened => 4L * whitened.Length);
     }
 
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<InputHessian, System.Collections.Concurrent.ConcurrentDictionary<string, float[]>> WhitenedByHessian = new();
+    private static readonly BoundedCache WhitenedWeights = new(256L << 20);
 
     /// <summary>
     /// The input moments of the second factor: its input is x·A (A the first factor, m × rank, row-major), so its H is

@@ -54,9 +54,11 @@ public sealed class LayerErrors
             if (!weights.TryGetValue(layer.Node, out var weight)) continue;
             var moments = statistics?.For(layer.Node) is { } m && m.Dimension == weight.Inputs && m.Groups == weight.Groups ? m : null;
             var hessians = moments is null ? null : Enumerable.Range(0, moments.Groups).Select(g => InputHessian.Of(moments, g)).ToList();
-            var covariance = moments is { Groups: 1 } ? InputHessian.Centred(moments) : null;
-            // Factored layers are bias-corrected: their error is weighed on the input covariance.
-            var (outputError, centredError) = (new OutputError(weight, moments), new OutputError(weight, moments?.Centred()));
+            // Factored layers are bias-corrected: their error is weighed on the input covariance (made only for layers with factored options).
+            var factored = moments is { Groups: 1 } && layer.Settings.Any(s => s.Rank > 0);
+            var covariance = factored ? InputHessian.Centred(moments!) : null;
+            var outputError = new OutputError(weight, moments);
+            var centredError = factored ? new OutputError(weight, moments!.Centred()) : outputError;
             foreach (var setting in layer.Settings)
             {
                 var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra, hessians, covariance);
