@@ -60,8 +60,8 @@ public sealed class CandidateEvaluator(
         if (_byHash.TryGetValue(hash, out var known)) return known with { Label = label, Plan = plan };
         var score = SearchScore(model, hash, label);
         var latency = LatencyMeter.Compare(source, modelFile, model, label, latencySample, latencyOptions);
-        var candidate = new Candidate(label, plan, model, hash, OnnxModelFile.SizeOf(model),
-            new Measurement(score, search.Score, search.Samples.Count), latency);
+        var candidate = new Candidate(label, plan, () => Apply(plan), hash, OnnxModelFile.SizeOf(model),
+            new Measurement(score, search.Score, search.Samples.Count), latency) { Model = model };
         _byHash[hash] = candidate;
         return candidate;
     }

@@ -41,7 +41,7 @@ internal sealed class FakeMeasurer(CompressionSpace space, IReadOnlyDictionary<s
         Evaluations++;
         Measured.Add(label);
         var sketch = PlanBuilder.SketchOf(plan);
-        return new Candidate(label, plan, new ModelProto(), plan.ToString(), SizeOf(sketch),
+        return new Candidate(label, plan, () => new ModelProto(), plan.ToString(), SizeOf(sketch),
             new Measurement(OriginalScore - DropOf(sketch), OriginalScore, 512),
             new LatencyComparison(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(LatencyRatio)));
     }
