@@ -7,7 +7,7 @@ namespace ModelCompression.Core.Passes.DataAware;
 /// gets H_kk = 1 (its weights do not matter, GPTQ's convention), and λ = <see cref="DefaultDampening"/> of the mean
 /// diagonal is added to the diagonal, so H is positive definite even from fewer rows than K. Factored in double; the
 /// factors are kept in <see cref="Factors"/> (bounded), not in the instance, so a large model's layers do not all hold
-/// theirs at once (45 layers of K = 2304 would hold 3.8 GB).
+/// theirs at once (45 layers of K = 2304 would hold 3.8 GB; the cache keeps 12 of them).
 /// </summary>
 public sealed class InputHessian
 {
@@ -18,7 +18,7 @@ public sealed class InputHessian
     private const int Retries = 4;
 
     /// <summary>Factors of H kept across candidates, least recently used dropped beyond this many bytes.</summary>
-    public const long FactorCacheBytes = 1L << 30;
+    public const long FactorCacheBytes = 512L << 20;
 
     private static readonly BoundedCache Factors = new(FactorCacheBytes);
 
