@@ -78,7 +78,7 @@ public sealed class CandidateEvaluator(
         return SensitivityOf(model, HashOf(model), label);
     }
 
-    /// <summary>A sensitivity probe: <see cref="SensitivityOf(Plan, string)"/> (0 unless <paramref name="measure"/>) and the file's size, from one application of the plan.</summary>
+    /// <summary>A sensitivity probe: <see cref="SensitivityOf(Plan, string)"/> and the file's size, from one application of the plan.</summary>
     public (double Sensitivity, long SizeBytes) Probe(Plan plan, string label) => Probe(plan, label, measure: true);
 
     /// <summary>A sensitivity probe (0 unless <paramref name="measure"/>) and the file's size, from one application of the plan.</summary>

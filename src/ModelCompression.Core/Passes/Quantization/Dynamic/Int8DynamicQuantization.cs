@@ -151,7 +151,7 @@ public sealed class Int8DynamicQuantization(
         var shape = values.Shape.ToArray();
         if (weight.ChannelAxis == 0) // Gemm with transB: [N, K] → [K, N]
         {
-            codes = Int8Matrix.Transposed(codes, (int)shape[0], (int)shape[1]);
+            codes = MatrixLayout.Transposed<sbyte>(codes, (int)shape[0], (int)shape[1]);
             shape = [shape[1], shape[0]];
         }
         var result = (names.Next($"{weight.Initializer.Name}_int8"), names.Next($"{weight.Initializer.Name}_scale"));

@@ -199,7 +199,7 @@ public sealed class Int8StaticQuantization : IGraphPass
             var codes = layer.Codes.Codes;
             if (transpose)
             {
-                codes = Int8Matrix.Transposed(codes, (int)shape[0], (int)shape[1]);
+                codes = MatrixLayout.Transposed<sbyte>(codes, (int)shape[0], (int)shape[1]);
                 shape = [shape[1], shape[0]];
             }
             storedNames = (names.Next($"{weight.Initializer.Name}_int8"), names.Next($"{weight.Initializer.Name}_scale"));
