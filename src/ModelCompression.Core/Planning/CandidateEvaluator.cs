@@ -4,6 +4,7 @@ using ModelCompression.Core.Data;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Planning;
@@ -52,15 +53,18 @@ public sealed class CandidateEvaluator(
         }
     }
 
+    /// <summary>The model <paramref name="plan"/> ships: <see cref="Apply"/>'s with compact value names.</summary>
+    private ModelProto Build(Plan plan) => ValueNameCompaction.Compacted(Apply(plan));
+
     /// <summary>Applies <paramref name="plan"/> and measures it on the search split (cached by model hash).</summary>
     public Candidate Measure(string label, Plan plan)
     {
-        var model = Apply(plan);
+        var model = Build(plan);
         var hash = HashOf(model);
         if (_byHash.TryGetValue(hash, out var known)) return known with { Label = label, Plan = plan };
         var score = SearchScore(model, hash, label);
         var latency = LatencyMeter.Compare(source, modelFile, model, label, latencySample, latencyOptions);
-        var candidate = new Candidate(label, plan, () => Apply(plan), hash, OnnxModelFile.SizeOf(model),
+        var candidate = new Candidate(label, plan, () => Build(plan), hash, OnnxModelFile.SizeOf(model),
             new Measurement(score, search.Score, search.Samples.Count), latency) { Model = model };
         _byHash[hash] = candidate;
         return candidate;
@@ -74,7 +78,7 @@ public sealed class CandidateEvaluator(
     /// </summary>
     public double SensitivityOf(Plan plan, string label)
     {
-        var model = Apply(plan);
+        var model = Build(plan);
         return SensitivityOf(model, HashOf(model), label);
     }
 
@@ -84,7 +88,7 @@ public sealed class CandidateEvaluator(
     /// <summary>A sensitivity probe (0 unless <paramref name="measure"/>) and the file's size, from one application of the plan.</summary>
     public (double Sensitivity, long SizeBytes) Probe(Plan plan, string label, bool measure)
     {
-        var model = Apply(plan);
+        var model = Build(plan);
         return (measure ? SensitivityOf(model, HashOf(model), label) : 0, OnnxModelFile.SizeOf(model));
     }
 

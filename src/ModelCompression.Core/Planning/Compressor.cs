@@ -6,6 +6,7 @@ using ModelCompression.Core.IO;
 using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Planning.Locking;
 using ModelCompression.Core.Planning.Prediction;
 using ModelCompression.Core.Reporting;
@@ -57,7 +58,7 @@ public sealed class Compressor(ICompressionLog log)
         {
             log.Report(Diagnostic.Warning(DiagnosticCode.NoValidationData, modelFile,
                 "No ValidationData is set, so accuracy cannot be measured and only lossless passes run. Set ValidationData to an .npz of samples to allow quantization."));
-            var model = PassCatalog.Apply(source, basePlan, PassContext.None);
+            var model = ValueNameCompaction.Compacted(PassCatalog.Apply(source, basePlan, PassContext.None));
             WriteOutputs(request, model, sample: null, lockedPlan: null);
             log.Info($"{name}: wrote {Quantity.FormatSize(OnnxModelFile.SizeOf(model))} (lossless only)");
             return;

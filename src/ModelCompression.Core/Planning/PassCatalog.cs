@@ -26,6 +26,7 @@ public static class PassCatalog
     public const string Int8Dynamic = "int8-dynamic";
     public const string Int4Weights = "int4-weights";
     public const string Fp16Weights = "fp16-weights";
+    public const string Fp16Biases = "fp16-biases";
     public const string PruneChannels = ChannelPruning.PassName;
     public const string LowRank = "lowrank";
     public const string Palettize = WeightPalettization.PassName;

@@ -9,13 +9,14 @@ public static class PlanBuilder
     /// <summary>
     /// The steps after <paramref name="basePlan"/>: every technique's steps in stage order (<see cref="PlanStage"/>:
     /// pruning first, since it needs float weights and every later step then stores fewer of them), then bias
-    /// correction and folded factors.
+    /// correction and folded factors, then the biases' storage.
     /// </summary>
     public static Plan Build(Plan basePlan, CompressionSketch sketch, QuantizationKnobs knobs, CompressionSpace space)
     {
         var steps = basePlan.Steps.ToList();
         // Each technique's steps at its stage (OrderBy is stable: registry order within a stage).
-        steps.AddRange(TechniqueRegistry.All.SelectMany(t => t.Steps(sketch, knobs, space)).OrderBy(s => s.Stage).Select(s => s.Step));
+        var staged = TechniqueRegistry.All.SelectMany(t => t.Steps(sketch, knobs, space)).OrderBy(s => s.Stage).ToList();
+        steps.AddRange(staged.Where(s => s.Stage < PlanStage.Biases).Select(s => s.Step));
         // Factoring shifts a layer's mean output; correcting its bias on calibration data recovers most of it
         // (fashion-cnn at rank 8: 73% → 89% accuracy). With the knob on, every lossy layer is corrected.
         var corrected = sketch.Layers.Where(l => l.Value.Rank > 0 || (knobs.BiasCorrection && !l.Value.AssumedLossless))
@@ -24,6 +25,7 @@ public static class PlanBuilder
         // Last: it multiplies the factors in their final (quantized, corrected) form.
         var factored = sketch.Layers.Where(l => l.Value.Rank > 0).Select(l => l.Key).ToList();
         if (knobs.FoldFactors && factored.Count > 0) steps.Add(PassCatalog.Step(PassCatalog.FoldFactors, factored));
+        steps.AddRange(staged.Where(s => s.Stage == PlanStage.Biases).Select(s => s.Step));
         return new Plan(steps);
     }
 

@@ -88,6 +88,7 @@ internal sealed class ConformanceRun
 
         var rewritten = original.Clone();
         var report = _pipeline.Run(rewritten);
+        new ValueNameCompaction().Apply(rewritten);
         outcome.Report = report;
         if (rewritten.ToByteString().Equals(original.ToByteString())) return outcome.Check();
         outcome.Changed = true;

@@ -14,7 +14,7 @@ internal static class ConformanceSummary
         text.AppendLine($"Lossless pipeline conformance on {root} (ONNX Runtime, optimisations disabled)");
         text.AppendLine($"models found:   {outcomes.Count}");
         text.AppendLine($"checked:        {checkedCases.Count} (every output of every test data set compared with the original's)");
-        text.AppendLine($"  changed by the pipeline: {checkedCases.Count(o => o.Changed)}");
+        text.AppendLine($"  changed by the pipeline and the name compaction: {checkedCases.Count(o => o.Changed)}");
         text.AppendLine($"  unchanged (byte-identical): {checkedCases.Count(o => !o.Changed)}");
         text.AppendLine($"skipped:        {skipped.Count}");
         foreach (var group in skipped.GroupBy(o => o.SkippedBecause!).OrderByDescending(g => g.Count()))

@@ -3,7 +3,8 @@ namespace ModelCompression.Core.Tests.Conformance;
 
 /// <summary>
 /// Every model of ONNX's backend test data (Debian package libonnx-testdata: node, pytorch-converted,
-/// pytorch-operator, simple) must give the same outputs before and after the lossless pipeline.
+/// pytorch-operator, simple) must give the same outputs before and after the lossless pipeline and the value-name
+/// compaction every shipped model gets.
 /// </summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
 public class OnnxConformanceTests

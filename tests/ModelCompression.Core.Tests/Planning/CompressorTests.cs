@@ -3,6 +3,7 @@ using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes;
+using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Planning;
 using ModelCompression.Core.Planning.Locking;
 using ModelCompression.Core.Reporting;
@@ -79,7 +80,7 @@ public class CompressorTests
     {
         var source = OnnxModelFile.Load(request.ModelPath);
         new NodeNaming().Apply(source);
-        return CandidateEvaluator.HashOf(PassCatalog.Apply(source, plan, PassContext.None));
+        return CandidateEvaluator.HashOf(ValueNameCompaction.Compacted(PassCatalog.Apply(source, plan, PassContext.None)));
     }
 
     private static CompressionReport ReadReport(TempDirectory dir) =>

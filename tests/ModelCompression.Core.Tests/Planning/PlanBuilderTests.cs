@@ -40,6 +40,21 @@ public sealed class PlanBuilderTests
     }
 
     [Fact]
+    public void Biases_of_compressed_layers_that_may_be_fp16_go_to_float16_last_a_factored_one_on_either_of_its_nodes()
+    {
+        var sketch = Parse("a=rank:6+int8;b=palette:3;c=fp16");
+        var fp16 = new LayerSetting(WeightFormat.Fp16);
+        var space = CompressionSpace.Of([new LayerSpace("a", "Gemm", 100, [fp16]), new LayerSpace("b", "Conv", 100, [])], []);
+
+        var plan = PlanBuilder.Build(Plan.Empty, sketch, QuantizationKnobs.Default with { BiasCorrection = true, FoldFactors = true }, space);
+
+        var last = plan.Steps[^1];
+        Assert.Equal([PassCatalog.BiasCorrection, PassCatalog.FoldFactors, PassCatalog.Fp16Biases], plan.Steps.TakeLast(3).Select(s => s.Pass));
+        Assert.Equal("a;a/lowrank/b", last.Parameter(PassCatalog.NodesParameter));
+        Assert.DoesNotContain(PassCatalog.Fp16Biases, PlanBuilder.Build(Plan.Empty, sketch, QuantizationKnobs.Default, Space).Steps.Select(s => s.Pass));
+    }
+
+    [Fact]
     public void Every_technique_word_parses_to_its_flag_and_every_pass_has_one_factory()
     {
         foreach (var technique in TechniqueRegistry.All)

@@ -54,7 +54,7 @@ public sealed class Fp16WeightConversion(IReadOnlySet<string>? nodeNames = null,
     }
 
     // Round to nearest even; null when a value would overflow to infinity (or is not finite).
-    private static Half[]? ToHalves(float[] values)
+    internal static Half[]? ToHalves(float[] values)
     {
         var halves = new Half[values.Length];
         for (var i = 0; i < values.Length; i++)

@@ -40,7 +40,7 @@ public sealed class RoundingPlanTests
         var nearest = CompressionSketch.Unchanged.With("layer_a", new LayerSetting(WeightFormat.Int8, Rank: 8)).With("layer_b", new LayerSetting(WeightFormat.Palette, 4));
         var knobs = new QuantizationKnobs(Int8Form.Static);
 
-        Assert.Equal("int8-weights(nodes=layer_a, rounding=hessian)", PlanBuilder.Build(Plan.Empty, hessian, knobs, Space).ToString());
+        Assert.Equal("int8-weights(nodes=layer_a, rounding=hessian) → fp16-biases(nodes=layer_a)", PlanBuilder.Build(Plan.Empty, hessian, knobs, Space).ToString());
         Assert.DoesNotContain(PassCatalog.RoundingParameter, PlanBuilder.Build(Plan.Empty, nearest, knobs, Space).ToString(), StringComparison.Ordinal);
     }
 
