@@ -38,6 +38,25 @@ public class ValueNameCompactionTests
     }
 
     [Fact]
+    public void Nodes_computing_only_from_constants_lose_their_names_and_the_nodes_that_run_keep_theirs()
+    {
+        var halves = NdArray.Create<Half>([6, 4], Enumerable.Range(0, 24).Select(i => (Half)(i / 24f)).ToArray());
+        var model = new OnnxBuilder().Input("x", DataType.Float, 1, 6).Input("fed_scale", DataType.Float, 1)
+            .Initializer("w.fp16", halves).Initializer("fed_scale", NdArray.Create<float>([1], [2f]))
+            .Node("Cast", ["w.fp16"], ["w.float"], "w.cast", ("to", (int)DataType.Float))
+            .Node("Mul", ["w.float", "fed_scale"], ["w.scaled"], "w.scale")
+            .Node("MatMul", ["x", "w.scaled"], ["y"], "layer")
+            .Output("y", DataType.Float, 1, 4).Build();
+
+        var (rewritten, _) = Apply(new ValueNameCompaction(), model);
+
+        Assert.Equal([false, true, true], rewritten.Graph.Node.Select(n => n.HasName));
+        Assert.Equal(["w.scale", "layer"], rewritten.Graph.Node.Skip(1).Select(n => n.Name));
+        ModelEquivalence.AssertSameOutputs(model, rewritten,
+            new Dictionary<string, NdArray> { ["x"] = Random(8, 1, 6), ["fed_scale"] = NdArray.Create<float>([1], [3f]) }, Tolerance.Exact);
+    }
+
+    [Fact]
     public void A_generated_name_never_takes_an_input_or_output_name()
     {
         var model = new OnnxBuilder().Input("0", DataType.Float, 2, 3).Input("2", DataType.Float, 2, 3)
