@@ -53,7 +53,7 @@ public class RealModelCompressionTests
     }
 
     [Fact]
-    public void Fashion_cnn_with_structural_compression_is_at_least_70x_smaller_within_one_point_on_all_10000_validation_images()
+    public void Fashion_cnn_with_structural_compression_is_at_least_80x_smaller_within_one_point_on_all_10000_validation_images()
     {
         using var dir = new TempDirectory();
 
@@ -64,7 +64,7 @@ public class RealModelCompressionTests
         Assert.True(report.OptionsPredicted >= 100, $"{report.OptionsPredicted} options predicted");
         Assert.InRange(report.OptionsMeasured!.Value, 1, SearchLimits.Default.MaxCalibrationProbes + SearchLimits.Default.MaxPruningProbes);
         Assert.False(report.SearchTimedOut);
-        Assert.True(report.OriginalSizeBytes >= 70 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
+        Assert.True(report.OriginalSizeBytes >= 80 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
         Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
         // Structure, not only storage: the 3136×256 Gemm that holds 92% of the weights is factored.
         Assert.Contains("lowrank", chosen.Plan);
@@ -72,14 +72,14 @@ public class RealModelCompressionTests
     }
 
     [Fact]
-    public void Digits_mlp_is_at_least_13x_smaller_within_one_point_on_its_validation_data()
+    public void Digits_mlp_is_at_least_15x_smaller_within_one_point_on_its_validation_data()
     {
         using var dir = new TempDirectory();
 
         var (report, _) = Compress("digits-mlp", MetricKind.Accuracy, dir);
 
         var chosen = report.Chosen!;
-        Assert.True(report.OriginalSizeBytes >= 13 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
+        Assert.True(report.OriginalSizeBytes >= 15 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
         Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
     }
 
