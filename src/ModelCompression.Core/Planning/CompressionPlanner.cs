@@ -56,6 +56,28 @@ public sealed record SearchLimits(TimeSpan MaxSearchTime, int MaxCalibrationProb
     /// </summary>
     public double MaxEmpiricalCorrectionWork { get; init; } = 1e12;
 
+    /// <summary>
+    /// The most multiply-adds the options measured alone may cost together (<see cref="MaxCalibrationProbes"/> +
+    /// <see cref="MaxPruningProbes"/> runs of the model over the search split). Models that cost more get proportionally
+    /// fewer probes (<see cref="ForModel"/>); the unmeasured layers take the median coefficient. Chosen so that the small
+    /// models of the corpus keep every probe (fashion-cnn 112 × 38M × 512 = 2.2·10¹², ppocr-cls less) and ppocr-rec
+    /// (1.4G × 64 a probe) gets a quarter of them.
+    /// </summary>
+    public double MaxProbeWork { get; init; } = 2.5e12;
+
+    /// <summary>These limits with the probes scaled down to <see cref="MaxProbeWork"/> for a model of <paramref name="multiplyAdds"/> a sample measured on <paramref name="samples"/>.</summary>
+    public SearchLimits ForModel(long multiplyAdds, int samples)
+    {
+        var work = (double)multiplyAdds * samples * (MaxCalibrationProbes + MaxPruningProbes);
+        if (work <= MaxProbeWork) return this;
+        var share = MaxProbeWork / work;
+        return this with
+        {
+            MaxCalibrationProbes = Math.Max(1, (int)(MaxCalibrationProbes * share)),
+            MaxPruningProbes = Math.Max(1, (int)(MaxPruningProbes * share)),
+        };
+    }
+
     /// <summary>Whether a bias correction of <paramref name="layers"/> layers on a model of <paramref name="multiplyAdds"/> per sample, over <paramref name="samples"/>, is too much work to measure.</summary>
     public bool CorrectsAnalytically(int layers, long multiplyAdds, int samples) => (double)layers * multiplyAdds * samples > MaxEmpiricalCorrectionWork;
 }

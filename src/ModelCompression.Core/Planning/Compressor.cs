@@ -144,11 +144,17 @@ public sealed class Compressor(ICompressionLog log)
         IReadOnlyList<SettingProbe> probes = [];
         var searchDrop = request.Budgets.MaxAccuracyDrop;
         var measuredAlone = 0;
-        var defaults = CorrectionKnobs(evaluator.Apply(basePlan), space, calibration, name);
+        // What a run of the model costs (counted, not timed) sets how much the search measures.
+        var multiplyAdds = Statistics.ModelStatistics.Of(evaluator.Apply(basePlan), calibration.Sample(0)).Flops;
+        var defaults = CorrectionKnobs(multiplyAdds, space, calibration, name);
+        var modelLimits = SearchLimits.Default.ForModel(multiplyAdds, searchReference.Samples.Count);
+        if (modelLimits != SearchLimits.Default)
+            log.Info($"{name}: a run over the search split costs {((double)multiplyAdds * searchReference.Samples.Count).ToString("G3", System.Globalization.CultureInfo.InvariantCulture)} multiply-adds: measuring at most " +
+                     $"{modelLimits.MaxCalibrationProbes} options and {modelLimits.MaxPruningProbes} channel shares alone");
         for (var round = 1; ; round++)
         {
             var remaining = request.MaxSearchTime - progress.Elapsed;
-            var limits = SearchLimits.Default with { MaxSearchTime = remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero };
+            var limits = modelLimits with { MaxSearchTime = remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero };
             var planner = new CompressionPlanner(evaluator, basePlan, space, request.Budgets with { MaxAccuracyDrop = searchDrop },
                 limits, progress, errors, candidates, probes.Where(p => !p.Predicted), defaults);
             var result = planner.Run();
@@ -177,9 +183,8 @@ public sealed class Compressor(ICompressionLog log)
     /// The knobs the search starts from: bias correction from the layer statistics when measuring it would cost more than
     /// <see cref="SearchLimits.MaxEmpiricalCorrectionWork"/> (counted, so every machine chooses the same).
     /// </summary>
-    private QuantizationKnobs CorrectionKnobs(ModelProto lossless, CompressionSpace space, SampleSet calibration, string name)
+    private QuantizationKnobs CorrectionKnobs(long multiplyAdds, CompressionSpace space, SampleSet calibration, string name)
     {
-        var multiplyAdds = Statistics.ModelStatistics.Of(lossless, calibration.Sample(0)).Flops;
         var samples = Math.Min(Passes.BiasCorrection.BiasCorrectionOptions.Default.MaxSamples, calibration.Count);
         if (!SearchLimits.Default.CorrectsAnalytically(space.Layers.Count, multiplyAdds, samples)) return QuantizationKnobs.Default;
         log.Info($"{name}: biases are corrected from the layer statistics' input means: measuring them would run {space.Layers.Count} layers' parts of the model " +

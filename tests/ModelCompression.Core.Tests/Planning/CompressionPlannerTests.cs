@@ -147,6 +147,19 @@ public sealed class CompressionPlannerTests
         Assert.True(SearchLimits.Default.CorrectsAnalytically(47, 1_404_938_880, 64));
     }
 
+    [Fact]
+    public void Models_that_cost_more_to_run_get_fewer_options_measured_alone_in_proportion()
+    {
+        var limits = SearchLimits.Default with { MaxCalibrationProbes = 60, MaxPruningProbes = 40, MaxProbeWork = 100_000 };
+
+        Assert.Equal(limits, limits.ForModel(multiplyAdds: 10, samples: 100));
+        var quarter = limits.ForModel(multiplyAdds: 40, samples: 100);
+        Assert.Equal((15, 10), (quarter.MaxCalibrationProbes, quarter.MaxPruningProbes));
+        var huge = limits.ForModel(multiplyAdds: long.MaxValue / 1000, samples: 100);
+        Assert.Equal((1, 1), (huge.MaxCalibrationProbes, huge.MaxPruningProbes));
+        Assert.Equal(limits.MaxSolveRounds, huge.MaxSolveRounds);
+    }
+
     private static IEnumerable<CompressionSketch> AllSketches(CompressionSpace space)
     {
         IEnumerable<CompressionSketch> sketches = [CompressionSketch.Unchanged];
