@@ -17,18 +17,19 @@ public sealed class ModelRunner : IDisposable
 
     /// <param name="modelName">How errors name the model (its file, or a candidate's description).</param>
     /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot load the model.</exception>
-    public ModelRunner(ModelProto model, string modelName, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL, int intraOpThreads = 0)
+    /// <param name="quiet">ONNX Runtime logs nothing, not even a failed run: for probes whose failure the caller expects and handles.</param>
+    public ModelRunner(ModelProto model, string modelName, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL, int intraOpThreads = 0, bool quiet = false)
     {
-        _session = CreateSession(model, modelName, optimization, intraOpThreads);
+        _session = CreateSession(model, modelName, optimization, intraOpThreads, quiet);
     }
 
     /// <summary>An ORT session over an in-memory model, configured as every measurement in this tool is.</summary>
     /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot load the model.</exception>
-    internal static InferenceSession CreateSession(ModelProto model, string modelName, GraphOptimizationLevel optimization, int intraOpThreads)
+    internal static InferenceSession CreateSession(ModelProto model, string modelName, GraphOptimizationLevel optimization, int intraOpThreads, bool quiet = false)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = optimization, IntraOpNumThreads = intraOpThreads };
         // ORT logs warnings (e.g. unused initializers) to stderr; they are not ours to show.
-        options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+        options.LogSeverityLevel = quiet ? OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL : OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
         try
         {
             return new InferenceSession(model.ToByteArray(), options);

@@ -47,6 +47,39 @@ public sealed record PlannerResult(
 public sealed record SearchLimits(TimeSpan MaxSearchTime, int MaxCalibrationProbes = 64, int MaxPruningProbes = 48, int MaxSolveRounds = 10)
 {
     public static SearchLimits Default { get; } = new(CompressionRequest.DefaultMaxSearchTime);
+
+    /// <summary>
+    /// The most multiply-adds one empirical bias correction may cost (layers × the model's multiply-adds per sample ×
+    /// samples: each layer is measured on the part of the model before it); beyond it the search corrects biases
+    /// analytically from the layer statistics. Chosen between the corpus's models: fashion-cnn 6 × 38M × 512 = 1.2·10¹¹,
+    /// ppocr-rec 47 × 1.4G × 64 = 4.2·10¹² (about 150 s a candidate on 2 cores), the 100 MB tower more still.
+    /// </summary>
+    public double MaxEmpiricalCorrectionWork { get; init; } = 1e12;
+
+    /// <summary>
+    /// The most multiply-adds the options measured alone may cost together (<see cref="MaxCalibrationProbes"/> +
+    /// <see cref="MaxPruningProbes"/> runs of the model over the search split). Models that cost more get proportionally
+    /// fewer probes (<see cref="ForModel"/>); the unmeasured layers take the median coefficient. Chosen so that the small
+    /// models of the corpus keep every probe (fashion-cnn 112 × 38M × 512 = 2.2·10¹², ppocr-cls less) and ppocr-rec
+    /// (1.4G × 64 a probe) gets a quarter of them.
+    /// </summary>
+    public double MaxProbeWork { get; init; } = 2.5e12;
+
+    /// <summary>These limits with the probes scaled down to <see cref="MaxProbeWork"/> for a model of <paramref name="multiplyAdds"/> a sample measured on <paramref name="samples"/>.</summary>
+    public SearchLimits ForModel(long multiplyAdds, int samples)
+    {
+        var work = (double)multiplyAdds * samples * (MaxCalibrationProbes + MaxPruningProbes);
+        if (work <= MaxProbeWork) return this;
+        var share = MaxProbeWork / work;
+        return this with
+        {
+            MaxCalibrationProbes = Math.Max(1, (int)(MaxCalibrationProbes * share)),
+            MaxPruningProbes = Math.Max(1, (int)(MaxPruningProbes * share)),
+        };
+    }
+
+    /// <summary>Whether a bias correction of <paramref name="layers"/> layers on a model of <paramref name="multiplyAdds"/> per sample, over <paramref name="samples"/>, is too much work to measure.</summary>
+    public bool CorrectsAnalytically(int layers, long multiplyAdds, int samples) => (double)layers * multiplyAdds * samples > MaxEmpiricalCorrectionWork;
 }
 
 /// <summary>
@@ -61,8 +94,11 @@ public sealed record SearchLimits(TimeSpan MaxSearchTime, int MaxCalibrationProb
 /// </summary>
 public sealed class CompressionPlanner(
     ICandidateMeasurer evaluator, Plan basePlan, CompressionSpace space, Budgets budgets, SearchLimits limits, SearchProgress progress,
-    LayerErrors errors, IEnumerable<Candidate>? measured = null, IEnumerable<SettingProbe>? probed = null)
+    LayerErrors errors, IEnumerable<Candidate>? measured = null, IEnumerable<SettingProbe>? probed = null, QuantizationKnobs? defaults = null)
 {
+    // The knobs every family starts from (the bias correction method is fixed per model: see SearchLimits).
+    private readonly QuantizationKnobs _defaults = defaults ?? QuantizationKnobs.Default;
+
     /// <summary>The relative output error a layer's calibration option should stay under: visible on the search split, not saturated.</summary>
     public const double CalibrationError = 0.1;
 
@@ -102,8 +138,8 @@ public sealed class CompressionPlanner(
         {
             (solution, var knobs) = SolveFamily(family);
             // The shared knobs one at a time on the family's solution (not their product: each costs a whole-model run).
-            foreach (var variant in space.Int8Variants().Concat(space.Int4Variants(QuantizationKnobs.Default)).Distinct())
-                Measure(solution, variant with { BiasCorrection = knobs.BiasCorrection, FoldFactors = knobs.FoldFactors });
+            foreach (var variant in space.Int8Variants().Concat(space.Int4Variants(_defaults)).Distinct())
+                Measure(solution, variant with { BiasCorrection = knobs.BiasCorrection, FoldFactors = knobs.FoldFactors, AnalyticCorrection = _defaults.AnalyticCorrection });
             if (solution.Layers.Values.Any(s => !s.AssumedLossless))
                 Measure(solution, knobs with { BiasCorrection = !knobs.BiasCorrection });
         }
@@ -131,7 +167,7 @@ public sealed class CompressionPlanner(
     /// </summary>
     private (CompressionSketch Sketch, QuantizationKnobs Knobs) SolveFamily(Func<SettingProbe, bool> family)
     {
-        var knobs = QuantizationKnobs.Default;
+        var knobs = _defaults;
         var all = Options().Where(family).ToList();
         var smallest = all.GroupBy(o => (o.Kind, o.Unit)).Aggregate(CompressionSketch.Unchanged,
             (sketch, unit) => unit.MinBy(o => o.Bytes)!.ApplyTo(sketch));

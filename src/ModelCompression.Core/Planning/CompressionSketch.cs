@@ -43,7 +43,7 @@ public sealed record CompressionSketch(ImmutableSortedDictionary<string, LayerSe
         var details = new List<string>();
         if (Layers.Values.Any(s => s.Format == WeightFormat.Int8) && knobs.Int8 != Int8Form.Weights) details.Add($"int8 {knobs.Int8Text}");
         if (Layers.Values.Any(s => s.Format == WeightFormat.Int4)) details.Add($"int4 {knobs.Int4Text}");
-        if (knobs.BiasCorrection) details.Add("bias-corrected");
+        if (knobs.BiasCorrection) details.Add(knobs.AnalyticCorrection ? "bias-corrected from input means" : "bias-corrected");
         if (knobs.FoldFactors && Layers.Values.Any(s => s.Rank > 0)) details.Add("factors folded at load");
         return string.Join(", ", counts) + (details.Count > 0 ? $" ({string.Join("; ", details)})" : "");
     }

@@ -149,12 +149,19 @@ public sealed class Compressor(ICompressionLog log)
         IReadOnlyList<SettingProbe> probes = [];
         var searchDrop = request.Budgets.MaxAccuracyDrop;
         var measuredAlone = 0;
+        // What a run of the model costs (counted, not timed) sets how much the search measures.
+        var multiplyAdds = Statistics.ModelStatistics.Of(evaluator.Apply(basePlan), calibration.Sample(0)).Flops;
+        var defaults = CorrectionKnobs(multiplyAdds, space, calibration, name);
+        var modelLimits = SearchLimits.Default.ForModel(multiplyAdds, searchReference.Samples.Count);
+        if (modelLimits != SearchLimits.Default)
+            log.Info($"{name}: a run over the search split costs {((double)multiplyAdds * searchReference.Samples.Count).ToString("G3", System.Globalization.CultureInfo.InvariantCulture)} multiply-adds: measuring at most " +
+                     $"{modelLimits.MaxCalibrationProbes} options and {modelLimits.MaxPruningProbes} channel shares alone");
         for (var round = 1; ; round++)
         {
             var remaining = request.MaxSearchTime - progress.Elapsed;
-            var limits = SearchLimits.Default with { MaxSearchTime = remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero };
+            var limits = modelLimits with { MaxSearchTime = remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero };
             var planner = new CompressionPlanner(evaluator, basePlan, space, request.Budgets with { MaxAccuracyDrop = searchDrop },
-                limits, progress, errors, candidates, probes.Where(p => !p.Predicted));
+                limits, progress, errors, candidates, probes.Where(p => !p.Predicted), defaults);
             var result = planner.Run();
             candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
             probes = result.Probes;
@@ -175,6 +182,19 @@ public sealed class Compressor(ICompressionLog log)
                            $" lost up to {ReportWriter.Points(gap)} more on the validation data: searching again, allowing a drop of {ReportWriter.Points(tighter)} on the search split");
             searchDrop = tighter;
         }
+    }
+
+    /// <summary>
+    /// The knobs the search starts from: bias correction from the layer statistics when measuring it would cost more than
+    /// <see cref="SearchLimits.MaxEmpiricalCorrectionWork"/> (counted, so every machine chooses the same).
+    /// </summary>
+    private QuantizationKnobs CorrectionKnobs(long multiplyAdds, CompressionSpace space, SampleSet calibration, string name)
+    {
+        var samples = Math.Min(Passes.BiasCorrection.BiasCorrectionOptions.Default.MaxSamples, calibration.Count);
+        if (!SearchLimits.Default.CorrectsAnalytically(space.Layers.Count, multiplyAdds, samples)) return QuantizationKnobs.Default;
+        log.Info($"{name}: biases are corrected from the layer statistics' input means: measuring them would run {space.Layers.Count} layers' parts of the model " +
+                 $"({multiplyAdds.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} multiply-adds a sample) over {samples} samples per candidate");
+        return QuantizationKnobs.Default with { AnalyticCorrection = true };
     }
 
     /// <summary>A chosen candidate this much larger than one that failed only on the validation data is worth another round.</summary>

@@ -43,6 +43,9 @@ public static class PassCatalog
     public const string BlockParameter = "block";
     public const string AccuracyLevelParameter = "accuracy-level";
 
+    /// <summary>The <c>method</c> parameter of "bias-correction": "analytic" from the layer statistics, or measured on calibration data (left out).</summary>
+    public const string MethodParameter = "method";
+
     /// <summary>
     /// The <c>rounding</c> parameter of "int8-weights", "int4-weights", "palettize" and "lowrank": "nearest" (the default,
     /// left out) or "hessian", data-aware with the layers' input moments (<see cref="PassContext.LayerStatistics"/>); a
@@ -60,9 +63,19 @@ public static class PassCatalog
     /// <summary>Every pass by its plan name: each technique's (<see cref="TechniqueRegistry"/>), and the corrections the planner adds.</summary>
     private static readonly Dictionary<string, PassFactory> Factories = new(TechniqueRegistry.Passes.Concat(
     [
-        KeyValuePair.Create<string, PassFactory>(BiasCorrection, (step, context) => EmpiricalBiasCorrection.FromContext(context, NodesOf(step))),
+        KeyValuePair.Create<string, PassFactory>(BiasCorrection, CreateBiasCorrection),
         KeyValuePair.Create<string, PassFactory>(FoldFactors, (step, _) => new FactorFolding(NodesOf(step))),
     ]), StringComparer.Ordinal);
+
+    private static IGraphPass CreateBiasCorrection(PassStep step, PassContext context) => step.Parameter(MethodParameter) switch
+    {
+        null => EmpiricalBiasCorrection.FromContext(context, NodesOf(step)),
+        AnalyticBiasCorrection.Method => new AnalyticBiasCorrection(
+            context.Reference ?? throw new InvalidOperationException("Bias correction needs the model before the lossy steps (PassContext.Reference)."),
+            context.LayerStatistics ?? throw new InvalidOperationException("Analytic bias correction needs the layer statistics (PassContext.LayerStatistics)."),
+            NodesOf(step)),
+        var other => throw new ArgumentException($"Unknown bias correction method '{other}'.", nameof(step)),
+    };
 
     /// <exception cref="ArgumentException">The step names no known pass.</exception>
     /// <exception cref="FormatException">A parameter does not parse.</exception>

@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes.BiasCorrection;
 using ModelCompression.Core.Passes.LowRank;
 using ModelCompression.Core.Planning.Registry;
 
@@ -21,7 +22,10 @@ public static class PlanBuilder
         // (fashion-cnn at rank 8: 73% → 89% accuracy). With the knob on, every lossy layer is corrected.
         var corrected = sketch.Layers.Where(l => l.Value.Rank > 0 || (knobs.BiasCorrection && !l.Value.AssumedLossless))
             .Select(l => l.Value.Rank > 0 ? LowRankFactorization.SecondFactorName(l.Key) : l.Key).ToList();
-        if (corrected.Count > 0) steps.Add(PassCatalog.Step(PassCatalog.BiasCorrection, corrected));
+        if (corrected.Count > 0)
+            steps.Add(knobs.AnalyticCorrection
+                ? PassCatalog.Step(PassCatalog.BiasCorrection, corrected, (PassCatalog.MethodParameter, AnalyticBiasCorrection.Method))
+                : PassCatalog.Step(PassCatalog.BiasCorrection, corrected));
         // Last: it multiplies the factors in their final (quantized, corrected) form.
         var factored = sketch.Layers.Where(l => l.Value.Rank > 0).Select(l => l.Key).ToList();
         if (knobs.FoldFactors && factored.Count > 0) steps.Add(PassCatalog.Step(PassCatalog.FoldFactors, factored));

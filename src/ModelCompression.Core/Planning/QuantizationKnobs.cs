@@ -16,10 +16,13 @@ public enum Int8Form
 /// <param name="Int4BlockSize">int4 only: weights per scale along K.</param>
 /// <param name="Int4AccuracyLevel">int4 only: ONNX Runtime's MatMulNBits accuracy_level (4 computes in int8: faster on large matrices).</param>
 /// <param name="BiasCorrection">Correct the bias of every lossy layer on calibration data (factored layers always are).</param>
+/// <param name="AnalyticCorrection">Bias correction from the layer statistics' input means (<see cref="Passes.BiasCorrection.AnalyticBiasCorrection"/>)
+/// instead of measured on calibration data: the planner's choice for models whose empirical correction would cost more
+/// than it may spend on one (<see cref="SearchLimits.MaxEmpiricalCorrectionWork"/>).</param>
 /// <param name="FoldFactors">Keep low-rank factors in the file but multiply them back into one layer when ONNX Runtime
 /// loads the model: the same accuracy, and no second kernel call (on digits-mlp two thin layers run 1.13× slower).</param>
 public sealed record QuantizationKnobs(Int8Form Int8, string Calibration = "minmax", int Int4BlockSize = 64, int Int4AccuracyLevel = 0,
-    bool BiasCorrection = false, bool FoldFactors = false)
+    bool BiasCorrection = false, bool FoldFactors = false, bool AnalyticCorrection = false)
 {
     /// <summary>Weight-only int8 (never slower) and int4 blocks of 64 (6.7× on fashion-cnn at no accuracy cost, measured).</summary>
     public static QuantizationKnobs Default { get; } = new(Int8Form.Weights);

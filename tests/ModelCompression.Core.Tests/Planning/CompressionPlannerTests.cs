@@ -23,9 +23,9 @@ public sealed class CompressionPlannerTests
     private static LayerErrors Errors(CompressionSpace space) =>
         new(space.Layers.SelectMany(l => l.Settings.Select(s => KeyValuePair.Create((l.Node, s), Error(l.Node, s)))));
 
-    private static PlannerResult Plan(CompressionSpace space, FakeMeasurer measurer, double budget = 0.01, SearchLimits? limits = null) =>
+    private static PlannerResult Plan(CompressionSpace space, FakeMeasurer measurer, double budget = 0.01, SearchLimits? limits = null, QuantizationKnobs? defaults = null) =>
         new CompressionPlanner(measurer, Plan0, space, new Budgets(budget, null, null), limits ?? SearchLimits.Default,
-            new SearchProgress(new RecordingLog(), "accuracy"), Errors(space)).Run();
+            new SearchProgress(new RecordingLog(), "accuracy"), Errors(space), defaults: defaults).Run();
 
     private static readonly Core.Planning.Plan Plan0 = Core.Planning.Plan.Empty;
 
@@ -118,6 +118,46 @@ public sealed class CompressionPlannerTests
 
         Assert.True(result.TimedOut);
         Assert.Single(result.Candidates);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Every_bias_correction_the_search_measures_uses_the_method_it_was_given(bool analytic)
+    {
+        var space = FourLayers();
+        var measurer = new FakeMeasurer(space, Coefficients, Error) { Interaction = 60 };
+
+        var result = Plan(space, measurer, defaults: QuantizationKnobs.Default with { AnalyticCorrection = analytic });
+
+        var corrections = result.Candidates.SelectMany(c => c.Plan.Steps).Where(s => s.Pass == PassCatalog.BiasCorrection).ToList();
+        Assert.NotEmpty(corrections);
+        Assert.All(corrections, s => Assert.Equal(analytic ? "analytic" : null, s.Parameter(PassCatalog.MethodParameter)));
+    }
+
+    [Fact]
+    public void Bias_correction_is_analytic_when_measuring_it_would_cost_more_multiply_adds_than_the_limit()
+    {
+        var limits = SearchLimits.Default with { MaxEmpiricalCorrectionWork = 1000 };
+
+        Assert.False(limits.CorrectsAnalytically(layers: 10, multiplyAdds: 10, samples: 10));
+        Assert.True(limits.CorrectsAnalytically(layers: 10, multiplyAdds: 10, samples: 11));
+        // The corpus: fashion-cnn's 6 layers (38M multiply-adds, 512 samples) measured, ppocr-rec's 47 (1.4G, 64) analytic.
+        Assert.False(SearchLimits.Default.CorrectsAnalytically(6, 38_200_000, 512));
+        Assert.True(SearchLimits.Default.CorrectsAnalytically(47, 1_404_938_880, 64));
+    }
+
+    [Fact]
+    public void Models_that_cost_more_to_run_get_fewer_options_measured_alone_in_proportion()
+    {
+        var limits = SearchLimits.Default with { MaxCalibrationProbes = 60, MaxPruningProbes = 40, MaxProbeWork = 100_000 };
+
+        Assert.Equal(limits, limits.ForModel(multiplyAdds: 10, samples: 100));
+        var quarter = limits.ForModel(multiplyAdds: 40, samples: 100);
+        Assert.Equal((15, 10), (quarter.MaxCalibrationProbes, quarter.MaxPruningProbes));
+        var huge = limits.ForModel(multiplyAdds: long.MaxValue / 1000, samples: 100);
+        Assert.Equal((1, 1), (huge.MaxCalibrationProbes, huge.MaxPruningProbes));
+        Assert.Equal(limits.MaxSolveRounds, huge.MaxSolveRounds);
     }
 
     private static IEnumerable<CompressionSketch> AllSketches(CompressionSpace space)

@@ -204,7 +204,7 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
     /// (the layer writes a new value, and the output's name passes to the DequantizeLinear after its QuantizeLinear),
     /// that output's name. Null when the reference has neither.
     /// </summary>
-    private static string? ReferenceName(GraphView graph, GraphView reference, string observed)
+    internal static string? ReferenceName(GraphView graph, GraphView reference, string observed)
     {
         if (reference.Producer(observed) is not null) return observed;
         if (graph.Consumers(observed) is [{ Node: { OpType: "QuantizeLinear" } quantize }]
