@@ -60,8 +60,8 @@ public sealed record SearchLimits(TimeSpan MaxSearchTime, int MaxCalibrationProb
     /// The most multiply-adds the options measured alone may cost together (<see cref="MaxCalibrationProbes"/> +
     /// <see cref="MaxPruningProbes"/> runs of the model over the search split). Models that cost more get proportionally
     /// fewer probes (<see cref="ForModel"/>); the unmeasured layers take the median coefficient. Chosen so that the small
-    /// models of the corpus keep every probe (fashion-cnn 112 × 38M × 512 = 2.2·10¹², ppocr-cls less) and ppocr-rec
-    /// (1.4G × 64 a probe) gets a quarter of them.
+    /// models of the corpus keep every probe they use (fashion-cnn, 112 × 38M × 1000 = 4.3·10¹², may measure 37 options
+    /// and 27 shares and uses 22 and 8; ppocr-cls costs less) and ppocr-rec (1.4G × 64 a probe) gets a quarter of them.
     /// </summary>
     public double MaxProbeWork { get; init; } = 2.5e12;
 
