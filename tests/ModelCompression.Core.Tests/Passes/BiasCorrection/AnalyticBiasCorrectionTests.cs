@@ -10,6 +10,7 @@ using ModelCompression.Core.Passes.Quantization.Int4;
 using ModelCompression.Core.Planning;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Testing;
+using static ModelCompression.Core.Tests.Passes.BiasCorrection.BiasCorrectionTestKit;
 
 namespace ModelCompression.Core.Tests.Passes.BiasCorrection;
 
@@ -19,37 +20,10 @@ namespace ModelCompression.Core.Tests.Passes.BiasCorrection;
 /// </summary>
 public class AnalyticBiasCorrectionTests
 {
-    private const float Step = 0.01f;
-
-    // Per output channel one weight at 127·step (fixing the int8 scale at step), the others at (k + 0.4)·step: int8 rounds
-    // them all down, so with inputs ≥ 0 every channel's error has a clearly non-zero mean.
-    private static float[] BiasedWeights(int outputs, int inputs, int seed)
-    {
-        var random = new Random(seed);
-        var values = new float[outputs * inputs];
-        for (var o = 0; o < outputs; o++)
-            for (var i = 0; i < inputs; i++)
-                values[o * inputs + i] = (i == o % inputs ? 127 : random.Next(-100, 100) + 0.4f) * Step;
-        return values;
-    }
-
-    private static SampleSet Samples(ModelProto model, int seed, params long[] shape) =>
-        SampleSet.FromArrays("samples.npz", new Dictionary<string, NdArray> { ["x"] = SyntheticInputs.Uniform(shape, seed, 0f, 1f) }, model);
-
-    // x [N, 32] → Gemm(W [16, 32] transposed, C) → Relu → y.
-    private static ModelProto GemmLayer() => new OnnxBuilder()
-        .Input("x", DataType.Float, "N", 32)
-        .Initializer("w", NdArray.Create<float>([16, 32], BiasedWeights(16, 32, seed: 1)))
-        .Initializer("c", SyntheticInputs.Uniform([16], 2))
-        .Node("Gemm", ["x", "w", "c"], ["h"], "fc", ("transB", 1L))
-        .Node("Relu", ["h"], ["y"], "relu")
-        .Output("y", DataType.Float, "N", 16)
-        .Build();
-
     // x [N, 8, 7, 6] → Conv 3×3 8→12 (bias, pad 1, dilation 2 along the width, 2 groups) → y.
     private static ModelProto ConvLayer() => new OnnxBuilder()
         .Input("x", DataType.Float, "N", 8, 7, 6)
-        .Initializer("w", NdArray.Create<float>([12, 4, 3, 3], BiasedWeights(12, 36, seed: 3)))
+        .Initializer("w", NdArray.Create<float>([12, 4, 3, 3], BiasedWeights(12, 36, outputsFirst: true, seed: 3)))
         .Initializer("b", SyntheticInputs.Uniform([12], 4))
         .Node("Conv", ["x", "w", "b"], ["y"], "conv", ("pads", new long[] { 1, 2, 1, 2 }), ("dilations", new long[] { 1, 2 }), ("group", 2L))
         .Output("y", DataType.Float, "N", 12, 7, 6)

@@ -10,46 +10,12 @@ using ModelCompression.Core.Passes.Quantization.Int4;
 using ModelCompression.Core.Passes.Quantization.Static;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Testing;
+using static ModelCompression.Core.Tests.Passes.BiasCorrection.BiasCorrectionTestKit;
 
 namespace ModelCompression.Core.Tests.Passes.BiasCorrection;
 
 public class EmpiricalBiasCorrectionTests
 {
-    private const float Step = 0.01f; // the int8 grid step of every weight channel below
-
-    /// <summary>
-    /// Weights whose int8 rounding errs the same way everywhere: per output channel one weight at 127·step (which fixes
-    /// the channel's scale at exactly step) and the others at (k + 0.4)·step, which round down to k·step. Each weight
-    /// but one loses 0.4·step, so for inputs ≥ 0 the layer's error has a mean of about −0.4·step·Σ E[x] per channel.
-    /// </summary>
-    private static float[] BiasedWeights(int outputs, int inputs, bool outputsFirst, int seed)
-    {
-        var random = new Random(seed);
-        var values = new float[outputs * inputs];
-        for (var o = 0; o < outputs; o++)
-            for (var i = 0; i < inputs; i++)
-            {
-                var onGrid = i == o % inputs ? 127 : random.Next(-100, 100) + 0.4f;
-                values[outputsFirst ? o * inputs + i : i * outputs + o] = onGrid * Step;
-            }
-        return values;
-    }
-
-    private static NdArray Positive(int seed, params long[] shape) => SyntheticInputs.Uniform(shape, seed, 0f, 1f);
-
-    private static SampleSet Samples(ModelProto model, int seed, params long[] shape) =>
-        SampleSet.FromArrays("samples.npz", new Dictionary<string, NdArray> { ["x"] = Positive(seed, shape) }, model);
-
-    // x [N, 32] → Gemm(W [16, 32] transposed, C) → Relu → y.
-    private static ModelProto GemmLayer() => new OnnxBuilder()
-        .Input("x", DataType.Float, "N", 32)
-        .Initializer("w", NdArray.Create<float>([16, 32], BiasedWeights(16, 32, outputsFirst: true, seed: 1)))
-        .Initializer("c", SyntheticInputs.Uniform([16], 2))
-        .Node("Gemm", ["x", "w", "c"], ["h"], "fc", ("transB", 1L))
-        .Node("Relu", ["h"], ["y"], "relu")
-        .Output("y", DataType.Float, "N", 16)
-        .Build();
-
     // x [N, 8, 6, 6] → Conv 3×3 8→12 (bias, pad 1) → y.
     private static ModelProto ConvLayer() => new OnnxBuilder()
         .Input("x", DataType.Float, "N", 8, 6, 6)
