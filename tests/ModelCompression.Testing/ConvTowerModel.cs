@@ -7,8 +7,9 @@ namespace ModelCompression.Testing;
 
 /// <summary>
 /// The shape of a <see cref="ConvTowerModel"/>: input [N, <see cref="InputChannels"/>, <see cref="Size"/>, <see cref="Size"/>],
-/// a stem Conv to <see cref="Width"/> channels, <see cref="Blocks"/> Conv 3×3 + Relu blocks (a residual Add around every
-/// pair when <see cref="Residual"/>), then GlobalAveragePool, Flatten and a Gemm to <see cref="Classes"/> scores.
+/// a stem Conv to <see cref="Width"/> channels, <see cref="Blocks"/> Conv 3×3 blocks (with <see cref="Residual"/>, pairs
+/// y = x + conv(relu(conv(x))) and a last odd block without Relu; without it, Conv + Relu each), then GlobalAveragePool,
+/// Flatten and a Gemm to <see cref="Classes"/> scores.
 /// </summary>
 public sealed record ConvTowerShape(int InputChannels, int Size, int Width, int Blocks, int Classes, bool Residual = true)
 {
@@ -37,10 +38,11 @@ public sealed record ConvTowerShape(int InputChannels, int Size, int Width, int 
 
 /// <summary>
 /// A large but cheap classifier built in C#: a tower of 3×3 convolutions on a tiny image, whose weights dominate the
-/// file while a sample costs little to run. Weights are He-uniform from a seed (variance 2 / fan-in, which Relu halves
-/// back) with each filter summing to zero, and each residual branch is scaled by 1/√pairs so that the sum over all pairs
-/// grows the activations by about e, not 2^pairs; the head is standardized on seeded reference inputs, so that the
-/// scores neither explode nor vanish and the argmax differs between samples. Building runs ONNX Runtime once (seconds).
+/// file while a sample costs little to run. Weights are He-uniform from a seed (variance 2 / fan-in) with each filter
+/// summing to zero; the residual tower (a linear stem, then pairs y = x + g·conv(relu(conv(x))) with g = 1/√pairs) grows
+/// the activations by about √e over all pairs and keeps what distinguishes its inputs, as a normalised residual network
+/// does, so int8 weights stay near-lossless (ConvTowerModelTests). The inputs form classes and the head separates them
+/// like a trained one. Building runs ONNX Runtime once (seconds).
 /// </summary>
 public static class ConvTowerModel
 {
@@ -54,12 +56,30 @@ public static class ConvTowerModel
     {
         var weights = new WeightSource(seed);
         var model = Body(shape, weights);
-        AddStandardizedHead(model, shape, weights, Features(model, Inputs(shape, ReferenceSamples, seed + 1)));
+        AddCentroidHead(model, shape, Features(model, Inputs(shape, ReferenceSamples, seed + 1)));
         return model;
     }
 
-    /// <summary>Seeded inputs uniform in [-1, 1): random images, so the metric on them is agreement with the original.</summary>
-    public static NdArray Inputs(ConvTowerShape shape, int samples, int seed) => SyntheticInputs.Uniform(shape.InputShape(samples), seed);
+    /// <summary>Seeds the class prototypes, shared by every data set and model of a shape, as a real task's classes are.</summary>
+    private const int PrototypeSeed = 1;
+
+    /// <summary>How much uniform noise in [-1, 1) is added to a sample's prototype (also uniform in [-1, 1)).</summary>
+    private const float NoiseAmplitude = 0.5f;
+
+    /// <summary>
+    /// Seeded inputs: sample i is the random image of class i mod <see cref="ConvTowerShape.Classes"/> plus seeded noise.
+    /// Like a real data set, the samples form classes that the model separates (<see cref="AddCentroidHead"/>), so few of
+    /// them lie near a tie between two classes, and agreement judges the model rather than noise around a tie.
+    /// </summary>
+    public static NdArray Inputs(ConvTowerShape shape, int samples, int seed)
+    {
+        var prototypes = SyntheticInputs.Uniform(shape.InputShape(shape.Classes), PrototypeSeed).ToFloats();
+        var values = SyntheticInputs.Uniform(shape.InputShape(samples), seed).ToFloats();
+        var size = prototypes.Length / shape.Classes;
+        for (var i = 0; i < values.Length; i++)
+            values[i] = prototypes[i / size % shape.Classes * size + i % size] + NoiseAmplitude * values[i];
+        return NdArray.Create<float>(shape.InputShape(samples), values);
+    }
 
     /// <summary>Writes <paramref name="samples"/> seeded inputs as an unlabelled .npz (no labels: the default metric is agreement).</summary>
     public static void WriteData(string path, ConvTowerShape shape, int samples, int seed) =>
@@ -74,14 +94,16 @@ public static class ConvTowerModel
             .Input(InputName, DataType.Float, "N", shape.InputChannels, shape.Size, shape.Size)
             .Output(FeaturesName, DataType.Float, "N", shape.Width);
 
-        var current = Conv(builder, weights, "stem", InputName, shape.InputChannels, shape.Width, gain: 1);
+        var current = Conv(builder, weights, "stem", InputName, shape.InputChannels, shape.Width, gain: 1, relu: !shape.Residual);
         var pairs = shape.Blocks / 2;
         var residualGain = shape.Residual && pairs > 0 ? 1 / Math.Sqrt(pairs) : 1;
         var pairInput = current;
         for (var block = 0; block < shape.Blocks; block++)
         {
-            var closesPair = shape.Residual && block % 2 == 1;
-            current = Conv(builder, weights, $"block{block}", current, shape.Width, shape.Width, closesPair ? residualGain : 1);
+            var closesPair = shape.Residual && block % 2 == 1 && block < 2 * pairs;
+            // A pair's second convolution has no Relu: its branch adds signed corrections to the stream, not a growing mean.
+            var last = block == shape.Blocks - 1;
+            current = Conv(builder, weights, $"block{block}", current, shape.Width, shape.Width, closesPair ? residualGain : 1, relu: !closesPair && !(shape.Residual && last));
             if (!closesPair) continue;
             var sum = $"block{block}_residual";
             builder.Node("Add", [pairInput, current], [sum], sum);
@@ -100,27 +122,35 @@ public static class ConvTowerModel
     }
 
     /// <summary>
-    /// Replaces the features output by a Gemm to the class scores. Random Relu towers give every input nearly the same
-    /// features (a large shared mean, a few percent that depend on the input), so a plain random head makes one class win
-    /// every sample. Each class's weights are scaled and its bias set so that its score has mean 0 and spread 1 over the
-    /// reference samples: what differs between inputs decides the class, as in a trained classifier.
+    /// Replaces the features output by a Gemm to the class scores, set as a trained classifier would be: each class's
+    /// weights are its reference samples' mean features less the mean over all of them (random Relu features share a
+    /// large mean), scaled and offset so that its score has mean 0 and spread 1 over the reference samples.
     /// </summary>
-    private static void AddStandardizedHead(ModelProto model, ConvTowerShape shape, WeightSource weights, float[] features)
+    private static void AddCentroidHead(ModelProto model, ConvTowerShape shape, float[] features)
     {
         var (width, classes) = (shape.Width, shape.Classes);
-        var w = weights.HeUniform(width * classes, fanIn: width, gain: 1);
-        var b = new float[classes];
         var samples = features.Length / width;
+        var mean = new double[width];
+        var centroids = new double[classes, width];
+        for (var s = 0; s < samples; s++)
+            for (var k = 0; k < width; k++)
+            {
+                mean[k] += features[s * width + k] / samples;
+                centroids[s % classes, k] += features[s * width + k];
+            }
+
+        var w = new float[width * classes];
+        var b = new float[classes];
         for (var c = 0; c < classes; c++)
         {
-            var scores = new double[samples];
-            for (var s = 0; s < samples; s++)
-                for (var k = 0; k < width; k++) scores[s] += features[s * width + k] * w[k * classes + c];
-            var mean = scores.Average();
-            var spread = Math.Sqrt(scores.Average(v => (v - mean) * (v - mean)));
+            var members = Enumerable.Range(0, samples).Count(s => s % classes == c);
+            var direction = Enumerable.Range(0, width).Select(k => centroids[c, k] / members - mean[k]).ToArray();
+            var scores = Enumerable.Range(0, samples).Select(s => Enumerable.Range(0, width).Sum(k => features[s * width + k] * direction[k])).ToArray();
+            var average = scores.Average();
+            var spread = Math.Sqrt(scores.Average(v => (v - average) * (v - average)));
             var scale = spread > 0 ? 1 / spread : 1;
-            for (var k = 0; k < width; k++) w[k * classes + c] = (float)(w[k * classes + c] * scale);
-            b[c] = (float)(-mean * scale);
+            for (var k = 0; k < width; k++) w[k * classes + c] = (float)(direction[k] * scale);
+            b[c] = (float)(-average * scale);
         }
 
         var graph = model.Graph;
@@ -131,15 +161,16 @@ public static class ConvTowerModel
         graph.Output.Add(OnnxFactory.TensorValueInfo(OutputName, DataType.Float, "N", classes));
     }
 
-    // Conv 3×3 (pads 1, so the tiny image keeps its size) + bias, then Relu; returns the Relu's output.
-    private static string Conv(OnnxBuilder builder, WeightSource weights, string name, string input, int inChannels, int outChannels, double gain)
+    // Conv 3×3 (pads 1, so the tiny image keeps its size) + bias, then Relu if asked; returns the last output.
+    private static string Conv(OnnxBuilder builder, WeightSource weights, string name, string input, int inChannels, int outChannels, double gain, bool relu = true)
     {
         var fanIn = inChannels * 9;
         builder.Initializer($"{name}_w", weights.HeUniformZeroSum(outChannels, fanIn, gain), outChannels, inChannels, 3, 3)
             .Initializer($"{name}_b", weights.Uniform(outChannels, 0.01f), outChannels)
             .Node("Conv", [input, $"{name}_w", $"{name}_b"], [$"{name}_conv"], name,
-                ("kernel_shape", new long[] { 3, 3 }), ("pads", new long[] { 1, 1, 1, 1 }))
-            .Node("Relu", [$"{name}_conv"], [$"{name}_relu"], $"{name}_relu");
+                ("kernel_shape", new long[] { 3, 3 }), ("pads", new long[] { 1, 1, 1, 1 }));
+        if (!relu) return $"{name}_conv";
+        builder.Node("Relu", [$"{name}_conv"], [$"{name}_relu"], $"{name}_relu");
         return $"{name}_relu";
     }
 
