@@ -39,11 +39,15 @@ public sealed partial class LargeModelCompressionTests(ITestOutputHelper output)
     [Fact]
     public void A_100_MB_conv_tower_is_compressed_beyond_int8_within_one_point_under_6_GB()
     {
-        // Its default search takes over 25 minutes on 2 cores, more than the suite's budget: it runs when asked for. Measured
-        // with analytic bias correction and probes scaled to its cost (2 cores shared): worker 1514 s, of which the first
-        // 14.7 minutes predict its 597 options (GPTQ, Hessian-weighted palettes on K = 2304); peak 5997 MB; int8 on every
-        // layer drops agreement by 28 points (the random tower amplifies errors), and it chose 2.47× (palettes 6-bit, int8,
-        // fp16), short of BeyondInt8Ratio.
+        // Its default search takes over 25 minutes on 2 cores, more than the suite's budget: it runs when asked for. The
+        // plain random tower this replaced lost 28 points of agreement with int8 on every layer (it amplified weight errors)
+        // and reached 2.47x. The residual tower with class-structured inputs (ConvTowerModel) keeps int8 and int4 weights
+        // near-lossless, as a trained network does (int8: ConvTowerModelTests; default int4 kept all of 1,000 samples in a
+        // one-off check on towers 32 and 256 wide). Measured at f6a6cf6 (2 cores shared with two other test runs), with
+        // MODELCOMPRESSION_LARGE_MODEL=1 dotnet test ... --filter-class "*LargeModelCompressionTests": passed in 32m44s,
+        // the worker about 31 minutes, so the search most likely stopped at the 30-minute MaxSearchTime safety net. Its
+        // printed figures (peak, plan, ratio, drop) were not captured (the runner hides a passing test's output), so what
+        // is known is what the asserts bound: peak < 6 GiB, drop <= 1 pt, ratio >= BeyondInt8Ratio.
         Assert.SkipUnless(Environment.GetEnvironmentVariable(RunVariable) == "1",
             $"The 100 MB model's search takes over 25 minutes: set {RunVariable}=1 to run it.");
         using var folder = new WorkerFolder();
