@@ -143,14 +143,15 @@ public sealed class Compressor(ICompressionLog log)
         CompressionSpace space, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name, ILayerStatistics? statistics)
     {
         log.Info($"{name}: searching ({space.Layers.Count} compressible layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
-        var errors = LayerErrors.Predict(evaluator.Apply(basePlan), space, statistics, QuantizationKnobs.Default);
+        var lossless = evaluator.Apply(basePlan);
+        var errors = LayerErrors.Predict(lossless, space, statistics, QuantizationKnobs.Default);
         log.Info($"{name}: predicted the output error of {errors.Count} options of {space.Layers.Count} layers from their input statistics");
         var candidates = new List<Candidate>();
         IReadOnlyList<SettingProbe> probes = [];
         var searchDrop = request.Budgets.MaxAccuracyDrop;
         var measuredAlone = 0;
         // What a run of the model costs (counted, not timed) sets how much the search measures.
-        var multiplyAdds = Statistics.ModelStatistics.Of(evaluator.Apply(basePlan), calibration.Sample(0)).Flops;
+        var multiplyAdds = Statistics.ModelStatistics.Of(lossless, calibration.Sample(0)).Flops;
         var defaults = CorrectionKnobs(multiplyAdds, space, calibration, name);
         var modelLimits = SearchLimits.Default.ForModel(multiplyAdds, searchReference.Samples.Count);
         if (modelLimits != SearchLimits.Default)
