@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ModelCompression.Distillation.Training;
@@ -13,7 +12,7 @@ public interface IStudent : IDisposable
     IReadOnlyList<string> OutputNames { get; }
 
     /// <summary>The trained weights by initializer name (requires_grad); every other constant is fixed.</summary>
-    IReadOnlyDictionary<string, Modules.Parameter> Parameters { get; }
+    IReadOnlyDictionary<string, TorchSharp.Modules.Parameter> Parameters { get; }
 
     /// <summary>Runs the graph; outputs in <see cref="OutputNames"/> order.</summary>
     IReadOnlyList<Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs);
