@@ -12,7 +12,7 @@ namespace ModelCompression.Core.Data;
 /// </summary>
 public sealed class NpzArchive : IDisposable
 {
-    private const string Extension = ".npy";
+    public const string Extension = ".npy";
     private readonly ZipArchive _zip;
     private readonly Dictionary<string, ZipArchiveEntry> _entries;
 

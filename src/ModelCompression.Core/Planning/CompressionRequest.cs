@@ -19,6 +19,9 @@ public sealed record CompressionRequest
         CalibrationDataPath is not null &&
         (ValidationDataPath is null || !string.Equals(Path.GetFullPath(CalibrationDataPath), Path.GetFullPath(ValidationDataPath), StringComparison.Ordinal));
 
+    /// <summary>The .npz distillation trains on (labels optional); defaults to the calibration data. Never the validation data.</summary>
+    public string? TrainingDataPath { get; init; }
+
     public Budgets Budgets { get; init; } = Budgets.Default;
 
     /// <summary>The metric; null picks accuracy when the data has labels, else agreement.</summary>

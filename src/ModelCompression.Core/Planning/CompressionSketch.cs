@@ -2,6 +2,9 @@ using System.Collections.Immutable;
 
 namespace ModelCompression.Core.Planning;
 
+/// <summary>A trained weights file: its name beside the lock and its content hash.</summary>
+public sealed record DistilledWeights(string File, string Sha256);
+
 /// <summary>
 /// A plan in the planner's terms: the share of channels pruned in each channel group it prunes, and the
 /// setting of every layer it changes (the others stay as they are).
@@ -20,12 +23,15 @@ public sealed record CompressionSketch(ImmutableSortedDictionary<string, LayerSe
 
     public LayerSetting SettingOf(string node) => Layers.GetValueOrDefault(node, LayerSetting.Float);
 
+    /// <summary>The weights distillation trained for this sketch's structure, put in place before storage; null when not distilled.</summary>
+    public DistilledWeights? Distilled { get; init; }
+
     /// <summary>Only int8/int4/fp16 storage: no pruning, factorization, sparsity or palette (the quantization-only family).</summary>
     public bool IsQuantizationOnly => Pruning.Count == 0 && Layers.Values.All(LayerSetting.IsQuantization);
 
     // Value equality over the contents (immutable dictionaries compare by reference).
     public bool Equals(CompressionSketch? other) =>
-        other is not null && Layers.SequenceEqual(other.Layers) && Pruning.SequenceEqual(other.Pruning);
+        other is not null && Layers.SequenceEqual(other.Layers) && Pruning.SequenceEqual(other.Pruning) && Distilled == other.Distilled;
 
     public override int GetHashCode() =>
         HashCode.Combine(Layers.Count, Pruning.Count, string.Join(";", Layers.Keys), string.Join(";", Pruning.Keys));
@@ -45,6 +51,7 @@ public sealed record CompressionSketch(ImmutableSortedDictionary<string, LayerSe
         if (Layers.Values.Any(s => s.Format == WeightFormat.Int4)) details.Add($"int4 {knobs.Int4Text}");
         if (knobs.BiasCorrection) details.Add(knobs.AnalyticCorrection ? "bias-corrected from input means" : "bias-corrected");
         if (knobs.FoldFactors && Layers.Values.Any(s => s.Rank > 0)) details.Add("factors folded at load");
+        if (Distilled is not null) details.Add("distilled");
         return string.Join(", ", counts) + (details.Count > 0 ? $" ({string.Join("; ", details)})" : "");
     }
 }

@@ -1,6 +1,7 @@
 using System.Reflection;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Distillation;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.IO;
 using ModelCompression.Core.LayerStatistics;
@@ -20,7 +21,8 @@ namespace ModelCompression.Core.Planning;
 /// candidate within the budgets, then write the model, its signature sidecar and the report.
 /// User errors surface as <see cref="CompressionException"/>s; budget failures as diagnostics.
 /// </summary>
-public sealed class Compressor(ICompressionLog log)
+/// <param name="distiller">Loads the distillation package's trainer when a search may distil; null when the package is absent.</param>
+public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller = null)
 {
     /// <summary>
     /// At most this many samples score candidates during the search; the full validation data judges the winner.
@@ -80,7 +82,8 @@ public sealed class Compressor(ICompressionLog log)
 
         // The lock decides before any expensive work: locked mode fails fast on a missing or stale one.
         var locks = PlanLockFile.Read(lockPath);
-        var status = locks.StatusFor(inputs);
+        var weightsSource = new TrainedWeightsSource(Path.GetDirectoryName(Path.GetFullPath(lockPath))!);
+        var status = WithTrainedWeights(locks.StatusFor(inputs), weightsSource.Directory);
         if (request.LockedMode)
         {
             if (status.State == LockState.Missing) throw LockErrors.Missing(modelFile, lockPath);
@@ -99,7 +102,7 @@ public sealed class Compressor(ICompressionLog log)
         var statistics = new LazyLayerStatistics(() => LayerStatisticsCache.GetOrCollect(lossless, modelFile, calibration,
             space.Layers.Select(l => l.Node).ToList(), request.StatisticsCacheDirectory, line => log.Info($"{name}: {line}")));
         // Bias correction compares compressed layers with the lossless model's.
-        var context = new PassContext(calibration) { Reference = lossless, LayerStatistics = statistics };
+        var context = new PassContext(calibration) { Reference = lossless, LayerStatistics = statistics, TrainedWeights = weightsSource };
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
         var progress = new SearchProgress(log, MetricKinds.Name(metric));
 
@@ -107,6 +110,8 @@ public sealed class Compressor(ICompressionLog log)
         var (candidates, selection, probes, counts) = lockedPlan is not null
             ? ApplyLockedPlan(lockedPlan, locks.IndexOf(lockedPlan), lockPath, evaluator, request, name)
             : Search(evaluator, basePlan, space, request, searchReference, calibration, progress, name, statistics);
+        if (lockedPlan is null && DistillationRuns(request, name))
+            (candidates, selection) = Distil(evaluator, basePlan, space, request, source, searchReference, calibration, metric, candidates, selection, probes, weightsSource, progress, name);
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
             new FileInfo(modelFile).Length, candidates, selection, probes, counts, progress.Elapsed,
@@ -117,7 +122,13 @@ public sealed class Compressor(ICompressionLog log)
         {
             // The lock first: outputs without their lock would let the next build skip compression and never write it.
             var planLock = lockedPlan ?? NewLock(inputs, chosen, report.OriginalSizeBytes);
-            if (lockedPlan is null) PlanLockFile.Update(lockPath, planLock);
+            if (lockedPlan is null)
+            {
+                // The weights before the lock that names them: a lock must never point at a file not yet written.
+                if (chosen.Sketch?.Distilled is { } distilled)
+                    AtomicFile.WriteAllBytes(Path.Combine(weightsSource.Directory, distilled.File), weightsSource.Trained(distilled.Sha256)!.Bytes);
+                PlanLockFile.Update(lockPath, planLock);
+            }
             WriteOutputs(request, chosen.Model, validation.Sample(0), planLock);
             log.Info($"{name}: chose {chosen.Label}: {Quantity.FormatSize(chosen.SizeBytes)}, {ReportWriter.Ratio(report.OriginalSizeBytes, chosen.SizeBytes)} smaller, " +
                      $"{MetricKinds.Name(metric)} {ReportWriter.Score(chosen.Validation!.Score)} (original {ReportWriter.Score(validationReference.Score)}), latency {ReportWriter.Times(chosen.Latency.Ratio)}" +
@@ -129,6 +140,57 @@ public sealed class Compressor(ICompressionLog log)
             log.Report(selection.Failure!);
         }
     }
+
+    /// <summary>
+    /// A current lock whose plan trains weights needs its weights file beside it, with the content it locked; otherwise
+    /// the lock is stale (searching again, or MC5002 in locked mode).
+    /// </summary>
+    internal static LockStatus WithTrainedWeights(LockStatus status, string directory)
+    {
+        if (!status.IsCurrent || status.Plan!.Plan.Steps.FirstOrDefault(s => s.Pass == Passes.Distillation.TrainedWeightsPass.PassName) is not { } step) return status;
+        var file = step.Parameter(Registry.DistillTechnique.FileParameter) ?? "";
+        var sha256 = step.Parameter(Registry.DistillTechnique.Sha256Parameter) ?? "";
+        return file == Path.GetFileName(file) && file.Length > 0 && TrainedWeights.Matches(Path.Combine(directory, file), sha256)
+            ? status
+            : new LockStatus(LockState.Stale, [$"the trained weights file '{file}' that the locked plan names is missing beside the lock, or its content changed"]);
+    }
+
+    /// <summary>Whether this build distils: the technique is allowed and the distillation package is there to do it.</summary>
+    private bool DistillationRuns(CompressionRequest request, string name)
+    {
+        if (!request.Techniques.HasFlag(Technique.Distill) || distiller is null) return false;
+        if ((request.Techniques & Techniques.Lossy) == 0) return false;
+        log.Info($"{name}: distillation is on: trying smaller plans fine-tuned against the original");
+        return true;
+    }
+
+    /// <summary>
+    /// Distils sketches more aggressive than the post-training winner, then chooses again among every candidate; the
+    /// log shows the best plan with and without distillation side by side.
+    /// </summary>
+    private (IReadOnlyList<Candidate>, CandidateSelection) Distil(CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, CompressionRequest request,
+        Onnx.ModelProto source, Reference searchReference, SampleSet calibration, MetricKind metric, IReadOnlyList<Candidate> candidates, CandidateSelection selection,
+        IReadOnlyList<SettingProbe> probes, TrainedWeightsSource weightsSource, SearchProgress progress, string name)
+    {
+        var training = request.TrainingDataPath is { } path ? SampleSet.Load(path, DataSetting.CalibrationData, source) : calibration;
+        progress.Stage($"running the original over {training.Count} training samples of {Path.GetFileName(training.File)} once (the teacher's outputs)");
+        var data = DistillationData.Prepare(source, request.ModelPath, training, searchReference.Samples, metric, new DistillationOptions());
+        using var timeLeft = new CancellationTokenSource(request.MaxSearchTime > progress.Elapsed ? request.MaxSearchTime - progress.Elapsed : TimeSpan.Zero);
+        var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, QuantizationKnobs.Default, distiller!(), data, weightsSource, name, progress);
+        var distilled = search.Run(probes, selection.Chosen, timeLeft.Token);
+        if (distilled.Count == 0) return (candidates, selection);
+        var all = candidates.Concat(distilled.SelectMany(d => new[] { d.Untrained, d.Distilled })).DistinctBy(c => c.Hash).ToList();
+        var withDistillation = CandidateSelection.Select(all, request.Budgets, evaluator.Judge, request.ModelPath);
+        foreach (var d in distilled)
+            log.Info($"{name}: {d.Distilled.Label}: {Quantity.FormatSize(d.Distilled.SizeBytes)}, {ReportWriter.Score(d.Untrained.Search.Score)} untrained → " +
+                     $"{ReportWriter.Score(d.Distilled.Search.Score)} distilled on the search split ({d.Epochs.Count} epochs)");
+        log.Info($"{name}: best without distillation: {Describe(selection.Chosen)}; with distillation: {Describe(withDistillation.Chosen)}");
+        return (all, withDistillation.Chosen is not null ? withDistillation : selection);
+    }
+
+    private static string Describe(Candidate? candidate) => candidate is null
+        ? "none within the budgets"
+        : $"{candidate.Label}, {Quantity.FormatSize(candidate.SizeBytes)}, {ReportWriter.Score(candidate.Validation!.Score)} on the validation data";
 
     /// <summary>How often the search runs again, each time with a tighter budget on the search split.</summary>
     public const int MaxSearchRounds = 3;

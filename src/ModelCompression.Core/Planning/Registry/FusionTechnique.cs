@@ -14,13 +14,3 @@ public sealed class FusionTechnique : ICompressionTechnique
         [PassCatalog.Lossless] = (_, _) => new LosslessPipeline(),
     };
 }
-
-/// <summary>distill: accepted in <c>Techniques</c>; knowledge distillation is not part of the post-training search.</summary>
-public sealed class DistillTechnique : ICompressionTechnique
-{
-    public string Name => "distill";
-
-    public Technique Flag => Technique.Distill;
-
-    public IReadOnlyDictionary<string, PassFactory> Passes { get; } = new Dictionary<string, PassFactory>();
-}

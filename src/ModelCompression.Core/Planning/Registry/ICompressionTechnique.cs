@@ -4,9 +4,11 @@ namespace ModelCompression.Core.Planning.Registry;
 
 /// <summary>
 /// Where a technique's steps go in a plan: structure before storage (every later step stores fewer, or factored, weights);
-/// <see cref="Biases"/> after bias correction and folded factors, so that it stores the biases in their final form.
+/// <see cref="Distill"/> between them: trained weights replace the float ones of the pruned and factored layers (sparsity
+/// stores masked weights, so it follows); <see cref="Biases"/> after bias correction and folded factors, so that it stores
+/// the biases in their final form.
 /// </summary>
-public enum PlanStage { PruneChannels, Factor, Sparsify, QuantizeActivations, Int4, Palettize, QuantizeWeights, Fp16, Biases }
+public enum PlanStage { PruneChannels, Factor, Distill, Sparsify, QuantizeActivations, Int4, Palettize, QuantizeWeights, Fp16, Biases }
 
 /// <summary>Makes a plan step's pass from its parameters.</summary>
 public delegate IGraphPass PassFactory(PassStep step, PassContext context);
