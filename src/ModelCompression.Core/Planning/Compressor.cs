@@ -110,12 +110,17 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         var (candidates, selection, probes, counts) = lockedPlan is not null
             ? ApplyLockedPlan(lockedPlan, locks.IndexOf(lockedPlan), lockPath, evaluator, request, name)
             : Search(evaluator, basePlan, space, request, searchReference, calibration, progress, name, statistics);
+        (Candidate?, IReadOnlyList<DistilledCandidate>)? distillation = null;
         if (lockedPlan is null && DistillationRuns(request, name))
-            (candidates, selection) = Distil(evaluator, basePlan, space, request, source, searchReference, calibration, metric, candidates, selection, probes, weightsSource, progress, name);
+        {
+            var withoutDistillation = selection.Chosen;
+            (candidates, selection, var sketches) = Distil(evaluator, basePlan, space, request, source, searchReference, calibration, metric, candidates, selection, probes, weightsSource, progress, name);
+            distillation = (withoutDistillation, sketches);
+        }
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
             new FileInfo(modelFile).Length, candidates, selection, probes, counts, progress.Elapsed,
-            lockedPlan is not null ? PlanSource.Lock : PlanSource.Search, lockPath, status.State == LockState.Stale ? status.Reasons : []));
+            lockedPlan is not null ? PlanSource.Lock : PlanSource.Search, lockPath, status.State == LockState.Stale ? status.Reasons : []) { Distillation = distillation });
         WriteReport(request, report, name, selection);
 
         if (selection.Chosen is { } chosen)
@@ -168,7 +173,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
     /// Distils sketches more aggressive than the post-training winner, then chooses again among every candidate; the
     /// log shows the best plan with and without distillation side by side.
     /// </summary>
-    private (IReadOnlyList<Candidate>, CandidateSelection) Distil(CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, CompressionRequest request,
+    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<DistilledCandidate>) Distil(CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, CompressionRequest request,
         Onnx.ModelProto source, Reference searchReference, SampleSet calibration, MetricKind metric, IReadOnlyList<Candidate> candidates, CandidateSelection selection,
         IReadOnlyList<SettingProbe> probes, TrainedWeightsSource weightsSource, SearchProgress progress, string name)
     {
@@ -178,14 +183,15 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         using var timeLeft = new CancellationTokenSource(request.MaxSearchTime > progress.Elapsed ? request.MaxSearchTime - progress.Elapsed : TimeSpan.Zero);
         var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, QuantizationKnobs.Default, distiller!(), data, weightsSource, name, progress);
         var distilled = search.Run(probes, selection.Chosen, timeLeft.Token);
-        if (distilled.Count == 0) return (candidates, selection);
-        var all = candidates.Concat(distilled.SelectMany(d => new[] { d.Untrained, d.Distilled })).DistinctBy(c => c.Hash).ToList();
+        if (distilled.Count == 0) return (candidates, selection, distilled);
+        // Distilled first: a sketch whose training changed nothing is the same model, and it is kept as the distilled one.
+        var all = candidates.Concat(distilled.SelectMany(d => new[] { d.Distilled, d.Untrained })).DistinctBy(c => c.Hash).ToList();
         var withDistillation = CandidateSelection.Select(all, request.Budgets, evaluator.Judge, request.ModelPath);
         foreach (var d in distilled)
             log.Info($"{name}: {d.Distilled.Label}: {Quantity.FormatSize(d.Distilled.SizeBytes)}, {ReportWriter.Score(d.Untrained.Search.Score)} untrained → " +
                      $"{ReportWriter.Score(d.Distilled.Search.Score)} distilled on the search split ({d.Epochs.Count} epochs)");
         log.Info($"{name}: best without distillation: {Describe(selection.Chosen)}; with distillation: {Describe(withDistillation.Chosen)}");
-        return (all, withDistillation.Chosen is not null ? withDistillation : selection);
+        return (all, withDistillation.Chosen is not null ? withDistillation : selection, distilled);
     }
 
     private static string Describe(Candidate? candidate) => candidate is null

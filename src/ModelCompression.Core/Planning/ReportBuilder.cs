@@ -20,7 +20,11 @@ public sealed record ReportFacts(
     TimeSpan SearchTime,
     PlanSource PlanSource,
     string? LockFile,
-    IReadOnlyList<string> StaleLockReasons);
+    IReadOnlyList<string> StaleLockReasons)
+{
+    /// <summary>What distillation tried: the post-training choice and each sketch distilled; null when the build did not distil.</summary>
+    public (Candidate? WithoutDistillation, IReadOnlyList<DistilledCandidate> Sketches)? Distillation { get; init; }
+}
 
 /// <summary>How much the search predicted and measured.</summary>
 /// <param name="CombinationsMeasured">Candidates measured on the search split (whole-model runs).</param>
@@ -84,6 +88,10 @@ public static class ReportBuilder
             Sensitivity = facts.Probes.GroupBy(p => (p.Kind, p.Unit)).Select(g => g.MinBy(p => p.Bytes)!)
                 .Select(p => new NodeSensitivity(p.Unit, p.OpType, p.Label, p.Drop, Final(p, final)) { Predicted = p.Predicted }).ToList(),
             Notes = Notes(facts),
+            Distillation = facts.Distillation is { } d
+                ? new DistillationSummary(d.WithoutDistillation is { } without ? Summarize(without) : null, chosen is null ? null : Summarize(chosen),
+                    d.Sketches.Select(s => new DistilledSketch(s.Distilled.Label, s.Distilled.SizeBytes, s.Untrained.Search.Score, s.Distilled.Search.Score, s.Epochs.Count)).ToList())
+                : null,
         };
         return WithStatistics(report, facts);
     }

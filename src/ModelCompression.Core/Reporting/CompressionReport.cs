@@ -143,4 +143,15 @@ public sealed record CompressionReport
 
     /// <summary>Per node: its sensitivity and the precision it ended with.</summary>
     public IReadOnlyList<NodeSensitivity> Sensitivity { get; init; } = [];
+
+    /// <summary>What distillation tried and the best plan with and without it; null when the build did not distil.</summary>
+    public DistillationSummary? Distillation { get; init; }
 }
+
+/// <summary>The best plan with and without distillation side by side, and each sketch distilled.</summary>
+/// <param name="WithoutDistillation">The post-training search's choice (judged on the validation data); null when none met the budgets.</param>
+/// <param name="WithDistillation">The choice among every candidate, distilled ones included.</param>
+public sealed record DistillationSummary(CandidateSummary? WithoutDistillation, CandidateSummary? WithDistillation, IReadOnlyList<DistilledSketch> Sketches);
+
+/// <summary>One sketch on the search split before and after training.</summary>
+public sealed record DistilledSketch(string Label, long SizeBytes, double UntrainedScore, double DistilledScore, int Epochs);

@@ -84,6 +84,7 @@ public static class ReportWriter
         text.AppendLine($"- Tool: ModelCompression.Build {report.ToolVersion}");
         text.AppendLine();
 
+        AppendDistillation(text, report);
         AppendCandidates(text, report);
         AppendSensitivity(text, report);
         if (report.Notes.Count > 0)
@@ -94,6 +95,25 @@ public static class ReportWriter
             foreach (var note in report.Notes) text.AppendLine($"- {note}");
         }
         return text.ToString();
+    }
+
+    private static void AppendDistillation(StringBuilder text, CompressionReport report)
+    {
+        if (report.Distillation is not { } distillation) return;
+        string Best(CandidateSummary? c) => c is null ? "none within the budgets" :
+            $"{c.Label}: {Quantity.FormatSize(c.SizeBytes)} ({Ratio(report.OriginalSizeBytes, c.SizeBytes)} smaller), {report.Metric} {Score(c.ValidationScore ?? c.Score)}";
+        text.AppendLine("## Distillation");
+        text.AppendLine();
+        text.AppendLine("| | best plan |");
+        text.AppendLine("|---|---|");
+        text.AppendLine($"| without distillation | {Best(distillation.WithoutDistillation)} |");
+        text.AppendLine($"| with distillation | {Best(distillation.WithDistillation)} |");
+        text.AppendLine();
+        text.AppendLine($"| sketch distilled | size | {report.Metric} untrained (search split) | distilled (search split) | epochs |");
+        text.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var sketch in distillation.Sketches)
+            text.AppendLine($"| {sketch.Label} | {Quantity.FormatSize(sketch.SizeBytes)} | {Score(sketch.UntrainedScore)} | {Score(sketch.DistilledScore)} | {sketch.Epochs} |");
+        text.AppendLine();
     }
 
     // " Parameters 870,634 → 215,012, FLOPs per batch-1 run 38.2M (unchanged)." for what was counted on both sides.
