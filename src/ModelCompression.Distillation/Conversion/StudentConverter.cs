@@ -41,7 +41,7 @@ public static class StudentConverter
         var graph = view.Main;
         var opset = view.OpsetVersion();
 
-        if (Refusal(graph, opset, trainedWeights) is { } refusal) return new StudentConversion(null, refusal);
+        if (Refusal(view, opset, trainedWeights) is { } refusal) return new StudentConversion(null, refusal);
 
         var order = graph.TopologicalOrder();
         CheckEveryInputIsDefined(graph, order);
@@ -68,12 +68,14 @@ public static class StudentConverter
     }
 
     // Operators first (what a reader most needs to know), then node forms and weights.
-    private static string? Refusal(GraphView graph, int opset, IReadOnlyCollection<string> trainedWeights)
+    // Subgraphs are walked too, so that a refused If or Loop also names what its bodies would need (e.g. LSTM).
+    private static string? Refusal(ModelView view, int opset, IReadOnlyCollection<string> trainedWeights)
     {
+        var graph = view.Main;
         var operators = new List<string>();
         var constructs = new List<string>();
         if (graph.Proto.SparseInitializer.Count > 0) constructs.Add("sparse initializers");
-        foreach (var node in graph.Nodes)
+        foreach (var node in view.Graphs().SelectMany(g => g.Nodes))
         {
             if (ConstantNodes.IsConstantNode(node))
             {
