@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Core.Passes.LowRank;
+using ModelCompression.Core.Passes.Pruning;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Distillation.Conversion;
 using ModelCompression.Distillation.Native;
@@ -74,6 +76,24 @@ public sealed class CorpusConformanceTests
         student.Forward(tensors)[0].square().sum().backward();
         Assert.Equal(weights.Length, student.Parameters.Count);
         Assert.All(student.Parameters, p => Assert.True(p.Value.grad!.abs().max().item<float>() > 0, $"{p.Key} got no gradient"));
+    }
+
+    [Fact]
+    public void Fashion_cnn_after_channel_pruning_and_low_rank_converts_and_matches_with_every_weight_trained()
+    {
+        var folder = SharedModels.Folder("fashion-cnn");
+        var model = OnnxModelFile.Load(Path.Combine(folder, "model.onnx"));
+        var inputs = ValidationInputs(folder, model);
+        Assert.True(ChannelPruning.Uniform(model, 0.5).Apply(model) > 0);
+        var ranks = LowRankFactorization.EligibleNodes(model).ToDictionary(l => l.Node, _ => 16);
+        Assert.True(new LowRankFactorization(ranks).Apply(model) > 0);
+        var weights = model.Graph.Initializer.Where(i => i.DataType == (int)DataType.Float).Select(i => i.Name).ToArray();
+        TorchRuntime.EnsureLoaded();
+        using var student = StudentRuns.Convert(model, weights);
+
+        var (difference, scale) = Compare(student, model, inputs);
+        Log($"fashion-cnn pruned 50% and factored at rank 16 ({string.Join(", ", ranks.Keys)}): max |difference| {difference:G3} at output scale {scale:G3}");
+        Assert.True(difference <= 1e-4 * Math.Max(1, scale), $"differs by {difference:G3}");
     }
 
     /// <summary>The first few validation samples as one batch when the model takes batches, else the first sample.</summary>
