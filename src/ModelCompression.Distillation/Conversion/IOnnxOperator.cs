@@ -1,3 +1,4 @@
+using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
 using static TorchSharp.torch;
 
@@ -9,8 +10,11 @@ namespace ModelCompression.Distillation.Conversion;
 /// </summary>
 internal interface IOnnxOperator
 {
-    /// <summary>Why this node's form is not covered (e.g. an attribute value), or null when it is. Checked once, at conversion.</summary>
-    string? Unsupported(NodeProto node, int opset) => null;
+    /// <summary>
+    /// Why this node's form is not covered (e.g. an attribute value or a constant weight's rank), or null when it is.
+    /// Checked once, at conversion; <paramref name="graph"/> is the node's graph, for its constants.
+    /// </summary>
+    string? Unsupported(NodeProto node, int opset, GraphView graph) => null;
 
     /// <summary>The node's outputs, in its output order (only as many as the node names).</summary>
     Tensor[] Run(OperatorCall call);

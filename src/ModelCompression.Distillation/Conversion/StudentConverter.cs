@@ -75,7 +75,7 @@ public static class StudentConverter
         var operators = new List<string>();
         var constructs = new List<string>();
         if (graph.Proto.SparseInitializer.Count > 0) constructs.Add("sparse initializers");
-        foreach (var node in view.Graphs().SelectMany(g => g.Nodes))
+        foreach (var (node, owner) in view.Graphs().SelectMany(g => g.Nodes.Select(n => (n, g))))
         {
             if (ConstantNodes.IsConstantNode(node))
             {
@@ -88,7 +88,7 @@ public static class StudentConverter
                 var name = node.IsStandard() ? node.OpType : $"{node.Domain}.{node.OpType}";
                 if (!operators.Contains(name)) operators.Add(name);
             }
-            else if (op.Unsupported(node, opset) is { } form && !constructs.Contains(form)) constructs.Add(form);
+            else if (op.Unsupported(node, opset, owner) is { } form && !constructs.Contains(form)) constructs.Add(form);
         }
         foreach (var initializer in graph.Proto.Initializer)
             if (UnsupportedType(initializer) is { } type) constructs.Add($"initializer '{initializer.Name}' of type {type}");

@@ -49,9 +49,8 @@ internal sealed class ClipOperator : IOnnxOperator
             max = call.OptionalInput(2);
         }
         if (min is null && max is null) return [x.alias()];
-        if (min is null) return [torch.minimum(x, max!)];
-        if (max is null) return [torch.maximum(x, min)];
-        return [torch.minimum(torch.maximum(x, min), max)];
+        // clamp, not minimum/maximum: at a bound the gradient passes to x whole instead of being split with the bound.
+        return [x.clamp(min, max)];
     }
 
     private static Tensor Bound(Tensor like, float value) => torch.tensor(value).to_type(like.dtype);

@@ -7,8 +7,12 @@ namespace ModelCompression.Distillation.Conversion.Operators;
 /// <summary>Conv (1-D and 2-D): groups, strides, dilations, pads (asymmetric ones applied explicitly), auto_pad.</summary>
 internal sealed class ConvOperator : IOnnxOperator
 {
-    public string? Unsupported(NodeProto node, int opset) =>
-        node.GetInts("kernel_shape") is { } kernel ? SpatialWindow.Unsupported(node, kernel.Length) : null;
+    public string? Unsupported(NodeProto node, int opset, GraphView graph)
+    {
+        // The kernel's rank: from the attribute, else from a constant weight (rank − 2); a computed weight is checked when run.
+        var rank = node.GetInts("kernel_shape")?.Length ?? (graph.ConstantTensor(node.InputOrEmpty(1)) is { } weight ? weight.Dims.Count - 2 : 2);
+        return SpatialWindow.Unsupported(node, rank);
+    }
 
     public Tensor[] Run(OperatorCall call)
     {

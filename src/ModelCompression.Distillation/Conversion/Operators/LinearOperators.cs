@@ -25,7 +25,7 @@ internal sealed class GemmOperator : IOnnxOperator
 /// <summary>BatchNormalization in its inference form: (x − mean) / √(var + ε) · scale + bias per channel (axis 1).</summary>
 internal sealed class BatchNormalizationOperator : IOnnxOperator
 {
-    public string? Unsupported(NodeProto node, int opset) =>
+    public string? Unsupported(NodeProto node, int opset, GraphView graph) =>
         node.Output.Skip(1).Any(o => o.Length > 0) || node.GetInt("training_mode", 0) == 1
             ? "BatchNormalization in training mode (running statistics as outputs)"
             : null;

@@ -7,7 +7,7 @@ namespace ModelCompression.Distillation.Conversion.Operators;
 /// <summary>MaxPool (1-D and 2-D): strides, dilations, pads, auto_pad, ceil_mode. Padding never wins a maximum.</summary>
 internal sealed class MaxPoolOperator : IOnnxOperator
 {
-    public string? Unsupported(NodeProto node, int opset) =>
+    public string? Unsupported(NodeProto node, int opset, GraphView graph) =>
         node.Output.Count > 1 && node.Output[1].Length > 0
             ? "MaxPool with an Indices output"
             : SpatialWindow.Unsupported(node, node.GetInts("kernel_shape")?.Length ?? 0);
@@ -31,7 +31,7 @@ internal sealed class MaxPoolOperator : IOnnxOperator
 /// <summary>AveragePool (1-D and 2-D): strides, pads, auto_pad, ceil_mode, count_include_pad.</summary>
 internal sealed class AveragePoolOperator : IOnnxOperator
 {
-    public string? Unsupported(NodeProto node, int opset) =>
+    public string? Unsupported(NodeProto node, int opset, GraphView graph) =>
         node.GetInts("dilations") is { } d && d.Any(v => v != 1)
             ? "AveragePool with dilations"
             : SpatialWindow.Unsupported(node, node.GetInts("kernel_shape")?.Length ?? 0);

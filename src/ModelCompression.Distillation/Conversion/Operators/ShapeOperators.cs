@@ -8,7 +8,7 @@ namespace ModelCompression.Distillation.Conversion.Operators;
 /// <summary>Reshape: 0 copies the input's dimension (unless allowzero), −1 is inferred.</summary>
 internal sealed class ReshapeOperator : IOnnxOperator
 {
-    public string? Unsupported(NodeProto node, int opset) => opset < 5 ? "Reshape before opset 5 (shape as attribute)" : null;
+    public string? Unsupported(NodeProto node, int opset, GraphView graph) => opset < 5 ? "Reshape before opset 5 (shape as attribute)" : null;
 
     public Tensor[] Run(OperatorCall call)
     {
@@ -117,7 +117,7 @@ internal sealed class GatherOperator : IOnnxOperator
 /// <summary>Cast to the element type <c>to</c> (float to integer truncates toward zero, as in ONNX).</summary>
 internal sealed class CastOperator : IOnnxOperator
 {
-    public string? Unsupported(NodeProto node, int opset) =>
+    public string? Unsupported(NodeProto node, int opset, GraphView graph) =>
         TensorValues.ScalarTypeOf((DataType)node.GetInt("to", 0)) is null ? $"Cast to {(DataType)node.GetInt("to", 0)}" : null;
 
     public Tensor[] Run(OperatorCall call) =>
