@@ -294,4 +294,52 @@ public sealed class OperatorConformanceTests
             .Build();
         StudentRuns.AssertMatchesOnnxRuntime(model, Input([2, 3]));
     }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(13)]
+    public void Pad_in_constant_reflect_and_edge_modes(int opset)
+    {
+        var builder = new OnnxBuilder(opset).Input("x", DataType.Float, 1, 2, 4, 5);
+        long[] pads = [0, 0, 1, 2, 0, 0, 2, -1];
+        if (opset < 11)
+            builder.Node("Pad", ["x"], ["constant"], ("pads", pads), ("value", 0.5f))
+                .Node("Pad", ["x"], ["reflect"], ("pads", new long[] { 0, 0, 1, 2, 0, 0, 2, 1 }), ("mode", "reflect"))
+                .Node("Pad", ["x"], ["edge"], ("pads", pads), ("mode", "edge"));
+        else
+            builder.Initializer("pads", Longs(pads)).Initializer("reflect_pads", Longs(0, 0, 1, 2, 0, 0, 2, 1)).Initializer("value", [0.5f])
+                .Node("Pad", ["x", "pads", "value"], ["constant"])
+                .Node("Pad", ["x", "reflect_pads"], ["reflect"], ("mode", "reflect"))
+                .Node("Pad", ["x", "pads"], ["edge"], ("mode", "edge"));
+        var model = builder.Output("constant", DataType.Float, 1, 2, 7, 6).Output("reflect", DataType.Float, 1, 2, 7, 8).Output("edge", DataType.Float, 1, 2, 7, 6).Build();
+        StudentRuns.AssertMatchesOnnxRuntime(model, Input([1, 2, 4, 5]));
+    }
+
+    [Fact]
+    public void Masks_ranges_and_generated_tensors()
+    {
+        var model = new OnnxBuilder(13)
+            .Input("x", DataType.Float, 3, 4)
+            .Initializer("zero", [0f]).Initializer("start", NdArray.Create<long>([], [1L])).Initializer("limit", NdArray.Create<long>([], [9L]))
+            .Initializer("delta", NdArray.Create<long>([], [3L])).Initializer("wide", Longs(2, 3, 4)).Initializer("repeats", Longs(1, 2))
+            .Initializer("sizes", Longs(1, 3))
+            .Node("Greater", ["x", "zero"], ["positive"])
+            .Node("Not", ["positive"], ["negative"])
+            .Node("Equal", ["x", "x"], ["same"])
+            .Node("And", ["negative", "same"], ["kept"])
+            .Node("Where", ["kept", "x", "zero"], ["masked"])
+            .Node("Range", ["start", "limit", "delta"], ["range"])
+            .Node("Expand", ["x", "wide"], ["expanded"])
+            .Node("Tile", ["x", "repeats"], ["tiled"])
+            .Node("Split", ["x", "sizes"], ["left", "right"], ("axis", 1L))
+            .Node("Size", ["x"], ["size"])
+            .Node("Shape", ["x"], ["shape"])
+            .Node("ConstantOfShape", ["shape"], ["filled"], ("value", NdArray.Create<float>([1], [2.5f])))
+            .Node("ConstantOfShape", ["shape"], ["zeros"])
+            .Output("masked", DataType.Float, 3, 4).Output("range", DataType.Int64, 3).Output("expanded", DataType.Float, 2, 3, 4)
+            .Output("tiled", DataType.Float, 3, 8).Output("left", DataType.Float, 3, 1).Output("right", DataType.Float, 3, 3)
+            .Output("size", DataType.Int64).Output("filled", DataType.Float, 3, 4).Output("zeros", DataType.Float, 3, 4)
+            .Build();
+        StudentRuns.AssertMatchesOnnxRuntime(model, Input([3, 4]));
+    }
 }
