@@ -13,6 +13,7 @@ namespace ModelCompression.Distillation.Conversion;
 public sealed class OnnxStudent : IStudent
 {
     private readonly IReadOnlyList<Step> _steps;
+    private readonly IReadOnlyList<string[]> _releasedAfter;
     private readonly int _opset;
     private readonly Dictionary<string, Tensor> _fixed;
     private readonly Dictionary<string, Parameter> _parameters;
@@ -28,6 +29,7 @@ public sealed class OnnxStudent : IStudent
         _parameters = parameters;
         InputNames = inputNames;
         OutputNames = outputNames;
+        _releasedAfter = LastUses(steps, outputNames);
     }
 
     public IReadOnlyList<string> InputNames { get; }
@@ -61,13 +63,21 @@ public sealed class OnnxStudent : IStudent
         foreach (var name in InputNames)
             if (!inputs.ContainsKey(name)) throw new ArgumentException($"The input '{name}' is missing.", nameof(inputs));
 
-        foreach (var step in _steps)
+        for (var s = 0; s < _steps.Count; s++)
         {
-            var node = step.Node;
+            var node = _steps[s].Node;
             var operands = node.Input.Select(name => name.Length == 0 ? null : values[name]).ToList();
-            var results = step.Operator.Run(new OperatorCall(node, _opset, operands));
+            var results = _steps[s].Operator.Run(new OperatorCall(node, _opset, operands));
             for (var i = 0; i < results.Length && i < node.Output.Count; i++)
-                if (node.Output[i].Length > 0) values[node.Output[i]] = results[i];
+            {
+                if (node.Output[i].Length == 0) continue;
+                // An operator may hand back an operand itself (e.g. a Slice that keeps everything): own it separately.
+                var result = operands.Any(o => ReferenceEquals(o, results[i])) ? results[i].alias() : results[i];
+                values[node.Output[i]] = result;
+            }
+            // Free intermediates as soon as nothing reads them (autograd keeps its own references to what backward needs).
+            foreach (var name in _releasedAfter[s])
+                if (values.Remove(name, out var released) && !external.Contains(released)) released.Dispose();
         }
 
         return OutputNames.Select(name =>
@@ -95,6 +105,22 @@ public sealed class OnnxStudent : IStudent
         _disposed = true;
         foreach (var tensor in _fixed.Values) tensor.Dispose();
         foreach (var parameter in _parameters.Values) parameter.Dispose();
+    }
+
+    /// <summary>For each step, the values no later step and no graph output reads.</summary>
+    private static IReadOnlyList<string[]> LastUses(IReadOnlyList<Step> steps, IReadOnlyList<string> outputNames)
+    {
+        var lastUse = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var s = 0; s < steps.Count; s++)
+        {
+            foreach (var name in steps[s].Node.Input.Where(n => n.Length > 0)) lastUse[name] = s;
+            // An output nothing reads is released right after the step that makes it.
+            foreach (var name in steps[s].Node.Output.Where(n => n.Length > 0)) lastUse.TryAdd(name, s);
+        }
+        foreach (var name in outputNames) lastUse.Remove(name);
+        var released = Enumerable.Range(0, steps.Count).Select(_ => new List<string>()).ToList();
+        foreach (var (name, step) in lastUse) released[step].Add(name);
+        return released.Select(r => r.ToArray()).ToList();
     }
 
     /// <summary>One node to run and the operator that runs it.</summary>
