@@ -54,11 +54,20 @@ public static class StudentConverter
         var trained = new HashSet<string>(trainedWeights, StringComparer.Ordinal);
         var fixedValues = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var parameters = new Dictionary<string, Parameter>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in constants)
+        try
         {
-            var value = TensorValues.ToTensor(TensorProtoConverter.ToNdArray(tensor));
-            if (trained.Contains(name)) parameters[name] = new Parameter(value, requires_grad: true);
-            else fixedValues[name] = value;
+            foreach (var (name, tensor) in constants)
+            {
+                var value = TensorValues.ToTensor(TensorProtoConverter.ToNdArray(tensor));
+                if (trained.Contains(name)) parameters[name] = new Parameter(value, requires_grad: true);
+                else fixedValues[name] = value;
+            }
+        }
+        catch
+        {
+            // A weight that cannot be read (e.g. missing external data) must not leak the tensors made before it.
+            foreach (var tensor in fixedValues.Values.Concat(parameters.Values)) tensor.Dispose();
+            throw;
         }
 
         var initializerNames = new HashSet<string>(model.Graph.Initializer.Select(i => i.Name), StringComparer.Ordinal);
@@ -92,6 +101,13 @@ public static class StudentConverter
         }
         foreach (var initializer in graph.Proto.Initializer)
             if (UnsupportedType(initializer) is { } type) constructs.Add($"initializer '{initializer.Name}' of type {type}");
+        foreach (var input in graph.Proto.Input)
+        {
+            if (input.Type?.TensorType is not { } tensorType)
+                constructs.Add($"input '{input.Name}' that is not a tensor");
+            else if (tensorType.ElemType != 0 && UnsupportedType(new TensorProto { DataType = tensorType.ElemType }) is { } type)
+                constructs.Add($"input '{input.Name}' of type {type}");
+        }
 
         var constants = Constants(graph);
         foreach (var name in trainedWeights)

@@ -36,6 +36,7 @@ public sealed class StudentRefusalTests
             .Input("x", DataType.Float, 1, 1, 4, 4)
             .Initializer("q", NdArray.Create<sbyte>([2], [1, 2]))
             .Input("volume", DataType.Float, 1, 1, 3, 3, 3)
+            .Input("text", DataType.String, 1)
             .Initializer("kernel", SyntheticInputs.Uniform([1, 1, 2, 2, 2], 1))
             .Node("MaxPool", ["x"], ["pooled", "indices"], ("kernel_shape", new long[] { 2, 2 }))
             .Node("Conv", ["volume", "kernel"], ["convolved"])
@@ -44,7 +45,7 @@ public sealed class StudentRefusalTests
 
         var conversion = StudentConverter.TryConvert(model, ["q"]);
 
-        Assert.Equal("constructs not covered: MaxPool with an Indices output, Conv with a 3-D window, trained weight 'q' of type Int8 (only float32 trains)", conversion.Refusal);
+        Assert.Equal("constructs not covered: MaxPool with an Indices output, Conv with a 3-D window, input 'text' of type String, trained weight 'q' of type Int8 (only float32 trains)", conversion.Refusal);
     }
 
     [Fact]
