@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ModelCompression.Core.Data;
+using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes.LowRank;
 using ModelCompression.Core.Passes.Pruning;
@@ -15,6 +16,8 @@ namespace ModelCompression.Distillation.Tests.Conversion;
 /// on validation samples, or is refused with a named reason. "Matches": max |student − ORT| ≤ 1e-4 · max(1, max |ORT|)
 /// per model, i.e. 1e-4 absolute for outputs of magnitude up to 1 (probabilities) and 1e-4 relative to the output's
 /// scale for larger ones (logits), since float32 sums over thousands of products differ in the last bits by order.
+/// Measured (3 samples): digits-mlp 3.8e-6, fashion-cnn 2.4e-6, ppocr-cls 2.4e-7, ppocr-rec 7.9e-5 — ppocr-rec's layers
+/// each agree to about 2e-6 relative (checked node by node), and its sharp final softmax amplifies that.
 /// </summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
 public sealed class CorpusConformanceTests
@@ -38,17 +41,19 @@ public sealed class CorpusConformanceTests
             var folder = SharedModels.Folder(name);
             var model = OnnxModelFile.Load(Path.Combine(folder, "model.onnx"));
             var clock = Stopwatch.StartNew();
-            var conversion = StudentConverter.TryConvert(model, []);
+            // Every float weight trained, as a full fine-tune would: initializers and (ppocr's form) Constant nodes alike.
+            var conversion = StudentConverter.TryConvert(model, FloatWeights(model));
             if (!conversion.Converted)
             {
                 refused.Add($"{name} ({conversion.Refusal})");
                 Assert.False(string.IsNullOrWhiteSpace(conversion.Refusal));
                 if (Supported.Contains(name)) failures.Add($"{name} was refused: {conversion.Refusal}");
+                if (name == "silero-vad") Assert.Equal("operators not covered: If, LSTM", conversion.Refusal);
                 continue;
             }
             using var student = conversion.Student!;
             var (difference, scale) = Compare(student, model, ValidationInputs(folder, model));
-            converted.Add($"{name} (max |difference| {difference:G3} at output scale {scale:G3}, {student.NodeCount} nodes, {clock.Elapsed.TotalSeconds:F1}s)");
+            converted.Add($"{name} (max |difference| {difference:G3} at output scale {scale:G3}, {student.NodeCount} nodes, {student.Parameters.Count} trained weights, {clock.Elapsed.TotalSeconds:F1}s)");
             if (difference > 1e-4 * Math.Max(1, scale)) failures.Add($"{name} differs from ONNX Runtime by {difference:G3} (scale {scale:G3})");
         }
 
@@ -95,6 +100,12 @@ public sealed class CorpusConformanceTests
         Log($"fashion-cnn pruned 50% and factored at rank 16 ({string.Join(", ", ranks.Keys)}): max |difference| {difference:G3} at output scale {scale:G3}");
         Assert.True(difference <= 1e-4 * Math.Max(1, scale), $"differs by {difference:G3}");
     }
+
+    /// <summary>The float tensors among the initializers and Constant nodes of the main graph (silero-vad's are in subgraphs).</summary>
+    private static string[] FloatWeights(ModelProto model) =>
+        model.Graph.Initializer.Where(i => i.DataType == (int)DataType.Float).Select(i => i.Name)
+            .Concat(model.Graph.Node.Select(ConstantNodes.ValueOf).OfType<TensorProto>().Where(t => t.DataType == (int)DataType.Float).Select(t => t.Name))
+            .ToArray();
 
     /// <summary>The first few validation samples as one batch when the model takes batches, else the first sample.</summary>
     private static IReadOnlyDictionary<string, NdArray> ValidationInputs(string folder, ModelProto model)
