@@ -6,7 +6,7 @@ namespace ModelCompression.Distillation.Training;
 
 /// <summary>
 /// What a trained weight looks like after the plan's later quantization or palettization step, so that training sees
-/// that rounding: the forward pass reads <c>w + (q(w) − w).detach()</c>, whose value is q(w) and whose gradient passes
+/// that rounding: the forward pass reads q(w) + (w − w.detach()), whose value is q(w) and whose gradient passes
 /// straight through to w (straight-through estimator, Bengio et al. 2013).
 /// </summary>
 /// <remarks>
@@ -57,12 +57,16 @@ public sealed class FakeQuantizer : IDisposable
         return IsPalette ? Palette(weight.detach()) : Integer(weight.detach());
     }
 
-    /// <summary>q(w) forward, identity backward.</summary>
+    /// <summary>
+    /// q(w) forward, identity backward: q(w) + (w − w.detach()), the same as w + (q(w) − w).detach() but exact in floating
+    /// point (the added term is exactly zero), so the forward pass reads exactly the stored values.
+    /// </summary>
     public Tensor StraightThrough(Tensor weight)
     {
         using var quantized = Quantize(weight);
-        using var error = quantized - weight.detach();
-        return weight + error;
+        using var detached = weight.detach();
+        using var zero = weight - detached;
+        return quantized + zero;
     }
 
     public void Dispose() => DisposePalette();
