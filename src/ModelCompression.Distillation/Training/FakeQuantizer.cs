@@ -40,8 +40,8 @@ public sealed class FakeQuantizer : IDisposable
         if (!IsPalette) return;
         float[] values;
         using (no_grad())
-        using (var flat = weight.detach().flatten().cpu())
-            values = flat.data<float>().ToArray();
+        using (NewDisposeScope())
+            values = weight.detach().flatten().cpu().data<float>().ToArray();
         var centroids = KMeans1D.Fit(values, _quantization.PaletteSize);
         if (centroids.Length == 0) centroids = [0f];
         var boundaries = centroids.Zip(centroids.Skip(1), (a, b) => (a + b) / 2).ToArray();

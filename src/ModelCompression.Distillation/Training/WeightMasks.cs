@@ -15,10 +15,9 @@ internal sealed class WeightMasks : IDisposable
         using var _ = no_grad();
         foreach (var parameter in parameters)
         {
-            var mask = parameter.ne(0).to_type(parameter.dtype).DetachFromDisposeScope();
-            using var kept = mask.sum();
-            if (kept.item<float>() < parameter.numel()) _masks.Add((parameter, mask));
-            else mask.Dispose();
+            using var scope = NewDisposeScope();
+            var mask = parameter.ne(0).to_type(parameter.dtype);
+            if (mask.sum().item<float>() < parameter.numel()) _masks.Add((parameter, mask.DetachFromDisposeScope()));
         }
     }
 
