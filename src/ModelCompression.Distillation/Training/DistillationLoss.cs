@@ -43,9 +43,16 @@ public sealed class DistillationLoss
         _temperature = temperature;
         _labelWeight = labelWeight;
         _scores = teacherOutputs.Select(t => Classify(metric, t)).ToList();
+        LabelClasses = _scores.Count > 0 && _scores[0] != OutputScores.Values && teacherOutputs[0].dim() == 2 ? teacherOutputs[0].shape[1] : 0;
         using (no_grad())
             _teacherVariances = teacherOutputs.Select(t => { using var v = t.var(); var variance = v.item<float>(); return variance > 0 ? variance : 1.0; }).ToList();
     }
+
+    /// <summary>
+    /// The first output's number of classes when labels can index it (class scores [N, C]); 0 otherwise (cosine or mse
+    /// metric, or scores per position), and then labels are not used.
+    /// </summary>
+    public long LabelClasses { get; }
 
     /// <summary>How each output is compared, in the student's output order.</summary>
     public IReadOnlyList<OutputScores> Scores => _scores;
@@ -82,13 +89,11 @@ public sealed class DistillationLoss
         return (sum! / _scores.Count).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The training loss: <see cref="Soft"/>, mixed with the labels' cross-entropy when there are labels.</summary>
+    /// <summary>The training loss: <see cref="Soft"/>, mixed with the labels' cross-entropy when there are labels that index the first output (<see cref="LabelClasses"/>).</summary>
     /// <param name="labels">Class indices for the first output (int64, one per sample), or null.</param>
     public Tensor Total(IReadOnlyList<Tensor> student, IReadOnlyList<Tensor> teacher, Tensor? labels)
     {
-        if (labels is null || _labelWeight == 0) return Soft(student, teacher);
-        if (_scores[0] == OutputScores.Values || student[0].dim() != 2)
-            throw new InvalidOperationException($"Labels index the first output's classes, which needs class scores [N, C]; it is [{string.Join(", ", student[0].shape)}] ({_scores[0]}).");
+        if (labels is null || _labelWeight == 0 || LabelClasses == 0) return Soft(student, teacher);
         using var scope = NewDisposeScope();
         var crossEntropy = F.nll_loss(LogProbabilities(student[0], _scores[0], 1), labels);
         var loss = (1 - _labelWeight) * Soft(student, teacher) + _labelWeight * crossEntropy;

@@ -70,6 +70,8 @@ public sealed class StudentTrainer(MetricKind metric, DistillationOptions option
         using var holdoutSet = new BatchSource(holdout, student);
         var trainingLoss = new DistillationLoss(Metric, Options.Temperature, Options.LabelWeight, trainingSet.TeacherOutputs);
         var holdoutLoss = new DistillationLoss(Metric, Options.Temperature, Options.LabelWeight, holdoutSet.TeacherOutputs);
+        if (trainingLoss.LabelClasses > 0 && training.Labels?.Where(l => l < 0 || l >= trainingLoss.LabelClasses).Take(1).ToList() is [var invalid])
+            throw new ArgumentException($"Label {invalid} is not a class of the first output (0..{trainingLoss.LabelClasses - 1}).", nameof(training));
         var mixup = Options.Mixup && Teacher is not null && trainingSet.InputsAreFloat;
         using var masks = new WeightMasks(parameters.Select(p => p.Value));
         var quantizers = quantized.ToDictionary(

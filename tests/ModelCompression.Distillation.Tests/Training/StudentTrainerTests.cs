@@ -86,9 +86,9 @@ public sealed class StudentTrainerTests
     }
 
     [Theory]
-    [InlineData(1.0, 40, 2)]   // a step so large that training soon stops improving: stops early
-    [InlineData(3e-3, 3, 100)] // improving throughout: runs every epoch allowed, no more
-    public void Early_stopping_returns_the_best_epochs_weights_within_the_epoch_bound(double learningRate, int epochs, int patience)
+    [InlineData(1.0, 40, 2, true)]     // a step so large that training soon stops improving: stops early
+    [InlineData(3e-3, 3, 100, false)]  // runs every epoch allowed, no more
+    public void Early_stopping_returns_the_best_epochs_weights_within_the_epoch_bound(double learningRate, int epochs, int patience, bool stopsEarly)
     {
         var scenario = new Scenario(trainingSamples: 256, holdoutSamples: 256);
         var start = Pruned(scenario.TeacherWeights, "fc1.weight", 0.5);
@@ -98,6 +98,7 @@ public sealed class StudentTrainerTests
         var result = trainer.Train(student, scenario.Training, scenario.Holdout, NoQuantization, cancellation: TestContext.Current.CancellationToken);
 
         Assert.Equal(Math.Min(epochs, result.BestEpoch + patience), result.Epochs.Count);
+        Assert.Equal(stopsEarly, result.Epochs.Count < epochs);
         Assert.Equal(Enumerable.Range(1, result.Epochs.Count), result.Epochs.Select(e => e.Epoch));
         Assert.All(result.Epochs.Skip(result.BestEpoch), e => Assert.False(
             e.HoldoutAgreement > result.Best.Agreement || (e.HoldoutAgreement == result.Best.Agreement && e.HoldoutLoss < result.Best.Loss)));
@@ -136,6 +137,63 @@ public sealed class StudentTrainerTests
         var accuracyWith = Scenario.Accuracy(withLabels.Weights, labelled, softmax: false);
         Assert.True(accuracyWith > accuracyWithout, $"accuracy on the labels {accuracyWith:P1} with their term, {accuracyWithout:P1} without");
         Assert.True(withLabels.BestEpoch > 0);
+    }
+
+    [Theory]
+    [InlineData(MetricKind.Mse)]
+    [InlineData(MetricKind.Cosine)]
+    public void Labels_are_not_used_for_value_metrics(MetricKind metric)
+    {
+        var scenario = new Scenario(trainingSamples: 256, holdoutSamples: 64);
+        var labelled = new TrainingData(scenario.Training.Inputs, scenario.Training.TeacherOutputs, new long[scenario.Training.Count]);
+
+        TrainingResult Run(TrainingData data)
+        {
+            using var student = scenario.Student(scenario.Perturbed(0.2));
+            return new StudentTrainer(metric, Fast with { Epochs = 2 }).Train(student, data, scenario.Holdout, NoQuantization, cancellation: TestContext.Current.CancellationToken);
+        }
+
+        var withLabels = Run(labelled);
+        Assert.Equal(Run(scenario.Training).Epochs, withLabels.Epochs);
+        Assert.True(withLabels.Best.Loss < withLabels.Initial.Loss);
+    }
+
+    [Fact]
+    public void A_label_outside_the_first_outputs_classes_is_refused()
+    {
+        var scenario = new Scenario(trainingSamples: 64, holdoutSamples: 64);
+        var labels = Enumerable.Repeat(0L, 63).Append(Scenario.Classes).ToArray();
+        var labelled = new TrainingData(scenario.Training.Inputs, scenario.Training.TeacherOutputs, labels);
+        using var student = scenario.Student(scenario.TeacherWeights);
+
+        var error = Assert.Throws<ArgumentException>(() => new StudentTrainer(MetricKind.Accuracy, Fast)
+            .Train(student, labelled, scenario.Holdout, NoQuantization, cancellation: TestContext.Current.CancellationToken));
+        Assert.Contains($"Label {Scenario.Classes} ", error.Message);
+    }
+
+    [Fact]
+    public void Mixup_trains_on_mixed_inputs_labelled_by_the_teacher_function_and_is_off_without_one()
+    {
+        var scenario = new Scenario(trainingSamples: 256, holdoutSamples: 128);
+        var start = scenario.Perturbed(0.2);
+        var options = Fast with { Epochs = 3 };
+        var teacherCalls = 0;
+
+        TrainingResult Run(bool mixup, TeacherFunction? teacher)
+        {
+            using var student = scenario.Student(start);
+            return new StudentTrainer(MetricKind.Agreement, options with { Mixup = mixup }) { Teacher = teacher }
+                .Train(student, scenario.Training, scenario.Holdout, Int4Matrices, cancellation: TestContext.Current.CancellationToken);
+        }
+
+        var plain = Run(mixup: false, teacher: null);
+        var noTeacher = Run(mixup: true, teacher: null);
+        var mixed = Run(mixup: true, teacher: inputs => { teacherCalls++; return scenario.Teacher.Run(inputs); });
+
+        Assert.Equal(plain.Epochs, noTeacher.Epochs);
+        Assert.Equal(3 * (256 / options.BatchSize), teacherCalls); // once per batch
+        Assert.NotEqual(plain.Epochs[0].TrainingLoss, mixed.Epochs[0].TrainingLoss);
+        Assert.True(mixed.Best.Loss < mixed.Initial.Loss, $"{mixed.Best} vs untrained {mixed.Initial}");
     }
 
     [Fact]
