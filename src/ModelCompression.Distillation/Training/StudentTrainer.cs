@@ -91,20 +91,13 @@ public sealed class StudentTrainer(MetricKind metric, DistillationOptions option
             var order = Enumerable.Range(0, trainingSet.Count).ToArray();
             for (var epoch = 1; epoch <= Options.Epochs && epoch - bestEpoch <= Math.Max(1, Options.Patience); epoch++)
             {
-                if (epoch > 1)
-                    foreach (var (name, quantizer) in quantizers) quantizer.Refresh(student.Parameters[name]);
-                shuffle.Shuffle(order);
-                double lossSum = 0;
-                for (var start = 0; start < order.Length; start += Options.BatchSize)
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    var rows = order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start));
-                    lossSum += Step(student, trainingSet, rows, trainingLoss, optimizer, masks, mixup, shuffle) * rows.Length;
-                }
+                var trainingLossMean = TrainEpoch(student, trainingSet, order, trainingLoss, optimizer, masks, mixup, shuffle, cancellation);
+                // Palettes follow the weights once per epoch, before scoring: the holdout sees the palette these weights get.
+                foreach (var (name, quantizer) in quantizers) quantizer.Refresh(student.Parameters[name]);
                 var score = Evaluate(student, holdoutSet, holdoutLoss);
-                epochs.Add(new DistillationEpoch(epoch, lossSum / order.Length, score.Loss, score.Agreement));
+                epochs.Add(new DistillationEpoch(epoch, trainingLossMean, score.Loss, score.Agreement));
                 progress?.Report(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {epoch}/{Options.Epochs}: training loss {lossSum / order.Length:G4}, holdout loss {score.Loss:G4}, holdout agreement {score.Agreement:P2}, {clock.Elapsed.TotalSeconds:F1} s"));
+                    $"epoch {epoch}/{Options.Epochs}: training loss {trainingLossMean:G4}, holdout loss {score.Loss:G4}, holdout agreement {score.Agreement:P2}, {clock.Elapsed.TotalSeconds:F1} s"));
                 if (Improves(score, best)) (best, bestEpoch, bestWeights) = (score, epoch, StudentWeights.Read(student));
             }
             StudentWeights.Write(student, bestWeights);
@@ -132,6 +125,21 @@ public sealed class StudentTrainer(MetricKind metric, DistillationOptions option
     {
         if (Metric is MetricKind.Cosine or MetricKind.Mse || double.IsNaN(score.Agreement)) return score.Loss < best.Loss;
         return score.Agreement > best.Agreement || (score.Agreement == best.Agreement && score.Loss < best.Loss);
+    }
+
+    // One pass over the training set in a fresh shuffled order; returns the mean training loss.
+    private double TrainEpoch(IStudent student, BatchSource data, int[] order, DistillationLoss loss, optim.Optimizer optimizer, WeightMasks masks,
+        bool mixup, Random random, CancellationToken cancellation)
+    {
+        random.Shuffle(order);
+        double lossSum = 0;
+        for (var start = 0; start < order.Length; start += Options.BatchSize)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var rows = order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start));
+            lossSum += Step(student, data, rows, loss, optimizer, masks, mixup, random) * rows.Length;
+        }
+        return lossSum / order.Length;
     }
 
     // One optimizer step on the rows; returns the batch's loss. Every tensor made here is freed on return.

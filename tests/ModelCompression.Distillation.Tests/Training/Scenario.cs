@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes.Palettization;
 using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Distillation.Training;
@@ -68,6 +69,16 @@ internal sealed class Scenario
     /// </summary>
     public static Dictionary<string, NdArray> QuantizedInt4(IReadOnlyDictionary<string, NdArray> weights) =>
         weights.ToDictionary(w => w.Key, w => MlpStudent.Matrices.Contains(w.Key) ? Dequantized(w.Value, qmax: 7) : w.Value, StringComparer.Ordinal);
+
+    /// <summary>The weights as the plan's palettization stores them: one palette per matrix, Core's k-means, each value its nearest entry.</summary>
+    public static Dictionary<string, NdArray> Palettized(IReadOnlyDictionary<string, NdArray> weights, int entries) =>
+        weights.ToDictionary(w => w.Key, w =>
+        {
+            if (!MlpStudent.Matrices.Contains(w.Key)) return w.Value;
+            var values = w.Value.AsSpan<float>().ToArray();
+            var palette = KMeans1D.Fit(values, entries);
+            return NdArray.Create<float>(w.Value.Shape, values.Select(v => palette.MinBy(c => Math.Abs(c - v))).ToArray());
+        }, StringComparer.Ordinal);
 
     public static NdArray Dequantized(NdArray weight, int qmax, int axis = 0)
     {

@@ -43,6 +43,23 @@ public sealed class StudentTrainerTests
     }
 
     [Fact]
+    public void The_same_palette_plan_scores_higher_on_the_holdout_after_distillation()
+    {
+        var scenario = new Scenario();
+        var start = scenario.TeacherWeights;
+        using var student = scenario.Student(start);
+        var palettes = MlpStudent.Matrices.ToDictionary(m => m, _ => new WeightQuantization(Bits: 0, PaletteSize: 4), StringComparer.Ordinal);
+
+        var result = new StudentTrainer(MetricKind.Agreement, Fast).Train(student, scenario.Training, scenario.Holdout, palettes, cancellation: TestContext.Current.CancellationToken);
+
+        var before = scenario.Agreement(Scenario.Palettized(start, entries: 4));
+        var after = scenario.Agreement(Scenario.Palettized(result.Weights, entries: 4));
+        Assert.True(after > before, $"4-entry palettes after distillation {after:P2}, before {before:P2}");
+        Assert.Equal(before, result.Initial.Agreement);
+        Assert.Equal(after, result.Best.Agreement);
+    }
+
+    [Fact]
     public void Pruned_weights_stay_exactly_zero()
     {
         var scenario = new Scenario(trainingSamples: 256, holdoutSamples: 128);
