@@ -1,4 +1,5 @@
 using ModelCompression.Core.Distillation;
+using ModelCompression.Core.Passes.Quantization.Int4;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Distillation.Native;
 using ModelCompression.Distillation.Training;
@@ -28,26 +29,32 @@ public sealed class FakeQuantizerTests
     }
 
     [Fact]
-    public void Blocks_get_their_own_scale_along_the_input_axis()
+    public void Int4_blocks_are_cores_int4_pass_each_block_with_its_own_scale()
     {
-        // Row 0: a block of small values, then a block holding one large value. Per channel, the large value's scale
-        // would round every small value to zero; per block they keep their own scale.
-        var row = new float[] { 0.01f, -0.02f, 0.03f, 0.04f, 1f, 0.5f, -0.25f, 0f, 0.3f, 0.2f };
-        using var quantizer = new FakeQuantizer(new WeightQuantization(4, BlockSize: 4));
-        using var weight = tensor(row, [1, row.Length]);
-
-        using var quantized = quantizer.Quantize(weight);
-
-        var values = quantized.data<float>().ToArray();
-        Assert.Equal(row.Length, values.Length);
-        Assert.Equal(0.04f, values[3], 6); // the first block's max is exact
-        Assert.All(values.Take(4), v => Assert.NotEqual(0f, v));
-        Assert.Equal(1f, values[4], 6);
-        Assert.Equal(0.3f, values[8], 6); // the last, short block (2 of 4) is scaled on its own
+        // Each row: a block of small values, then a block holding one large value. With one scale per row the large
+        // value's step rounds every small value to zero; per block they keep their own scale.
+        var random = new Random(4);
+        var rows = Enumerable.Range(0, 3).SelectMany(_ => Enumerable.Range(0, 32).Select(k => (float)((random.NextDouble() - 0.5) * (k < 16 ? 0.02 : 0.5) + (k == 20 ? 4 : 0)))).ToArray();
+        using var blockwise = new FakeQuantizer(new WeightQuantization(4, BlockSize: 16));
         using var perChannel = new FakeQuantizer(new WeightQuantization(4));
+        using var weight = tensor(rows, [3, 32]);
+        Assert.Throws<InvalidOperationException>(() => blockwise.Quantize(weight));
+
+        blockwise.Refresh(weight);
+        using var quantized = blockwise.Quantize(weight);
         using var coarse = perChannel.Quantize(weight);
-        Assert.Equal(0f, coarse.data<float>()[0]);
+
+        var expected = BlockQuantizer.Quantize(rows, 3, 32, 16, symmetric: true).Dequantize();
+        Assert.Equal(expected, quantized.data<float>().ToArray());
+        Assert.Contains(quantized.data<float>().ToArray().Take(16), v => v != 0);
+        Assert.All(coarse.data<float>().ToArray().Take(16), v => Assert.Equal(0f, v));
     }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(24)]
+    public void Int4_blocks_that_the_int4_pass_cannot_store_are_refused(int blockSize) =>
+        Assert.Throws<ArgumentException>(() => new FakeQuantizer(new WeightQuantization(4, BlockSize: blockSize)));
 
     [Fact]
     public void A_palette_reads_the_nearest_of_k_centroids_refitted_on_refresh()
@@ -76,7 +83,8 @@ public sealed class FakeQuantizerTests
     [Theory]
     [InlineData(4, 0, 0)]
     [InlineData(8, 0, 0)]
-    [InlineData(4, 4, 0)]
+    [InlineData(4, 16, 0)]
+    [InlineData(8, 4, 0)]
     [InlineData(0, 0, 4)]
     public void The_forward_value_is_rounded_and_the_gradient_passes_straight_through(int bits, int blockSize, int paletteSize)
     {

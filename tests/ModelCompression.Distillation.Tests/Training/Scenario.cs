@@ -1,5 +1,6 @@
 using ModelCompression.Core.Passes.Palettization;
 using ModelCompression.Core.Passes.Quantization;
+using ModelCompression.Core.Passes.Quantization.Int4;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Distillation.Training;
 
@@ -78,6 +79,16 @@ internal sealed class Scenario
             var values = w.Value.AsSpan<float>().ToArray();
             var palette = KMeans1D.Fit(values, entries);
             return NdArray.Create<float>(w.Value.Shape, values.Select(v => palette.MinBy(c => Math.Abs(c - v))).ToArray());
+        }, StringComparer.Ordinal);
+
+    /// <summary>The weights as Core's int4 pass stores them in blocks along the input axis (symmetric), dequantized.</summary>
+    public static Dictionary<string, NdArray> QuantizedInt4Blocks(IReadOnlyDictionary<string, NdArray> weights, int blockSize) =>
+        weights.ToDictionary(w => w.Key, w =>
+        {
+            if (!MlpStudent.Matrices.Contains(w.Key)) return w.Value;
+            var (rows, columns) = ((int)w.Value.Shape[0], (int)w.Value.Shape[1]);
+            var block = Int4WeightQuantization.BlockSizeFor(columns, blockSize);
+            return NdArray.Create<float>(w.Value.Shape, BlockQuantizer.Quantize(w.Value.AsSpan<float>(), rows, columns, block, symmetric: true).Dequantize());
         }, StringComparer.Ordinal);
 
     public static NdArray Dequantized(NdArray weight, int qmax, int axis = 0)

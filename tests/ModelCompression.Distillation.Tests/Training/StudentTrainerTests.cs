@@ -17,20 +17,23 @@ public sealed class StudentTrainerTests
     private static readonly DistillationOptions Fast = new(Epochs: 12, Patience: 3, BatchSize: 64, LearningRate: 3e-3, Temperature: 2, Seed: 3);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void The_same_int4_plan_scores_higher_on_the_holdout_after_distillation(bool softmax)
+    [InlineData(false, 0)]
+    [InlineData(true, 0)]
+    [InlineData(false, 16)]
+    public void The_same_int4_plan_scores_higher_on_the_holdout_after_distillation(bool softmax, int blockSize)
     {
         var scenario = new Scenario(softmax: softmax);
-        // The plan: prune fc1 by half (smallest magnitudes), then int4 both matrices.
+        // The plan: prune fc1 by half (smallest magnitudes), then int4 both matrices (per channel, or in blocks).
         var pruned = Pruned(scenario.TeacherWeights, "fc1.weight", fraction: 0.5);
         using var student = scenario.Student(pruned);
         var lines = new List<string>();
+        var plan = MlpStudent.Matrices.ToDictionary(m => m, _ => new WeightQuantization(4, BlockSize: blockSize), StringComparer.Ordinal);
 
-        var result = new StudentTrainer(MetricKind.Agreement, Fast).Train(student, scenario.Training, scenario.Holdout, Int4Matrices, new SynchronousProgress(lines), cancellation: TestContext.Current.CancellationToken);
+        var result = new StudentTrainer(MetricKind.Agreement, Fast).Train(student, scenario.Training, scenario.Holdout, plan, new SynchronousProgress(lines), cancellation: TestContext.Current.CancellationToken);
 
-        var before = scenario.Agreement(Scenario.QuantizedInt4(pruned));
-        var after = scenario.Agreement(Scenario.QuantizedInt4(result.Weights));
+        Func<IReadOnlyDictionary<string, NdArray>, Dictionary<string, NdArray>> quantize = blockSize == 0 ? Scenario.QuantizedInt4 : w => Scenario.QuantizedInt4Blocks(w, blockSize);
+        var before = scenario.Agreement(quantize(pruned));
+        var after = scenario.Agreement(quantize(result.Weights));
         Assert.True(after > before, $"int4 after distillation {after:P2}, before {before:P2}");
         Assert.True(result.Best.Agreement > result.Initial.Agreement, $"{result.Best} vs untrained {result.Initial}");
         Assert.True(result.Best.Loss < result.Initial.Loss, $"{result.Best} vs untrained {result.Initial}");

@@ -11,7 +11,7 @@ public sealed class TrainingMemoryTests
     public void Training_leaves_no_tensor_alive_however_many_batches_it_runs()
     {
         var scenario = new Scenario(trainingSamples: 640, holdoutSamples: 64);
-        var quantized = new Dictionary<string, WeightQuantization> { ["fc1.weight"] = new(4, BlockSize: 8), ["fc2.weight"] = new(0, PaletteSize: 4) };
+        var quantized = new Dictionary<string, WeightQuantization> { ["fc1.weight"] = new(4, BlockSize: 16), ["fc2.weight"] = new(0, PaletteSize: 4) };
 
         long LiveTensorsAdded(int batchSize)
         {
