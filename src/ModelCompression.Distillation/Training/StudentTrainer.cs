@@ -48,7 +48,10 @@ public sealed class StudentTrainer(MetricKind metric, DistillationOptions option
 
     public DistillationOptions Options { get; } = options;
 
-    /// <summary>Runs the teacher on mixed inputs; mixup (<see cref="DistillationOptions.Mixup"/>) needs it and is off without it.</summary>
+    /// <summary>
+    /// Runs the teacher on mixed inputs (their outputs are not in the cache). Mixup (<see cref="DistillationOptions.Mixup"/>)
+    /// needs it and is off without it, and off when an input is not floating point (token ids cannot be mixed).
+    /// </summary>
     public TeacherFunction? Teacher { get; init; }
 
     /// <summary>
