@@ -42,7 +42,9 @@ public sealed record DistillationJob(
 /// <param name="Bits">8 or 4 for integer quantization (symmetric, per output channel, or per block along the input axis when <paramref name="BlockSize"/> is set); 0 for a palette.</param>
 /// <param name="BlockSize">Block length along the input axis for block-wise int4; 0 for per-channel.</param>
 /// <param name="PaletteSize">Number of palette entries (k-means centroids) for a palettized weight; 0 otherwise.</param>
-public sealed record WeightQuantization(int Bits, int BlockSize = 0, int PaletteSize = 0);
+/// <param name="ChannelAxis">The weight's output-channel axis (one scale per slice): 0 for Conv [O, I, k…] and Gemm with transB,
+/// 1 for Gemm without transB and MatMul [K, N] (as <c>QuantizableWeight.ChannelAxis</c>). Blocks run along the other axes.</param>
+public sealed record WeightQuantization(int Bits, int BlockSize = 0, int PaletteSize = 0, int ChannelAxis = 0);
 
 /// <summary>Training knobs; the defaults are what the planner uses.</summary>
 /// <param name="Epochs">Passes over the training data at most.</param>
