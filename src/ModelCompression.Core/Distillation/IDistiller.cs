@@ -22,8 +22,8 @@ public interface IDistiller
 /// <summary>What to train and on what.</summary>
 /// <param name="Student">The model with the plan's structural steps applied (float weights, zeros where pruned).</param>
 /// <param name="Training">Training inputs, with <c>labels</c> when the data has them. Never the validation data.</param>
-/// <param name="TeacherOutputs">The original model's outputs on every training sample, by output name, as float32
-/// [samples, positions, last axis] (<see cref="Distillation.TeacherOutputs"/>): reshape the student's outputs likewise.</param>
+/// <param name="TeacherOutputs">The original model's outputs on every training sample, by output name: float32, the batch axis
+/// first, then the output's shape for one sample (<see cref="Distillation.TeacherOutputs"/>).</param>
 /// <param name="Holdout">Samples held out of training (the search split) for early stopping, and the teacher's outputs on them.</param>
 /// <param name="TrainedWeights">Initializers trained as parameters; every other initializer stays fixed.</param>
 /// <param name="Quantized">Trained weights that a later plan step quantizes or palettizes: they train through fake quantization.</param>

@@ -1,4 +1,3 @@
-using DataType = ModelCompression.Core.Onnx.TensorProto.Types.DataType;
 using ModelCompression.Core.Tensors;
 using static TorchSharp.torch;
 
