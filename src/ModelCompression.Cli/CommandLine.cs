@@ -12,16 +12,20 @@ namespace ModelCompression.Cli;
 /// </summary>
 public static class CommandLine
 {
-    public static RootCommand Build()
+    public static RootCommand Build() => Build(Console.Out, (request, log) => new Compressor(log).Run(request));
+
+    /// <param name="output">Where the commands write their log.</param>
+    /// <param name="compress">What <c>compress</c> does with the request it read (tests capture it).</param>
+    internal static RootCommand Build(TextWriter output, Action<CompressionRequest, ICompressionLog> compress)
     {
         var root = new RootCommand("ModelCompression.Build worker: compresses ONNX models within accuracy, size and latency budgets.");
-        root.Subcommands.Add(CompressCommand());
-        root.Subcommands.Add(SignatureCommand());
-        root.Subcommands.Add(DistillationCheckCommand());
+        root.Subcommands.Add(CompressCommand(output, compress));
+        root.Subcommands.Add(SignatureCommand(output));
+        root.Subcommands.Add(DistillationCheckCommand(output));
         return root;
     }
 
-    private static Command CompressCommand()
+    private static Command CompressCommand(TextWriter console, Action<CompressionRequest, ICompressionLog> compress)
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress." };
         var output = new Option<FileInfo>("--output") { Description = "Where to write the compressed model.", Required = true };
@@ -48,7 +52,7 @@ public static class CommandLine
         };
         common.AddTo(command);
         plugin.AddTo(command);
-        command.SetAction(result => Guarded(result.GetValue(model)!.FullName, "compressing", (modelPath, log) =>
+        command.SetAction(result => Guarded(console, result.GetValue(model)!.FullName, "compressing", (modelPath, log) =>
         {
             var request = common.Read(result, modelPath) with
             {
@@ -74,18 +78,18 @@ public static class CommandLine
             };
             DistillationSettings.CheckTrainingData(request);
             if (DistillationSettings.MissingPackageWarning(request, result.GetValue(techniques)) is { } warning) log.Report(warning);
-            new Compressor(log).Run(request);
+            compress(request, log);
         }));
         return command;
     }
 
-    private static Command SignatureCommand()
+    private static Command SignatureCommand(TextWriter console)
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model." };
         var common = new CommonOptions(signatureRequired: true);
         var command = new Command("signature", "Write the signature sidecar of a model without compressing it.") { model };
         common.AddTo(command);
-        command.SetAction(result => Guarded(result.GetValue(model)!.FullName, "reading the signature",
+        command.SetAction(result => Guarded(console, result.GetValue(model)!.FullName, "reading the signature",
             (modelPath, log) => new Compressor(log).WriteSignatureOnly(common.Read(result, modelPath))));
         return command;
     }
@@ -94,7 +98,7 @@ public static class CommandLine
     /// Loads the distillation plugin and runs one tensor operation through it, as a distilling build would: tells whether
     /// distillation works on this machine. Not used by the build.
     /// </summary>
-    private static Command DistillationCheckCommand()
+    private static Command DistillationCheckCommand(TextWriter console)
     {
         var plugin = new DistillationOptions();
         var command = new Command("distillation-check", "Load the distillation plugin and libtorch, and run one tensor operation.");
@@ -103,21 +107,21 @@ public static class CommandLine
         {
             if (plugin.PluginPath(result) is not { } path)
             {
-                Console.Out.WriteLine($"Distillation is unavailable: --distillation-plugin is not set (the {DistillationSettings.PackageId} package sets it for a build)");
+                console.WriteLine($"Distillation is unavailable: --distillation-plugin is not set (the {DistillationSettings.PackageId} package sets it for a build)");
                 return 1;
             }
             try
             {
                 var loaded = DistillationPlugin.Load(path, plugin.NativeDirectories(result));
-                Console.Out.WriteLine($"distillation plugin: {loaded.Assembly.Location}");
-                Console.Out.WriteLine($"native libraries: {string.Join(", ", loaded.NativeLibraries.Keys.Where(k => k.EndsWith(".so", StringComparison.Ordinal)).Order(StringComparer.Ordinal))}");
-                Console.Out.WriteLine(loaded.SelfCheck());
-                Console.Out.WriteLine($"bound by the plugin's load context: {string.Join(", ", loaded.BoundNativeNames)}");
+                console.WriteLine($"distillation plugin: {loaded.Assembly.Location}");
+                console.WriteLine($"native libraries: {string.Join(", ", loaded.NativeLibraries.Keys.Where(k => k.EndsWith(".so", StringComparison.Ordinal)).Order(StringComparer.Ordinal))}");
+                console.WriteLine(loaded.SelfCheck());
+                console.WriteLine($"bound by the plugin's load context: {string.Join(", ", loaded.BoundNativeNames)}");
                 return 0;
             }
             catch (DistillationPluginException e)
             {
-                Console.Out.WriteLine(e.Message);
+                console.WriteLine(e.Message);
                 return 1;
             }
         });
@@ -125,9 +129,9 @@ public static class CommandLine
     }
 
     /// <summary>Runs one command's work: user errors become their MCnnnn line, anything else MC9001; never a stack trace on the build's error list.</summary>
-    private static int Guarded(string modelPath, string activity, Action<string, ConsoleLog> work)
+    private static int Guarded(TextWriter console, string modelPath, string activity, Action<string, ConsoleLog> work)
     {
-        var log = new ConsoleLog(Console.Out);
+        var log = new ConsoleLog(console);
         try
         {
             work(modelPath, log);
