@@ -76,8 +76,8 @@ public static class CommandLine
                     ? Quantity.ParseDuration(t, "ModelCompressionMaxSearchTime", modelPath)
                     : CompressionRequest.DefaultMaxSearchTime,
             };
-            DistillationSettings.CheckTrainingData(request);
             if (DistillationSettings.MissingPackageWarning(request, result.GetValue(techniques)) is { } warning) log.Report(warning);
+            DistillationSettings.CheckTrainingData(request);
             compress(request, log);
         }));
         return command;

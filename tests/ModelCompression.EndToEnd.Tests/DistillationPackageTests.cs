@@ -12,13 +12,21 @@ public sealed class DistillationPackageTests(PackedPackage package)
     private static readonly string[] TorchPackages = ["TorchSharp", "libtorch-cpu-linux-x64"];
 
     [Fact]
-    public void A_consumer_of_ModelCompression_Build_alone_restores_no_libtorch()
+    public void A_consumer_of_ModelCompression_Build_alone_restores_no_libtorch_and_is_told_what_distill_needs()
     {
         using var app = new ConsumerProject(package);
-        app.WriteProject(items: "");
+        app.AddSharedModel();
+        // Both mistakes at once: distill without its package (a warning), and training on the validation data (an error).
+        app.WriteProject(ConsumerProject.DigitsItem.Replace("/>",
+            "Techniques=\"fusion;distill\" TrainingData=\"Models/digits-mlp.validation.npz\" />", StringComparison.Ordinal));
 
-        app.Dotnet("restore", app.ProjectFile).AssertSucceeded();
+        var build = app.Build().AssertFailed();
 
+        Assert.Equal(["MC2009"], build.Errors.Select(e => e.Code));
+        Assert.Contains("never trains on the samples that judge it", build.Errors[0].Message, StringComparison.Ordinal);
+        var warning = Assert.Single(build.Warnings, w => w.Code == "MC3101");
+        Assert.Contains("<PackageReference Include=\"ModelCompression.Build.Distillation\"", warning.Message, StringComparison.Ordinal);
+        Assert.EndsWith("digits-mlp.onnx", warning.File, StringComparison.Ordinal);
         var libraries = Libraries(app);
         Assert.Contains(libraries, l => l.StartsWith(PackedPackage.Id + "/", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(libraries, l => l.Contains("torch", StringComparison.OrdinalIgnoreCase));
