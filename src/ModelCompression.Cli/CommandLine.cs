@@ -12,7 +12,9 @@ namespace ModelCompression.Cli;
 /// </summary>
 public static class CommandLine
 {
-    public static RootCommand Build() => Build(Console.Out, (request, log) => new Compressor(log).Run(request));
+    /// <summary>The worker's commands; the distillation plugin is loaded only if the compressor distils.</summary>
+    public static RootCommand Build() =>
+        Build(Console.Out, (request, log) => new Compressor(log, DistillationPlugin.FactoryFor(request)).Run(request));
 
     /// <param name="output">Where the commands write their log.</param>
     /// <param name="compress">What <c>compress</c> does with the request it read (tests capture it).</param>

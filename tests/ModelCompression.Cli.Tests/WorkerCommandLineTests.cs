@@ -161,6 +161,28 @@ public sealed class DistillationPluginLoaderTests
     }
 
     [Fact]
+    public void The_compressor_gets_no_distiller_factory_when_the_request_cannot_distil()
+    {
+        using var folder = new TempDirectory("mc-plugin");
+        var request = new CompressionRequest
+        {
+            ModelPath = folder.Combine("m.onnx"), OutputPath = folder.Combine("o.onnx"),
+            ValidationDataPath = folder.Combine("v.npz"), TrainingDataPath = folder.Combine("t.npz"),
+            DistillationPluginPath = folder.Combine("missing", "ModelCompression.Distillation.dll"),
+        };
+
+        Assert.Null(DistillationPlugin.FactoryFor(request with { DistillationPluginPath = null }));
+        Assert.Null(DistillationPlugin.FactoryFor(request with { Techniques = Technique.Fusion | Technique.Int8 }));
+        Assert.Null(DistillationPlugin.FactoryFor(request with { TrainingDataPath = null }));
+
+        // It can distil: the factory is made, and only calling it loads the plugin (missing here, so it says so then).
+        var factory = DistillationPlugin.FactoryFor(request);
+        Assert.NotNull(factory);
+        var error = Assert.Throws<DistillationPluginException>(() => factory());
+        Assert.Contains(request.DistillationPluginPath!, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_distillation_check_command_without_a_plugin_fails_and_says_which_option_is_missing()
     {
         using var output = new StringWriter();

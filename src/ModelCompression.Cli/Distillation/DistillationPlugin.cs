@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.Loader;
 using ModelCompression.Core.Distillation;
+using ModelCompression.Core.Planning;
 
 namespace ModelCompression.Cli.Distillation;
 
@@ -29,6 +30,16 @@ public sealed class DistillationPlugin
         _context = context;
         NativeLibraries = nativeLibraries;
     }
+
+    /// <summary>
+    /// What the compressor calls the first time a plan distils: loads the plugin and makes its distiller. Null when
+    /// <paramref name="request"/> cannot distil (no plugin, no training data, or Techniques without distill): then nothing
+    /// of the plugin is ever loaded.
+    /// </summary>
+    public static Func<IDistiller>? FactoryFor(CompressionRequest request) =>
+        request.CanDistill && request.DistillationPluginPath is { } plugin
+            ? () => Load(plugin, request.TorchNativeDirectories).CreateDistiller()
+            : null;
 
     /// <summary>The plugin assembly, in its own load context.</summary>
     public Assembly Assembly { get; }

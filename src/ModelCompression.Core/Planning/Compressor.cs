@@ -1,6 +1,7 @@
 using System.Reflection;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Distillation;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.IO;
 using ModelCompression.Core.LayerStatistics;
@@ -20,8 +21,17 @@ namespace ModelCompression.Core.Planning;
 /// candidate within the budgets, then write the model, its signature sidecar and the report.
 /// User errors surface as <see cref="CompressionException"/>s; budget failures as diagnostics.
 /// </summary>
-public sealed class Compressor(ICompressionLog log)
+/// <param name="distiller">
+/// Makes the distiller (the worker loads the ModelCompression.Build.Distillation plugin and libtorch in it) the first time a
+/// plan distils, never otherwise; null when distillation is not possible (<see cref="CompressionRequest.CanDistill"/>).
+/// </param>
+public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller = null)
 {
+    private readonly Lazy<IDistiller>? _distiller = distiller is null ? null : new Lazy<IDistiller>(distiller);
+
+    /// <summary>The distiller, made on first use; null without one. Loading it may throw (the plugin or libtorch does not load).</summary>
+    internal IDistiller? Distiller => _distiller?.Value;
+
     /// <summary>
     /// At most this many samples score candidates during the search; the full validation data judges the winner.
     /// With accuracy one sample is 1/n of a point: a 1% budget spans ten samples at 1024, five at 512, too coarse to
