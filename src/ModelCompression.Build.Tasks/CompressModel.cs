@@ -36,6 +36,15 @@ public sealed class CompressModel : ToolTask
 
     public string? MaxSearchTime { get; set; }
 
+    /// <summary>
+    /// The distillation plugin, ModelCompression.Distillation.dll (<c>$(ModelCompressionDistillationPlugin)</c>, set by the
+    /// ModelCompression.Build.Distillation package); empty without the package. The worker loads it only when it distils.
+    /// </summary>
+    public string? DistillationPlugin { get; set; }
+
+    /// <summary>libtorch's and TorchSharp's native folders, ';'-separated (<c>$(ModelCompressionTorchNativeDirectories)</c>).</summary>
+    public string? TorchNativeDirectories { get; set; }
+
     /// <summary>Only write the signature sidecar of the model as it is (ModelCompressionEnabled=false).</summary>
     public bool SignatureOnly { get; set; }
 
@@ -86,6 +95,7 @@ public sealed class CompressModel : ToolTask
         {
             command.AppendSwitchIfNotNull("--output ", Model.GetMetadata("OutputModel"));
             AppendIfSet(command, "--calibration-data ", "CalibrationDataFullPath");
+            AppendIfSet(command, "--training-data ", "TrainingDataFullPath");
             AppendIfSet(command, "--max-accuracy-drop ", "MaxAccuracyDrop");
             AppendIfSet(command, "--max-size ", "MaxSize");
             AppendIfSet(command, "--max-latency ", "MaxLatency");
@@ -97,6 +107,13 @@ public sealed class CompressModel : ToolTask
             AppendIfSet(command, "--statistics-cache ", "StatisticsCache");
             if (LockedMode) command.AppendSwitch("--locked-mode");
             if (!string.IsNullOrWhiteSpace(MaxSearchTime)) command.AppendSwitchIfNotNull("--max-search-time ", MaxSearchTime!.Trim());
+            if (!string.IsNullOrWhiteSpace(DistillationPlugin))
+            {
+                command.AppendSwitchIfNotNull("--distillation-plugin ", DistillationPlugin!.Trim());
+                var natives = (TorchNativeDirectories ?? "").Split([';'], StringSplitOptions.RemoveEmptyEntries)
+                    .Select(d => TrimSeparator(d.Trim())).Where(d => d.Length > 0).ToArray();
+                if (natives.Length > 0) command.AppendSwitchIfNotNull("--torch-native-directories ", string.Join(";", natives));
+            }
         }
         // The first validation sample fixes the wrapper's shapes (also for the signature alone).
         AppendIfSet(command, "--validation-data ", "ValidationDataFullPath");

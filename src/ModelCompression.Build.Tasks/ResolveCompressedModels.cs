@@ -61,6 +61,8 @@ public sealed class ResolveCompressedModels : Microsoft.Build.Utilities.Task
         item.SetMetadata("Namespace", Metadata(model, "Namespace") ?? "");
         item.SetMetadata("ValidationDataFullPath", FullPathOf(Metadata(model, "ValidationData")));
         item.SetMetadata("CalibrationDataFullPath", FullPathOf(Metadata(model, "CalibrationData")));
+        // Only when set: the worker defaults it (to separate CalibrationData, never to ValidationData).
+        item.SetMetadata("TrainingDataFullPath", FullPathOf(Metadata(model, "TrainingData")));
         item.SetMetadata("OutputModel", outputBase);
         item.SetMetadata("Signature", outputBase + ".mcsig");
         item.SetMetadata("ReportDirectory", outputBase + ".report");
@@ -77,6 +79,7 @@ public sealed class ResolveCompressedModels : Microsoft.Build.Utilities.Task
             "namespace=" + item.GetMetadata("Namespace"),
             "validation=" + item.GetMetadata("ValidationDataFullPath"),
             "calibration=" + item.GetMetadata("CalibrationDataFullPath"),
+            "training=" + item.GetMetadata("TrainingDataFullPath"),
             "max-accuracy-drop=" + model.GetMetadata("MaxAccuracyDrop"),
             "max-size=" + model.GetMetadata("MaxSize"),
             "max-latency=" + model.GetMetadata("MaxLatency"),

@@ -5,4 +5,5 @@ public enum DataSetting
 {
     ValidationData,
     CalibrationData,
+    TrainingData,
 }

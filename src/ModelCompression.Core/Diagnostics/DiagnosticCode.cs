@@ -36,11 +36,17 @@ public static class DiagnosticCode
     public const string DataNotFinite = "MC2007";
     /// <summary>The validation data holds too few samples to tell whether MaxAccuracyDrop holds (one sample weighs more than the budget).</summary>
     public const string DataTooSmallForBudget = "MC2008";
+    /// <summary>TrainingData is the ValidationData file: distillation never trains on the samples that judge it.</summary>
+    public const string TrainingDataIsValidationData = "MC2009";
     /// <summary>Warning: no ValidationData, so only lossless passes run.</summary>
     public const string NoValidationData = "MC2101";
 
     /// <summary>An item metadata or property value cannot be parsed.</summary>
     public const string InvalidSetting = "MC3001";
+    /// <summary>Warning: Techniques lists <c>distill</c> but the ModelCompression.Build.Distillation package is not installed, so the search cannot distil.</summary>
+    public const string DistillationPackageMissing = "MC3101";
+    /// <summary>Warning: the distillation package is installed but could not start (libtorch or the plugin did not load); the build keeps the post-training plan.</summary>
+    public const string DistillationUnavailable = "MC3102";
 
     /// <summary>No candidate keeps the metric within MaxAccuracyDrop.</summary>
     public const string AccuracyBudgetNotMet = "MC4001";

@@ -19,8 +19,34 @@ public sealed record CompressionRequest
         CalibrationDataPath is not null &&
         (ValidationDataPath is null || !string.Equals(Path.GetFullPath(CalibrationDataPath), Path.GetFullPath(ValidationDataPath), StringComparison.Ordinal));
 
-    /// <summary>The .npz distillation trains on (labels optional); defaults to the calibration data. Never the validation data.</summary>
+    /// <summary>
+    /// The <c>TrainingData</c> metadata: the .npz distillation trains on; null when not set. Never the validation data
+    /// (the command line refuses it with MC2009). See <see cref="EffectiveTrainingDataPath"/> for its default.
+    /// </summary>
     public string? TrainingDataPath { get; init; }
+
+    /// <summary>
+    /// What distillation trains on: <see cref="TrainingDataPath"/>, else separate calibration data; null when neither is
+    /// set (the calibration data then is the validation data, which is never trained on).
+    /// </summary>
+    public string? EffectiveTrainingDataPath =>
+        TrainingDataPath ?? (HasSeparateCalibrationData ? CalibrationDataPath : null);
+
+    /// <summary>
+    /// The distillation plugin (ModelCompression.Distillation.dll of the ModelCompression.Build.Distillation package),
+    /// loaded only when the plan distils; null when the package is not installed.
+    /// </summary>
+    public string? DistillationPluginPath { get; init; }
+
+    /// <summary>Where libtorch's and TorchSharp's native libraries are (the restored packages' <c>runtimes/linux-x64/native</c>).</summary>
+    public IReadOnlyList<string> TorchNativeDirectories { get; init; } = [];
+
+    /// <summary>
+    /// The search may distil: Techniques allow it, the distillation package is installed, and there is training data
+    /// (<see cref="EffectiveTrainingDataPath"/>) and validation data to judge the result.
+    /// </summary>
+    public bool CanDistill =>
+        Techniques.HasFlag(Technique.Distill) && DistillationPluginPath is not null && ValidationDataPath is not null && EffectiveTrainingDataPath is not null;
 
     public Budgets Budgets { get; init; } = Budgets.Default;
 

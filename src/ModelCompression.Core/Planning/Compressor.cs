@@ -21,9 +21,17 @@ namespace ModelCompression.Core.Planning;
 /// candidate within the budgets, then write the model, its signature sidecar and the report.
 /// User errors surface as <see cref="CompressionException"/>s; budget failures as diagnostics.
 /// </summary>
-/// <param name="distiller">Loads the distillation package's trainer when a search may distil; null when the package is absent.</param>
+/// <param name="distiller">
+/// Makes the distiller (the worker loads the ModelCompression.Build.Distillation plugin and libtorch in it) the first time a
+/// plan distils, never otherwise; null when distillation is not possible (<see cref="CompressionRequest.CanDistill"/>).
+/// </param>
 public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller = null)
 {
+    private readonly Lazy<IDistiller>? _distiller = distiller is null ? null : new Lazy<IDistiller>(distiller);
+
+    /// <summary>The distiller, made on first use; null without one. Loading it may throw (the plugin or libtorch does not load).</summary>
+    internal IDistiller? Distiller => _distiller?.Value;
+
     /// <summary>
     /// At most this many samples score candidates during the search; the full validation data judges the winner.
     /// With accuracy one sample is 1/n of a point: a 1% budget spans ten samples at 1024, five at 512, too coarse to
@@ -160,12 +168,25 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             : new LockStatus(LockState.Stale, [$"the trained weights file '{file}' that the locked plan names is missing beside the lock, or its content changed"]);
     }
 
-    /// <summary>Whether this build distils: the technique is allowed and the distillation package is there to do it.</summary>
+    /// <summary>
+    /// Whether this build distils: it may (<see cref="CompressionRequest.CanDistill"/>, lossy techniques allowed) and the
+    /// distillation package loads. A package that does not load (libtorch on an unsupported system) is a warning: the
+    /// post-training plan stands.
+    /// </summary>
     private bool DistillationRuns(CompressionRequest request, string name)
     {
-        if (!request.Techniques.HasFlag(Technique.Distill) || distiller is null) return false;
-        if ((request.Techniques & Techniques.Lossy) == 0) return false;
-        log.Info($"{name}: distillation is on: trying smaller plans fine-tuned against the original");
+        if (!request.CanDistill || _distiller is null || (request.Techniques & Techniques.Lossy) == 0) return false;
+        try
+        {
+            _ = Distiller;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log.Report(Diagnostic.Warning(DiagnosticCode.DistillationUnavailable, request.ModelPath,
+                $"Distillation could not start, so the plan is the post-training one: {e.Message}"));
+            return false;
+        }
+        log.Info($"{name}: distillation is on: trying smaller plans fine-tuned against the original on {Path.GetFileName(request.EffectiveTrainingDataPath)}");
         return true;
     }
 
@@ -177,11 +198,14 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         Onnx.ModelProto source, Reference searchReference, SampleSet calibration, MetricKind metric, IReadOnlyList<Candidate> candidates, CandidateSelection selection,
         IReadOnlyList<SettingProbe> probes, TrainedWeightsSource weightsSource, SearchProgress progress, string name)
     {
-        var training = request.TrainingDataPath is { } path ? SampleSet.Load(path, DataSetting.CalibrationData, source) : calibration;
+        var path = request.EffectiveTrainingDataPath!;
+        var training = string.Equals(Path.GetFullPath(path), Path.GetFullPath(calibration.File), StringComparison.Ordinal)
+            ? calibration
+            : SampleSet.Load(path, DataSetting.TrainingData, source);
         progress.Stage($"running the original over {training.Count} training samples of {Path.GetFileName(training.File)} once (the teacher's outputs)");
         var data = DistillationData.Prepare(source, request.ModelPath, training, searchReference.Samples, metric, new DistillationOptions());
         using var timeLeft = new CancellationTokenSource(request.MaxSearchTime > progress.Elapsed ? request.MaxSearchTime - progress.Elapsed : TimeSpan.Zero);
-        var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, QuantizationKnobs.Default, distiller!(), data, weightsSource, name, progress);
+        var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, QuantizationKnobs.Default, Distiller!, data, weightsSource, name, progress);
         var distilled = search.Run(probes, selection.Chosen, timeLeft.Token);
         if (distilled.Count == 0) return (candidates, selection, distilled);
         // Distilled first: a sketch whose training changed nothing is the same model, and it is kept as the distilled one.

@@ -2,6 +2,7 @@ using ModelCompression.Core.Data;
 using ModelCompression.Core.Distillation;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes.Distillation;
+using ModelCompression.Core.Passes.Quantization;
 using ModelCompression.Core.Planning.Registry;
 using ModelCompression.Core.Reporting;
 using ModelCompression.Core.Tensors;
@@ -115,17 +116,17 @@ public sealed class DistillationSearch(
     private IReadOnlyDictionary<string, WeightQuantization> Quantized(ModelProto student, CompressionSketch sketch, IReadOnlyList<string> trained)
     {
         var result = new Dictionary<string, WeightQuantization>(StringComparer.Ordinal);
-        foreach (var node in student.Graph.Node.Where(n => n.Input.Count > 1 && trained.Contains(n.Input[1])))
+        foreach (var weight in QuantizableWeight.Find(student.Graph).Where(w => w.InputIndex == 1 && trained.Contains(w.Initializer.Name)))
         {
-            var setting = sketch.SettingOf(SketchReader.LayerOf(node.Name));
+            var setting = sketch.SettingOf(SketchReader.LayerOf(weight.Node.Name));
             WeightQuantization? quantization = setting.Format switch
             {
-                WeightFormat.Int8 => new WeightQuantization(8),
-                WeightFormat.Int4 => new WeightQuantization(4, knobs.Int4BlockSize),
-                WeightFormat.Palette => new WeightQuantization(0, PaletteSize: 1 << setting.Bits),
+                WeightFormat.Int8 => new WeightQuantization(8, ChannelAxis: weight.ChannelAxis),
+                WeightFormat.Int4 => new WeightQuantization(4, knobs.Int4BlockSize, ChannelAxis: weight.ChannelAxis),
+                WeightFormat.Palette => new WeightQuantization(0, PaletteSize: 1 << setting.Bits, ChannelAxis: weight.ChannelAxis),
                 _ => null,
             };
-            if (quantization is not null) result[node.Input[1]] = quantization;
+            if (quantization is not null) result[weight.Initializer.Name] = quantization;
         }
         return result;
     }

@@ -55,6 +55,9 @@ public sealed class ConsumerProject : IDisposable
 
     public string ProjectFile => Path.Combine(ProjectDirectory, Name + ".csproj");
 
+    /// <summary>NuGet's restore output: every package of the graph, with the assets each gives the project.</summary>
+    public string AssetsFile => Path.Combine(ProjectDirectory, "obj", "project.assets.json");
+
     public string IntermediateDirectory => Path.Combine(ProjectDirectory, "obj", Configuration, TargetFramework);
 
     public string OutputDirectory => Path.Combine(ProjectDirectory, "bin", Configuration, TargetFramework);
@@ -83,7 +86,9 @@ public sealed class ConsumerProject : IDisposable
     }
 
     /// <summary>Writes the project file: the package reference plus the given items and properties.</summary>
-    public void WriteProject(string items = DigitsItem, string properties = "") => File.WriteAllText(ProjectFile, ProjectXml(items, properties));
+    /// <param name="distillation">Also reference ModelCompression.Build.Distillation (pack it first: <see cref="PackedPackage.PackDistillation"/>).</param>
+    public void WriteProject(string items = DigitsItem, string properties = "", bool distillation = false) =>
+        File.WriteAllText(ProjectFile, ProjectXml(items, properties, distillation));
 
     /// <summary>Another app beside this one (<c>Root/name/name.csproj</c>), for projects that share a model; returns its project file.</summary>
     public string AddSiblingProject(string name, string items, string properties = "")
@@ -96,7 +101,9 @@ public sealed class ConsumerProject : IDisposable
         return project;
     }
 
-    private string ProjectXml(string items, string properties) => $"""
+    private string DistillationReference => $"<PackageReference Include=\"{PackedPackage.DistillationId}\" Version=\"{_package.Version}\" />";
+
+    private string ProjectXml(string items, string properties, bool distillation = false) => $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
@@ -106,6 +113,7 @@ public sealed class ConsumerProject : IDisposable
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="{PackedPackage.Id}" Version="{_package.Version}" />
+                {(distillation ? DistillationReference : "")}
               </ItemGroup>
               <ItemGroup>
                 {items}

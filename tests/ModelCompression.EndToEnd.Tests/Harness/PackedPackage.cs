@@ -15,6 +15,12 @@ public sealed class PackedPackage : IAsyncLifetime
 {
     public const string Id = "ModelCompression.Build";
 
+    /// <summary>The distillation add-on, packed into the same feed with the same version only when a test asks for it (<see cref="PackDistillation"/>).</summary>
+    public const string DistillationId = "ModelCompression.Build.Distillation";
+
+    private readonly Lock _distillationGate = new();
+    private CommandResult? _distillationPack;
+
     private readonly TempDirectory _feed = new("mc-e2e-feed");
 
     public string Version { get; } = string.Create(CultureInfo.InvariantCulture,
@@ -41,6 +47,22 @@ public sealed class PackedPackage : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
+    public string DistillationPackagePath => Path.Combine(FeedDirectory, $"{DistillationId}.{Version}.nupkg");
+
+    /// <summary>Packs ModelCompression.Build.Distillation into the feed (once); tests that do not distil never pay for it.</summary>
+    public void PackDistillation()
+    {
+        lock (_distillationGate)
+        {
+            _distillationPack ??= DotNet.Run(RepositoryPaths.Root,
+                "pack", RepositoryPaths.Combine("src", "ModelCompression.Build.Distillation", "ModelCompression.Build.Distillation.csproj"),
+                "-c", Configuration, "-o", FeedDirectory, $"-p:PackageVersion={Version}",
+                "-nodeReuse:false", "-tl:off", "-v:m");
+            if (!_distillationPack.Succeeded || !File.Exists(DistillationPackagePath))
+                throw new InvalidOperationException($"Packing {DistillationId} failed.{Environment.NewLine}{_distillationPack}");
+        }
+    }
+
     /// <summary>The package's file names, e.g. <c>tools/net10.0/ModelCompression.Cli.dll</c>.</summary>
     public IReadOnlyList<string> Entries()
     {
@@ -64,9 +86,12 @@ public sealed class PackedPackage : IAsyncLifetime
         // The consumers' restores extracted this one-off version into the global-packages folder.
         var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        var extracted = Path.Combine(packages, Id.ToLowerInvariant(), Version.ToLowerInvariant());
-        try { if (Directory.Exists(extracted)) Directory.Delete(extracted, recursive: true); }
-        catch (IOException) { /* a build server may still hold a file: it is only disk space */ }
+        foreach (var id in new[] { Id, DistillationId })
+        {
+            var extracted = Path.Combine(packages, id.ToLowerInvariant(), Version.ToLowerInvariant());
+            try { if (Directory.Exists(extracted)) Directory.Delete(extracted, recursive: true); }
+            catch (IOException) { /* a build server may still hold a file: it is only disk space */ }
+        }
         return ValueTask.CompletedTask;
     }
 }

@@ -133,7 +133,9 @@ public static class PlanLockFile
                 settings.Property("maxSizeBytes").LongOrNull(),
                 settings.Property("maxLatencyMilliseconds").DoubleOrNull(),
                 settings.Property("validationData").StringOrNull(),
-                settings.Property("calibrationData").StringOrNull()));
+                settings.Property("calibrationData").StringOrNull(),
+                settings.OptionalProperty("trainingData")?.StringOrNull()),
+            inputs.OptionalProperty("trainingDataSha256")?.HashOrNull());
         var plan = new Plan(node.Property("plan").Items().Select(step =>
             new PassStep(step.Property("pass").String(), step.Property("parameters").Properties().Select(p => KeyValuePair.Create(p.Name, p.Value.String())))));
         var result = new LockedResult(
@@ -164,6 +166,8 @@ public static class PlanLockFile
         WriteNumberOrNull(json, "maxLatencyMilliseconds", settings.MaxLatencyMilliseconds);
         json.WriteString("validationData", settings.ValidationData);
         json.WriteString("calibrationData", settings.CalibrationData);
+        // Only for plans that may distil: the plans (and fingerprints) of the others read as before.
+        if (settings.TrainingData is not null) json.WriteString("trainingData", settings.TrainingData);
         json.WriteEndObject();
 
         json.WriteString("toolVersion", inputs.ToolVersion);
@@ -172,6 +176,7 @@ public static class PlanLockFile
         json.WriteString("modelSha256", inputs.ModelSha256);
         json.WriteString("validationDataSha256", inputs.ValidationDataSha256);
         json.WriteString("calibrationDataSha256", inputs.CalibrationDataSha256);
+        if (inputs.TrainingDataSha256 is not null) json.WriteString("trainingDataSha256", inputs.TrainingDataSha256);
         json.WriteEndObject();
 
         json.WriteStartArray("plan");
@@ -235,6 +240,14 @@ public static class PlanLockFile
             if (!Element.TryGetProperty(name, out var value))
                 throw Invalid(File, $"it has no '{location}'");
             return new Node(value, location, File);
+        }
+
+        /// <summary>A property that older locks do not have: null when absent.</summary>
+        public Node? OptionalProperty(string name)
+        {
+            if (Element.ValueKind != JsonValueKind.Object)
+                throw Invalid(File, $"'{(Location.Length == 0 ? "the file" : Location)}' is not a JSON object");
+            return Element.TryGetProperty(name, out var value) ? new Node(value, Location.Length == 0 ? name : $"{Location}.{name}", File) : null;
         }
 
         public IEnumerable<(string Name, Node Value)> Properties()
