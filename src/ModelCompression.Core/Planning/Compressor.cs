@@ -203,17 +203,21 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             ? calibration
             : SampleSet.Load(path, DataSetting.TrainingData, source);
         progress.Stage($"running the original over {training.Count} training samples of {Path.GetFileName(training.File)} once (the teacher's outputs)");
-        var data = DistillationData.Prepare(source, request.ModelPath, training, searchReference.Samples, metric, new DistillationOptions());
+        var data = DistillationData.Prepare(source, request.ModelPath, training, searchReference.Samples, metric, DistillationOptions.For(training.Count));
         using var timeLeft = new CancellationTokenSource(request.MaxSearchTime > progress.Elapsed ? request.MaxSearchTime - progress.Elapsed : TimeSpan.Zero);
-        var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, QuantizationKnobs.Default, Distiller!, data, weightsSource, name, progress);
+        // The winner's folded factors too: without them its factored layers would run as two (slower).
+        var knobs = QuantizationKnobs.Default with { FoldFactors = selection.Chosen?.Plan.Steps.Any(s => s.Pass == PassCatalog.FoldFactors) == true };
+        var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, knobs, Distiller!, data, weightsSource, name, progress);
         var distilled = search.Run(probes, selection.Chosen, timeLeft.Token);
         if (distilled.Count == 0) return (candidates, selection, distilled);
+        // Each sketch judged on the validation data before and after training: what distillation bought, for the report.
+        distilled = distilled.Select(d => d with { Untrained = evaluator.Judge(d.Untrained), Distilled = evaluator.Judge(d.Distilled) }).ToList();
         // Distilled first: a sketch whose training changed nothing is the same model, and it is kept as the distilled one.
         var all = candidates.Concat(distilled.SelectMany(d => new[] { d.Distilled, d.Untrained })).DistinctBy(c => c.Hash).ToList();
         var withDistillation = CandidateSelection.Select(all, request.Budgets, evaluator.Judge, request.ModelPath);
         foreach (var d in distilled)
-            log.Info($"{name}: {d.Distilled.Label}: {Quantity.FormatSize(d.Distilled.SizeBytes)}, {ReportWriter.Score(d.Untrained.Search.Score)} untrained → " +
-                     $"{ReportWriter.Score(d.Distilled.Search.Score)} distilled on the search split ({d.Epochs.Count} epochs)");
+            log.Info($"{name}: {d.Distilled.Label}: {Quantity.FormatSize(d.Distilled.SizeBytes)}, {ReportWriter.Score(d.Untrained.Validation!.Score)} untrained → " +
+                     $"{ReportWriter.Score(d.Distilled.Validation!.Score)} distilled on the validation data ({d.Epochs.Count} epochs)");
         log.Info($"{name}: best without distillation: {Describe(selection.Chosen)}; with distillation: {Describe(withDistillation.Chosen)}");
         return (all, withDistillation.Chosen is not null ? withDistillation : selection, distilled);
     }

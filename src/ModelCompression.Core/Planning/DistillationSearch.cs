@@ -34,31 +34,39 @@ public sealed record DistillationData(
 public sealed record DistilledCandidate(Candidate Distilled, Candidate Untrained, IReadOnlyList<DistillationEpoch> Epochs);
 
 /// <summary>
-/// After the post-training search: sketches more aggressive than its winner (the knapsack over the options' predicted and
-/// measured drops at larger budgets), each fine-tuned against the original and measured on the search split. The least
-/// aggressive comes first; a distilled sketch that breaks the budget on the split ends the search (larger ones would too).
+/// After the post-training search: sketches more aggressive than its winner, each fine-tuned against the original and
+/// measured on the search split. Sketch k moves every layer and channel group k rungs further down its ladder of options
+/// (ordered by the bytes they save), from where the winner left it; a distilled sketch that breaks the budget on the
+/// split ends the search (the next would too). Rungs, not the knapsack's predicted drops: what distillation recovers is
+/// not what the predictions measure, and on small models the knapsack's estimated bytes miss the file's overheads
+/// (digits-mlp: its sketches at 2-8× the budget were all larger than the post-training winner).
 /// Cost: per sketch, <see cref="DistillationOptions.Epochs"/> × training samples × the student's forward and backward pass.
 /// </summary>
 public sealed class DistillationSearch(
     CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, Budgets budgets, QuantizationKnobs knobs,
     IDistiller distiller, DistillationData data, TrainedWeightsSource weights, string modelName, SearchProgress progress)
 {
-    /// <summary>The knapsack's drop budgets, as multiples of MaxAccuracyDrop: distillation recovers what these sketches lose.</summary>
-    public static IReadOnlyList<double> BudgetMultiples { get; } = [2, 4, 8];
+    /// <summary>At most this many sketches are distilled, each one rung more aggressive than the last.</summary>
+    public const int MaxSketches = 4;
 
     private static readonly DistilledWeights Pending = new("", "");
 
     public IReadOnlyList<DistilledCandidate> Run(IReadOnlyList<SettingProbe> probes, Candidate? postTrainingWinner, CancellationToken cancellation)
     {
         var results = new List<DistilledCandidate>();
-        var tried = new HashSet<CompressionSketch>();
-        foreach (var multiple in BudgetMultiples)
+        var start = postTrainingWinner?.Sketch ?? CompressionSketch.Unchanged;
+        var previous = start;
+        for (var rungs = 1; rungs <= MaxSketches && !cancellation.IsCancellationRequested; rungs++)
         {
-            if (cancellation.IsCancellationRequested) break;
-            var sketch = Knapsack(probes, budgets.MaxAccuracyDrop * multiple);
-            if (sketch is null || !tried.Add(sketch)) continue;
+            var sketch = MoreAggressive(start, probes, rungs);
+            if (sketch.Equals(previous)) break;
+            previous = sketch;
             var untrained = evaluator.Measure(sketch.Describe(knobs, space.Layers.Count), PlanBuilder.Build(basePlan, sketch, knobs, space)) with { Sketch = sketch };
-            if (postTrainingWinner is not null && untrained.SizeBytes >= postTrainingWinner.SizeBytes) continue;
+            if (postTrainingWinner is not null && untrained.SizeBytes >= postTrainingWinner.SizeBytes)
+            {
+                progress.Stage($"not distilling {untrained.Label}: {Quantity.FormatSize(untrained.SizeBytes)} is no smaller than {Quantity.FormatSize(postTrainingWinner.SizeBytes)}");
+                continue;
+            }
             progress.Stage($"distilling {untrained.Label} ({Quantity.FormatSize(untrained.SizeBytes)}; {ReportWriter.Score(untrained.Search.Score)} on the search split untrained)");
             var distilled = Distil(sketch, cancellation);
             if (distilled is null) break;
@@ -68,16 +76,29 @@ public sealed class DistillationSearch(
         return results;
     }
 
-    /// <summary>The smallest combination whose summed drops fit <paramref name="budget"/>; null when the options give none.</summary>
-    private CompressionSketch? Knapsack(IReadOnlyList<SettingProbe> probes, double budget)
+    /// <summary>
+    /// <paramref name="from"/> with every unit <paramref name="rungs"/> options further down its ladder (the last rung at most).
+    /// A ladder holds the unit's options by the bytes they save, one per size (rounding variants of one size are one
+    /// rung: data-aware where offered), so each rung stores less; only in the storage formats the winner uses, which held
+    /// its latency budget (int4's estimated bytes also miss its scales' overhead on small layers: digits-mlp's int4 rungs
+    /// came out twice the winner's size).
+    /// </summary>
+    internal static CompressionSketch MoreAggressive(CompressionSketch from, IReadOnlyList<SettingProbe> probes, int rungs)
     {
-        var units = probes.Where(p => p.Bytes < 0).GroupBy(p => (p.Kind, p.Unit))
-            .Select(g => g.GroupBy(p => (p.Setting, p.PruneRatio)).Select(same => same.OrderBy(p => p.Predicted).First()).ToList())
-            .OrderBy(u => u[0].Kind).ThenBy(u => u[0].Unit, StringComparer.Ordinal).ToList();
-        var choice = MultipleChoiceKnapsack.Solve(
-            units.Select(u => (IReadOnlyList<KnapsackOption>)[new KnapsackOption(0, 0), .. u.Select(p => new KnapsackOption(p.Bytes, p.Drop))]).ToList(), budget);
-        return choice?.Select((c, i) => c > 0 ? units[i][c - 1] : null).OfType<SettingProbe>()
-            .Aggregate(CompressionSketch.Unchanged, (sketch, option) => option.ApplyTo(sketch));
+        var sketch = from;
+        var formats = from.Layers.Values.Select(s => s.Format).ToHashSet();
+        bool Allowed(SettingProbe p) => p.Setting is not { } setting || formats.Count == 0 || formats.Contains(setting.Format);
+        foreach (var unit in probes.Where(p => p.Bytes < 0).GroupBy(p => (p.Kind, p.Unit)).OrderBy(u => u.Key.Kind).ThenBy(u => u.Key.Unit, StringComparer.Ordinal))
+        {
+            var now = unit.Key.Kind == UnitKind.Layer
+                ? unit.FirstOrDefault(p => p.Setting == from.SettingOf(unit.Key.Unit))?.Bytes ?? 0
+                : unit.FirstOrDefault(p => p.PruneRatio == from.Pruning.GetValueOrDefault(unit.Key.Unit))?.Bytes ?? 0;
+            var ladder = unit.Where(p => p.Bytes < now && Allowed(p)).GroupBy(p => p.Bytes).OrderByDescending(g => g.Key)
+                .Select(g => g.OrderByDescending(p => p.Setting?.Rounding).ThenBy(p => p.Setting?.ToString() ?? "", StringComparer.Ordinal).First())
+                .ToList();
+            if (ladder.Count > 0) sketch = ladder[Math.Min(ladder.Count, rungs) - 1].ApplyTo(sketch);
+        }
+        return sketch;
     }
 
     private DistilledCandidate? Distil(CompressionSketch sketch, CancellationToken cancellation)

@@ -90,7 +90,8 @@ public static class ReportBuilder
             Notes = Notes(facts),
             Distillation = facts.Distillation is { } d
                 ? new DistillationSummary(d.WithoutDistillation is { } without ? Summarize(without) : null, chosen is null ? null : Summarize(chosen),
-                    d.Sketches.Select(s => new DistilledSketch(s.Distilled.Label, s.Distilled.SizeBytes, s.Untrained.Search.Score, s.Distilled.Search.Score, s.Epochs.Count)).ToList())
+                    d.Sketches.Select(s => new DistilledSketch(s.Distilled.Label, s.Distilled.SizeBytes, s.Untrained.Search.Score, s.Distilled.Search.Score,
+                        s.Untrained.Validation!.Score, s.Distilled.Validation!.Score, s.Epochs.Count)).ToList())
                 : null,
         };
         return WithStatistics(report, facts);

@@ -153,5 +153,5 @@ public sealed record CompressionReport
 /// <param name="WithDistillation">The choice among every candidate, distilled ones included.</param>
 public sealed record DistillationSummary(CandidateSummary? WithoutDistillation, CandidateSummary? WithDistillation, IReadOnlyList<DistilledSketch> Sketches);
 
-/// <summary>One sketch on the search split before and after training.</summary>
-public sealed record DistilledSketch(string Label, long SizeBytes, double UntrainedScore, double DistilledScore, int Epochs);
+/// <summary>One sketch before and after training, on the search split and on the validation data.</summary>
+public sealed record DistilledSketch(string Label, long SizeBytes, double UntrainedScore, double DistilledScore, double UntrainedValidationScore, double DistilledValidationScore, int Epochs);

@@ -109,10 +109,11 @@ public static class ReportWriter
         text.AppendLine($"| without distillation | {Best(distillation.WithoutDistillation)} |");
         text.AppendLine($"| with distillation | {Best(distillation.WithDistillation)} |");
         text.AppendLine();
-        text.AppendLine($"| sketch distilled | size | {report.Metric} untrained (search split) | distilled (search split) | epochs |");
-        text.AppendLine("|---|---:|---:|---:|---:|");
+        text.AppendLine($"| sketch distilled | size | {report.Metric} untrained: search split | validation | distilled: search split | validation | epochs |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var sketch in distillation.Sketches)
-            text.AppendLine($"| {sketch.Label} | {Quantity.FormatSize(sketch.SizeBytes)} | {Score(sketch.UntrainedScore)} | {Score(sketch.DistilledScore)} | {sketch.Epochs} |");
+            text.AppendLine($"| {sketch.Label} | {Quantity.FormatSize(sketch.SizeBytes)} | {Score(sketch.UntrainedScore)} | {Score(sketch.UntrainedValidationScore)} | " +
+                            $"{Score(sketch.DistilledScore)} | {Score(sketch.DistilledValidationScore)} | {sketch.Epochs} |");
         text.AppendLine();
     }
 

@@ -1,3 +1,4 @@
+using ModelCompression.Testing;
 using ModelCompression.Core.Planning;
 using ModelCompression.Core.Planning.Prediction;
 using ModelCompression.Core.Reporting;

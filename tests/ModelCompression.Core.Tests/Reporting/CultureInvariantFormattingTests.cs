@@ -1,3 +1,4 @@
+using ModelCompression.Testing;
 using System.Globalization;
 using ModelCompression.Core.Planning;
 using ModelCompression.Core.Reporting;

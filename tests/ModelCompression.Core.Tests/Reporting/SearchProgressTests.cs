@@ -1,3 +1,4 @@
+using ModelCompression.Testing;
 using ModelCompression.Core.Reporting;
 using ModelCompression.Core.Tests.Planning;
 

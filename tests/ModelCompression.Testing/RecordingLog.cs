@@ -1,10 +1,10 @@
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Planning;
 
-namespace ModelCompression.Core.Tests.Planning;
+namespace ModelCompression.Testing;
 
 /// <summary>Keeps what the compressor logs, for assertions.</summary>
-internal sealed class RecordingLog : ICompressionLog
+public sealed class RecordingLog : ICompressionLog
 {
     public List<string> Lines { get; } = [];
 

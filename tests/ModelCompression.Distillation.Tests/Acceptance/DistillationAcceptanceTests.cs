@@ -1,0 +1,95 @@
+using ModelCompression.Core.Diagnostics;
+using ModelCompression.Core.Distillation;
+using ModelCompression.Core.Planning;
+using ModelCompression.Core.Reporting;
+using ModelCompression.Testing;
+
+namespace ModelCompression.Distillation.Tests.Acceptance;
+
+/// <summary>
+/// The whole search with distillation on the real models of ../shared/models (MaxAccuracyDrop=1%, their training.npz),
+/// judged on their full validation sets, and the locked rebuild of the distilled plan.
+/// </summary>
+[Trait(TestTiers.Name, TestTiers.Slow)]
+public sealed class DistillationAcceptanceTests
+{
+    private static CompressionRequest Request(string model, TempDirectory dir, bool locked = false)
+    {
+        var folder = SharedModels.Folder(model);
+        return new CompressionRequest
+        {
+            ModelPath = Path.Combine(folder, "model.onnx"),
+            OutputPath = dir.Combine("out", "model.onnx"),
+            ValidationDataPath = Path.Combine(folder, "validation.npz"),
+            CalibrationDataPath = Path.Combine(folder, "calibration.npz"),
+            TrainingDataPath = Path.Combine(folder, "training.npz"),
+            DistillationPluginPath = typeof(Distiller).Assembly.Location,
+            Metric = MetricKind.Accuracy,
+            Budgets = new Budgets(0.01, null, null),
+            ReportDirectory = dir.Combine("report"),
+            LockPath = dir.Combine("model.compression.lock.json"),
+            LockedMode = locked,
+        };
+    }
+
+    private static CompressionReport Report(TempDirectory dir) => ReportWriter.FromJson(File.ReadAllText(dir.Combine("report", "model.report.json")));
+
+    /// <summary>Fails the test if a locked rebuild tried to train.</summary>
+    private static IDistiller MustNotTrain() => throw new InvalidOperationException("a locked rebuild loaded the distiller");
+
+    [Fact]
+    public void Digits_mlp_distilled_is_at_least_20x_smaller_within_one_point_and_its_locked_rebuild_is_identical_without_training()
+    {
+        using var dir = new TempDirectory();
+
+        new Compressor(new RecordingLog(), () => new Distiller()).Run(Request("digits-mlp", dir));
+
+        var report = Report(dir);
+        var chosen = report.Chosen!;
+        Assert.True(report.OriginalSizeBytes >= 20 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
+        Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.Contains("distilled-weights", chosen.Plan);
+        AssertDistillationHelped(report);
+
+        // The locked rebuild applies the committed weights: no training, the same bytes.
+        var first = File.ReadAllBytes(dir.Combine("out", "model.onnx"));
+        File.Delete(dir.Combine("out", "model.onnx"));
+        new Compressor(new RecordingLog(), MustNotTrain).Run(Request("digits-mlp", dir, locked: true));
+        Assert.Equal(first, File.ReadAllBytes(dir.Combine("out", "model.onnx")));
+
+        // Without its weights file the lock is stale: locked mode fails with MC5002 and writes nothing.
+        var weights = Assert.Single(Directory.GetFiles(dir.Path, "model.distilled.*.npz"));
+        File.Delete(weights);
+        File.Delete(dir.Combine("out", "model.onnx"));
+        var error = Assert.Throws<CompressionException>(() => new Compressor(new RecordingLog(), MustNotTrain).Run(Request("digits-mlp", dir, locked: true)));
+        Assert.Equal(DiagnosticCode.LockStale, error.Code);
+        Assert.Contains(Path.GetFileName(weights), error.Message);
+        Assert.False(File.Exists(dir.Combine("out", "model.onnx")));
+    }
+
+    [Fact]
+    public void Fashion_cnn_distilled_is_at_least_120x_smaller_within_one_point_on_all_10000_validation_images()
+    {
+        using var dir = new TempDirectory();
+
+        new Compressor(new RecordingLog(), () => new Distiller()).Run(Request("fashion-cnn", dir));
+
+        var report = Report(dir);
+        var chosen = report.Chosen!;
+        Assert.Equal(10000, report.ValidationSamples);
+        Assert.True(report.OriginalSizeBytes >= 120 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
+        Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.NotNull(report.Distillation!.WithoutDistillation);
+        Assert.True(report.Distillation.WithoutDistillation!.SizeBytes > chosen.SizeBytes);
+        AssertDistillationHelped(report);
+    }
+
+    /// <summary>The same aggressive sketch scores higher on the validation data after distillation than without it.</summary>
+    private static void AssertDistillationHelped(CompressionReport report)
+    {
+        var sketches = report.Distillation!.Sketches;
+        Assert.NotEmpty(sketches);
+        Assert.All(sketches, s => Assert.True(s.DistilledValidationScore > s.UntrainedValidationScore,
+            $"{s.Label}: {s.UntrainedValidationScore} untrained, {s.DistilledValidationScore} distilled"));
+    }
+}
