@@ -1,4 +1,5 @@
 using ModelCompression.Core.Distillation;
+using ModelCompression.Core.Evaluation;
 using ModelCompression.Distillation.Conversion;
 using ModelCompression.Distillation.Training;
 
@@ -18,7 +19,9 @@ public sealed class Distiller : IDistiller
         if (conversion.Student is not { } student) return DistillationResult.Refused(conversion.Refusal!);
         using (student)
         {
-            var trainer = new StudentTrainer(job.Metric, job.Options);
+            // Mixed inputs are not in the teacher's cache: ONNX Runtime labels them as they come.
+            using var teacher = job.Options.Mixup ? new ModelRunner(job.Teacher, "the original model", quiet: true) : null;
+            var trainer = new StudentTrainer(job.Metric, job.Options) { Teacher = teacher is null ? null : inputs => teacher.Run(inputs) };
             var result = trainer.Train(student, TrainingData.From(job.Training, job.TeacherOutputs), TrainingData.From(job.Holdout, job.HoldoutTeacherOutputs),
                 job.Quantized, progress, cancellation);
             return new DistillationResult(result.Weights, null, result.Epochs);

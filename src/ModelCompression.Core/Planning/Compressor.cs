@@ -208,7 +208,8 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         // The winner's folded factors too: without them its factored layers would run as two (slower).
         var knobs = QuantizationKnobs.Default with { FoldFactors = selection.Chosen?.Plan.Steps.Any(s => s.Pass == PassCatalog.FoldFactors) == true };
         var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, knobs, Distiller!, data, weightsSource, name, progress);
-        var distilled = search.Run(probes, selection.Chosen, timeLeft.Token);
+        var multiplyAdds = Statistics.ModelStatistics.Of(evaluator.Apply(basePlan), calibration.Sample(0)).Flops;
+        var distilled = search.Run(probes, selection.Chosen, DistillationSearch.DistillationsFor(multiplyAdds, data.Training.Count, data.Options.Epochs), timeLeft.Token);
         if (distilled.Count == 0) return (candidates, selection, distilled);
         // Each sketch judged on the validation data before and after training: what distillation bought, for the report.
         distilled = distilled.Select(d => d with { Untrained = evaluator.Judge(d.Untrained), Distilled = evaluator.Judge(d.Distilled) }).ToList();

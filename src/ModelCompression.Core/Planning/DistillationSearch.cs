@@ -35,70 +35,97 @@ public sealed record DistilledCandidate(Candidate Distilled, Candidate Untrained
 
 /// <summary>
 /// After the post-training search: sketches more aggressive than its winner, each fine-tuned against the original and
-/// measured on the search split. Sketch k moves every layer and channel group k rungs further down its ladder of options
-/// (ordered by the bytes they save), from where the winner left it; a distilled sketch that breaks the budget on the
-/// split ends the search (the next would too). Rungs, not the knapsack's predicted drops: what distillation recovers is
-/// not what the predictions measure, and on small models the knapsack's estimated bytes miss the file's overheads
-/// (digits-mlp: its sketches at 2-8× the budget were all larger than the post-training winner).
+/// measured on the search split. The sketches form a ladder (<see cref="Ladder"/>) from the winner down, one unit one rung
+/// at a time; the search bisects it for the most aggressive sketch that still holds the budget on the split once
+/// distilled, distilling at most <see cref="MaxDistillations"/> of them. Rungs, not the knapsack's predicted drops: what
+/// distillation recovers is not what the predictions measure, and on small models the knapsack's estimated bytes miss
+/// the file's overheads (digits-mlp: its sketches at 2-8× the budget were all larger than the post-training winner).
 /// Cost: per sketch, <see cref="DistillationOptions.Epochs"/> × training samples × the student's forward and backward pass.
 /// </summary>
 public sealed class DistillationSearch(
     CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, Budgets budgets, QuantizationKnobs knobs,
     IDistiller distiller, DistillationData data, TrainedWeightsSource weights, string modelName, SearchProgress progress)
 {
-    /// <summary>At most this many sketches are distilled, each one rung more aggressive than the last.</summary>
-    public const int MaxSketches = 4;
+    /// <summary>At least this many sketches are distilled (bisection: a ladder of up to 2⁵ sketches).</summary>
+    public const int MinDistillations = 5;
+
+    /// <summary>
+    /// The multiply-adds all distillations may cost together (forward and backward, about 3× a forward pass, per sample
+    /// and epoch): beyond <see cref="MinDistillations"/>, small models distil every sketch of the ladder (digits-mlp: 34k
+    /// a sample, so all 13), large ones bisect (fashion-cnn: 38M a sample × 20,000 × 13 epochs ≈ 3·10¹³ each).
+    /// </summary>
+    public const double MaxDistillationWork = 1.5e14;
+
+    /// <summary>How many sketches this search may distil, for a model of <paramref name="multiplyAdds"/> a sample.</summary>
+    public static int DistillationsFor(long multiplyAdds, int trainingSamples, int epochs) =>
+        (int)Math.Clamp(MaxDistillationWork / Math.Max(1.0, 3.0 * multiplyAdds * trainingSamples * epochs), MinDistillations, 1000);
+
+    /// <summary>How many rungs below the winner's option the ladder reaches for each unit.</summary>
+    public const int MaxRungs = 3;
 
     private static readonly DistilledWeights Pending = new("", "");
 
-    public IReadOnlyList<DistilledCandidate> Run(IReadOnlyList<SettingProbe> probes, Candidate? postTrainingWinner, CancellationToken cancellation)
+    public IReadOnlyList<DistilledCandidate> Run(IReadOnlyList<SettingProbe> probes, Candidate? postTrainingWinner, int maxDistillations, CancellationToken cancellation)
     {
         var results = new List<DistilledCandidate>();
-        var start = postTrainingWinner?.Sketch ?? CompressionSketch.Unchanged;
-        var previous = start;
-        for (var rungs = 1; rungs <= MaxSketches && !cancellation.IsCancellationRequested; rungs++)
+        var (ladder, fullRung) = Ladder(postTrainingWinner?.Sketch ?? CompressionSketch.Unchanged, probes, MaxRungs);
+        // Every sketch when the work allows it (whether a small student holds is noisy, so one that fails does not say
+        // the next will); else bisection for the last sketch that holds: ladder[held] held (the winner, or a distilled
+        // one), ladder[failed] did not, and the first tried is every unit one rung down.
+        var everySketch = maxDistillations >= ladder.Count - 1;
+        int held = 0, failed = ladder.Count;
+        for (var distilled = 0; distilled < maxDistillations && failed - held > 1 && !cancellation.IsCancellationRequested;)
         {
-            var sketch = MoreAggressive(start, probes, rungs);
-            if (sketch.Equals(previous)) break;
-            previous = sketch;
+            var index = everySketch ? held + 1 : distilled == 0 && held == 0 ? Math.Min(fullRung, ladder.Count - 1) : (held + failed) / 2;
+            var sketch = ladder[index];
             var untrained = evaluator.Measure(sketch.Describe(knobs, space.Layers.Count), PlanBuilder.Build(basePlan, sketch, knobs, space)) with { Sketch = sketch };
             if (postTrainingWinner is not null && untrained.SizeBytes >= postTrainingWinner.SizeBytes)
             {
                 progress.Stage($"not distilling {untrained.Label}: {Quantity.FormatSize(untrained.SizeBytes)} is no smaller than {Quantity.FormatSize(postTrainingWinner.SizeBytes)}");
+                held = index;
                 continue;
             }
-            progress.Stage($"distilling {untrained.Label} ({Quantity.FormatSize(untrained.SizeBytes)}; {ReportWriter.Score(untrained.Search.Score)} on the search split untrained)");
-            var distilled = Distil(sketch, cancellation);
-            if (distilled is null) break;
-            results.Add(distilled with { Untrained = untrained });
-            if (!budgets.AllowsDrop(distilled.Distilled.Search.Drop)) break;
+            progress.Stage($"distilling sketch {index} of {ladder.Count - 1}: {untrained.Label} ({Quantity.FormatSize(untrained.SizeBytes)}; " +
+                           $"{ReportWriter.Score(untrained.Search.Score)} on the search split untrained)");
+            distilled++;
+            if (Distil(sketch, cancellation) is not { } result) break;
+            results.Add(result with { Untrained = untrained });
+            if (everySketch || (budgets.AllowsDrop(result.Distilled.Search.Drop) && budgets.AllowsLatency(result.Distilled.Latency))) held = index;
+            else failed = index;
         }
         return results;
     }
 
     /// <summary>
-    /// <paramref name="from"/> with every unit <paramref name="rungs"/> options further down its ladder (the last rung at most).
-    /// A ladder holds the unit's options by the bytes they save, one per size (rounding variants of one size are one
-    /// rung: data-aware where offered), so each rung stores less; only in the storage formats the winner uses, which held
-    /// its latency budget (int4's estimated bytes also miss its scales' overhead on small layers: digits-mlp's int4 rungs
-    /// came out twice the winner's size).
+    /// The sketches from <paramref name="winner"/> down: each unit (layer or channel group) moves one rung at a time, the
+    /// units whose next rung saves the most first, up to <paramref name="maxRungs"/> rungs below where the winner left it.
+    /// A unit's rungs are its options by the bytes they save, one per size, each storing less than the last; only in the
+    /// storage formats the winner uses (they held its latency budget; int4's estimated bytes also miss its scales'
+    /// overhead on small layers); data-aware where the unit offers both roundings of one size (whitened factors start
+    /// training closer: digits-mlp's sketches rounded to nearest lost up to 1.5 points more after training). Element 0 is
+    /// the winner itself; <c>FullRung</c> is the index of the first sketch with every unit one rung down.
     /// </summary>
-    internal static CompressionSketch MoreAggressive(CompressionSketch from, IReadOnlyList<SettingProbe> probes, int rungs)
+    internal static (IReadOnlyList<CompressionSketch> Sketches, int FullRung) Ladder(CompressionSketch winner, IReadOnlyList<SettingProbe> probes, int maxRungs)
     {
-        var sketch = from;
-        var formats = from.Layers.Values.Select(s => s.Format).ToHashSet();
+        var formats = winner.Layers.Values.Select(s => s.Format).ToHashSet();
         bool Allowed(SettingProbe p) => p.Setting is not { } setting || formats.Count == 0 || formats.Contains(setting.Format);
-        foreach (var unit in probes.Where(p => p.Bytes < 0).GroupBy(p => (p.Kind, p.Unit)).OrderBy(u => u.Key.Kind).ThenBy(u => u.Key.Unit, StringComparer.Ordinal))
-        {
-            var now = unit.Key.Kind == UnitKind.Layer
-                ? unit.FirstOrDefault(p => p.Setting == from.SettingOf(unit.Key.Unit))?.Bytes ?? 0
-                : unit.FirstOrDefault(p => p.PruneRatio == from.Pruning.GetValueOrDefault(unit.Key.Unit))?.Bytes ?? 0;
-            var ladder = unit.Where(p => p.Bytes < now && Allowed(p)).GroupBy(p => p.Bytes).OrderByDescending(g => g.Key)
-                .Select(g => g.OrderByDescending(p => p.Setting?.Rounding).ThenBy(p => p.Setting?.ToString() ?? "", StringComparer.Ordinal).First())
-                .ToList();
-            if (ladder.Count > 0) sketch = ladder[Math.Min(ladder.Count, rungs) - 1].ApplyTo(sketch);
-        }
-        return sketch;
+        var rungs = probes.Where(p => p.Bytes < 0 && Allowed(p)).GroupBy(p => (p.Kind, p.Unit))
+            .OrderBy(u => u.Key.Kind).ThenBy(u => u.Key.Unit, StringComparer.Ordinal)
+            .Select(unit =>
+            {
+                var now = unit.Key.Kind == UnitKind.Layer
+                    ? unit.FirstOrDefault(p => p.Setting == winner.SettingOf(unit.Key.Unit))?.Bytes ?? 0
+                    : unit.FirstOrDefault(p => p.PruneRatio == winner.Pruning.GetValueOrDefault(unit.Key.Unit))?.Bytes ?? 0;
+                return unit.Where(p => p.Bytes < now).GroupBy(p => p.Bytes).OrderByDescending(g => g.Key)
+                    .Select(g => g.OrderByDescending(p => p.Setting?.Rounding).ThenBy(p => p.Setting?.ToString() ?? "", StringComparer.Ordinal).ThenBy(p => p.PruneRatio).First())
+                    .Take(maxRungs).Select(p => (Probe: p, Saving: now - p.Bytes)).ToList();
+            }).ToList();
+        var sketch = winner;
+        var ladder = new List<CompressionSketch> { sketch };
+        for (var rung = 0; rung < maxRungs; rung++)
+            foreach (var (probe, _) in rungs.Where(r => r.Count > rung).Select(r => r[rung]).OrderByDescending(r => r.Saving).ThenBy(r => r.Probe.Unit, StringComparer.Ordinal))
+                ladder.Add(sketch = probe.ApplyTo(sketch));
+        return (ladder, rungs.Count(r => r.Count > 0));
     }
 
     private DistilledCandidate? Distil(CompressionSketch sketch, CancellationToken cancellation)
@@ -107,7 +134,7 @@ public sealed class DistillationSearch(
         var at = plan.Steps.IndexOf(plan.Steps.First(s => s.Pass == TrainedWeightsPass.PassName));
         var student = evaluator.Apply(new Plan(plan.Steps.Take(at)));
         var trained = TrainableWeights(student);
-        var job = new DistillationJob(student, data.Training, data.TrainingTeacher, data.Holdout, data.HoldoutTeacher,
+        var job = new DistillationJob(evaluator.Apply(basePlan), student, data.Training, data.TrainingTeacher, data.Holdout, data.HoldoutTeacher,
             trained, Quantized(student, sketch, trained), data.Metric, data.Options);
         var result = distiller.Distill(job, new Progress<string>(line => progress.Stage(line)), cancellation);
         if (result.Weights is null)

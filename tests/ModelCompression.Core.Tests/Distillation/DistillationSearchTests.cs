@@ -24,38 +24,40 @@ public sealed class DistillationSearchTests
     ];
 
     [Fact]
-    public void Each_rung_stores_less_in_the_winners_formats_data_aware_where_offered()
+    public void The_ladder_moves_one_unit_one_rung_at_a_time_largest_saving_first_in_the_winners_formats_data_aware_where_offered()
     {
         var winner = CompressionSketch.Unchanged.With("fc1", Palette4);
 
-        var one = DistillationSearch.MoreAggressive(winner, Probes, 1);
-        var two = DistillationSearch.MoreAggressive(winner, Probes, 2);
-        var many = DistillationSearch.MoreAggressive(winner, Probes, 10);
+        var (ladder, fullRung) = DistillationSearch.Ladder(winner, Probes, maxRungs: 3);
 
         // int4 saves more than 3-bit palettes but is not a format the winner uses; 3-bit's two roundings are one rung.
-        Assert.Equal(Palette3Hessian, one.SettingOf("fc1"));
-        Assert.Equal(0.25, one.Pruning["fc1"]);
-        Assert.Equal(Palette2, two.SettingOf("fc1"));
-        Assert.Equal(0.5, two.Pruning["fc1"]);
-        Assert.Equal(two, many);
+        Assert.Equal(winner, ladder[0]);
+        Assert.Equal(
+        [
+            winner.WithPruning("fc1", 0.25),                                   // saves 50
+            winner.WithPruning("fc1", 0.25).With("fc1", Palette3Hessian),      // saves 10
+            winner.WithPruning("fc1", 0.5).With("fc1", Palette3Hessian),       // 50 more
+            winner.WithPruning("fc1", 0.5).With("fc1", Palette2),              // 20 more
+        ], ladder.Skip(1));
+        Assert.Equal(2, fullRung);
     }
 
     [Fact]
-    public void A_unit_already_at_its_last_rung_stays_there()
+    public void A_winner_at_every_units_last_rung_has_no_ladder_below_it()
     {
         var winner = CompressionSketch.Unchanged.With("fc1", Palette2).WithPruning("fc1", 0.5);
-        Assert.Equal(winner, DistillationSearch.MoreAggressive(winner, Probes, 1));
+        Assert.Equal([winner], DistillationSearch.Ladder(winner, Probes, maxRungs: 3).Sketches);
     }
 
     [Theory]
     [InlineData(1257, 100)] // digits-mlp: 20 batches an epoch
-    [InlineData(20000, 7)] // fashion-cnn: 313 batches an epoch
+    [InlineData(20000, 13)] // fashion-cnn: 313 batches an epoch
     [InlineData(10, 100)]
     [InlineData(1_000_000, 4)]
     public void Small_training_sets_get_more_epochs_for_about_the_same_number_of_steps(int samples, int epochs)
     {
         var options = DistillationOptions.For(samples);
         Assert.Equal(epochs, options.Epochs);
-        Assert.Equal(Math.Max(2, epochs / 4), options.Patience);
+        Assert.Equal(Math.Max(2, epochs / 2), options.Patience);
     }
 }
