@@ -20,7 +20,7 @@ public interface IDistiller
 }
 
 /// <summary>What to train and on what.</summary>
-/// <param name="Teacher">The original model (after the lossless rewrites), for the outputs of inputs not in the cache (mixup).</param>
+/// <param name="Teacher">The original model, whose outputs <paramref name="TeacherOutputs"/> holds, for inputs not in them (mixup).</param>
 /// <param name="Student">The model with the plan's structural steps applied (float weights, zeros where pruned).</param>
 /// <param name="Training">Training inputs, with <c>labels</c> when the data has them. Never the validation data.</param>
 /// <param name="TeacherOutputs">The original model's outputs on every training sample, by output name: float32, the batch axis

@@ -122,7 +122,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         if (lockedPlan is null && DistillationRuns(request, name))
         {
             var withoutDistillation = selection.Chosen;
-            (candidates, selection, var sketches) = Distil(evaluator, basePlan, space, request, source, searchReference, calibration, metric, candidates, selection, probes, weightsSource, progress, name);
+            (candidates, selection, var sketches) = Distil(evaluator, basePlan, space, request, source, lossless, searchReference, calibration, metric, candidates, selection, probes, weightsSource, progress, name);
             distillation = (withoutDistillation, sketches);
         }
 
@@ -195,7 +195,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
     /// log shows the best plan with and without distillation side by side.
     /// </summary>
     private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<DistilledCandidate>) Distil(CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, CompressionRequest request,
-        Onnx.ModelProto source, Reference searchReference, SampleSet calibration, MetricKind metric, IReadOnlyList<Candidate> candidates, CandidateSelection selection,
+        Onnx.ModelProto source, Onnx.ModelProto lossless, Reference searchReference, SampleSet calibration, MetricKind metric, IReadOnlyList<Candidate> candidates, CandidateSelection selection,
         IReadOnlyList<SettingProbe> probes, TrainedWeightsSource weightsSource, SearchProgress progress, string name)
     {
         var path = request.EffectiveTrainingDataPath!;
@@ -208,8 +208,9 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         // The winner's folded factors too: without them its factored layers would run as two (slower).
         var knobs = QuantizationKnobs.Default with { FoldFactors = selection.Chosen?.Plan.Steps.Any(s => s.Pass == PassCatalog.FoldFactors) == true };
         var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, knobs, Distiller!, data, weightsSource, name, progress);
-        var multiplyAdds = Statistics.ModelStatistics.Of(evaluator.Apply(basePlan), calibration.Sample(0)).Flops;
+        var multiplyAdds = Statistics.ModelStatistics.Of(lossless, calibration.Sample(0)).Flops;
         var distilled = search.Run(probes, selection.Chosen, DistillationSearch.DistillationsFor(multiplyAdds, data.Training.Count, data.Options.Epochs), timeLeft.Token);
+        if (search.TimedOut) WarnSearchTimeExceeded(request);
         if (distilled.Count == 0) return (candidates, selection, distilled);
         // Each sketch judged on the validation data before and after training: what distillation bought, for the report.
         distilled = distilled.Select(d => d with { Untrained = evaluator.Judge(d.Untrained), Distilled = evaluator.Judge(d.Distilled) }).ToList();
@@ -270,10 +271,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             var tighter = searchDrop - Math.Max(gap, 0.001);
             if (missed.Count == 0 || round == MaxSearchRounds || tighter <= 0 || result.TimedOut)
             {
-                if (result.TimedOut)
-                    log.Report(Diagnostic.Warning(DiagnosticCode.SearchTimeExceeded, request.ModelPath,
-                        $"The search reached ModelCompressionMaxSearchTime ({Quantity.FormatDuration(request.MaxSearchTime)}) before its work was done, so the plan now depends on this machine's speed. " +
-                        "Raise ModelCompressionMaxSearchTime, or commit the plan lock so that other machines apply this plan."));
+                if (result.TimedOut) WarnSearchTimeExceeded(request);
                 return (candidates, selection, probes, new SearchCounts(errors.Count, measuredAlone, candidates.Count, result.TimedOut));
             }
             progress.Stage((selection.Chosen is null ? "the winners on the search split" : $"candidates much smaller than {selection.Chosen.Label}") +
@@ -281,6 +279,11 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             searchDrop = tighter;
         }
     }
+
+    private void WarnSearchTimeExceeded(CompressionRequest request) =>
+        log.Report(Diagnostic.Warning(DiagnosticCode.SearchTimeExceeded, request.ModelPath,
+            $"The search reached ModelCompressionMaxSearchTime ({Quantity.FormatDuration(request.MaxSearchTime)}) before its work was done, so the plan now depends on this machine's speed. " +
+            "Raise ModelCompressionMaxSearchTime, or commit the plan lock so that other machines apply this plan."));
 
     /// <summary>
     /// The knobs the search starts from: bias correction from the layer statistics when measuring it would cost more than

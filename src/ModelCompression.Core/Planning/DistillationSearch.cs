@@ -11,6 +11,7 @@ namespace ModelCompression.Core.Planning;
 
 /// <summary>What a student learns from: training samples (never the validation data) and the held-out search split, with the teacher's outputs on both.</summary>
 public sealed record DistillationData(
+    ModelProto Teacher,
     SampleSet Training, IReadOnlyDictionary<string, NdArray> TrainingTeacher,
     SampleSet Holdout, IReadOnlyDictionary<string, NdArray> HoldoutTeacher,
     MetricKind Metric, DistillationOptions Options)
@@ -26,7 +27,7 @@ public sealed record DistillationData(
             var held = Enumerable.Range(0, holdout.Count).Select(holdout.SourceIndex).ToHashSet();
             training = training.Subset(Enumerable.Range(0, training.Count).Where(i => !held.Contains(training.SourceIndex(i))));
         }
-        return new(training, TeacherOutputs.Of(teacher, modelName, training), holdout, TeacherOutputs.Of(teacher, modelName, holdout), metric, options);
+        return new(teacher, training, TeacherOutputs.Of(teacher, modelName, training), holdout, TeacherOutputs.Of(teacher, modelName, holdout), metric, options);
     }
 }
 
@@ -65,6 +66,9 @@ public sealed class DistillationSearch(
 
     private static readonly DistilledWeights Pending = new("", "");
 
+    /// <summary>The search time's safety net stopped a training: the result depends on this machine's speed.</summary>
+    public bool TimedOut { get; private set; }
+
     public IReadOnlyList<DistilledCandidate> Run(IReadOnlyList<SettingProbe> probes, Candidate? postTrainingWinner, int maxDistillations, CancellationToken cancellation)
     {
         var results = new List<DistilledCandidate>();
@@ -88,8 +92,8 @@ public sealed class DistillationSearch(
             progress.Stage($"distilling sketch {index} of {ladder.Count - 1}: {untrained.Label} ({Quantity.FormatSize(untrained.SizeBytes)}; " +
                            $"{ReportWriter.Score(untrained.Search.Score)} on the search split untrained)");
             distilled++;
-            if (Distil(sketch, cancellation) is not { } result) break;
-            results.Add(result with { Untrained = untrained });
+            if (Distil(sketch, untrained, cancellation) is not { } result) break;
+            results.Add(result);
             if (everySketch || (budgets.AllowsDrop(result.Distilled.Search.Drop) && budgets.AllowsLatency(result.Distilled.Latency))) held = index;
             else failed = index;
         }
@@ -128,15 +132,26 @@ public sealed class DistillationSearch(
         return (ladder, rungs.Count(r => r.Count > 0));
     }
 
-    private DistilledCandidate? Distil(CompressionSketch sketch, CancellationToken cancellation)
+    /// <summary>Trains the student of <paramref name="sketch"/> and measures it; null when the distiller refuses it or the search time ran out.</summary>
+    private DistilledCandidate? Distil(CompressionSketch sketch, Candidate untrained, CancellationToken cancellation)
     {
         var plan = PlanBuilder.Build(basePlan, sketch with { Distilled = Pending }, knobs, space);
         var at = plan.Steps.IndexOf(plan.Steps.First(s => s.Pass == TrainedWeightsPass.PassName));
         var student = evaluator.Apply(new Plan(plan.Steps.Take(at)));
         var trained = TrainableWeights(student);
-        var job = new DistillationJob(evaluator.Apply(basePlan), student, data.Training, data.TrainingTeacher, data.Holdout, data.HoldoutTeacher,
+        var job = new DistillationJob(data.Teacher, student, data.Training, data.TrainingTeacher, data.Holdout, data.HoldoutTeacher,
             trained, Quantized(student, sketch, trained), data.Metric, data.Options);
-        var result = distiller.Distill(job, new Progress<string>(line => progress.Stage(line)), cancellation);
+        DistillationResult result;
+        try
+        {
+            result = distiller.Distill(job, new StageProgress(progress), cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // The safety net (MaxSearchTime) fired during training: the candidates measured so far stand.
+            TimedOut = true;
+            return null;
+        }
         if (result.Weights is null)
         {
             progress.Stage($"{modelName} is not distilled: {result.Refusal}");
@@ -149,7 +164,13 @@ public sealed class DistillationSearch(
         if (budgets.AllowsDrop(candidate.Search.Drop)) candidate = evaluator.ConfirmLatency(candidate, budgets);
         progress.Candidate(new CandidateProgress(candidate.Label, candidate.SizeBytes, candidate.Search.Score, candidate.Latency.Ratio,
             budgets.AllowsDrop(candidate.Search.Drop) && budgets.AllowsLatency(candidate.Latency) && budgets.AllowsSize(candidate.SizeBytes)));
-        return new DistilledCandidate(candidate, candidate, result.Epochs);
+        return new DistilledCandidate(candidate, untrained, result.Epochs);
+    }
+
+    /// <summary>The trainer's lines as search stages, in order, on the trainer's thread (<see cref="Progress{T}"/> would post them to the thread pool).</summary>
+    private sealed class StageProgress(SearchProgress progress) : IProgress<string>
+    {
+        public void Report(string value) => progress.Stage(value);
     }
 
     /// <summary>The float weights and biases of the student's layers (Conv, Gemm, MatMul constants): what training changes.</summary>
