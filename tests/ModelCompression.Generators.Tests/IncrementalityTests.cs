@@ -60,7 +60,7 @@ public class IncrementalityTests
 
         Assert.Equal([IncrementalStepRunReason.Modified], Reasons(result, WrapperGenerator.Steps.Parse));
         Assert.Equal([IncrementalStepRunReason.Modified], OutputReasons(result));
-        Assert.Contains("public const int InputLength = 1024;", Assert.Single(result.GeneratedSources).SourceText.ToString());
+        Assert.Contains("public const int InputLength = 1024;", GeneratorHarness.SingleSource(result));
     }
 
     private static GeneratorDriver Initialised(params AdditionalText[] texts) =>

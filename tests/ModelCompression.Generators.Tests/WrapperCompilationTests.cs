@@ -8,9 +8,10 @@ public class WrapperCompilationTests
     [MemberData(nameof(SidecarCases.Names), MemberType = typeof(SidecarCases))]
     public void Generated_wrapper_compiles_without_any_diagnostic_against_OnnxRuntime(string caseName)
     {
-        var source = GeneratorHarness.SingleSource(GeneratorHarness.Run(SidecarCases.Text(SidecarCases.Get(caseName))));
+        var sources = GeneratorHarness.Sources(GeneratorHarness.Run(SidecarCases.Text(SidecarCases.Get(caseName))));
 
-        var compilation = GeneratorHarness.Compilation(GeneratorHarness.Parse(source));
+        // The wrapper with its pool and class-score helpers.
+        var compilation = GeneratorHarness.Compilation([.. sources.Select(s => GeneratorHarness.Parse(s.SourceText.ToString()))]);
         using var assembly = new MemoryStream();
         var emit = compilation.Emit(assembly, cancellationToken: TestContext.Current.CancellationToken);
 
@@ -34,11 +35,10 @@ public class WrapperCompilationTests
                 internal class OrtValue { }
             }
             """;
-        var source = GeneratorHarness.SingleSource(GeneratorHarness.Run(SidecarCases.Text(SidecarCases.FashionCnn)));
+        var sources = GeneratorHarness.Sources(GeneratorHarness.Run(SidecarCases.Text(SidecarCases.FashionCnn)));
 
         var compilation = GeneratorHarness.Compilation(
-            GeneratorHarness.Parse(hostile),
-            GeneratorHarness.Parse(source));
+            [GeneratorHarness.Parse(hostile), .. sources.Select(s => GeneratorHarness.Parse(s.SourceText.ToString()))]);
 
         Assert.Empty(compilation.GetDiagnostics(TestContext.Current.CancellationToken).Where(d => d.Severity >= DiagnosticSeverity.Warning));
     }
