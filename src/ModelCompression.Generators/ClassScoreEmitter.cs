@@ -66,8 +66,7 @@ internal static class ClassScoreEmitter
         code.Line("public static global::System.Collections.Generic.IReadOnlyList<string> Labels { get; } = global::System.Array.AsReadOnly(new string[]");
         code.Open();
         foreach (var label in labels.Labels) code.Line(SymbolDisplay.FormatLiteral(label, quote: true) + ",");
-        code.Close();
-        code.Line(");");
+        code.Close(");");
         code.Line();
     }
 

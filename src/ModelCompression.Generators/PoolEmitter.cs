@@ -63,7 +63,9 @@ internal static class PoolEmitter
         code.Line($"public Lease Rent({Threading}.CancellationToken cancellationToken = default)");
         code.Open();
         code.Line("global::System.ObjectDisposedException.ThrowIf(_disposed, this);");
-        code.Line("_available.Wait(cancellationToken);");
+        code.Line("cancellationToken.ThrowIfCancellationRequested();");
+        code.Line("// Waiting on a cancellable token registers a callback (an allocation): only when no wrapper is free.");
+        code.Line("if (!_available.Wait(0)) _available.Wait(cancellationToken);");
         code.Line("return Take();");
         code.Close();
         code.Line();
@@ -87,9 +89,17 @@ internal static class PoolEmitter
         code.Line("/// <summary>Rents a wrapper, waiting asynchronously while all are rented. Allocates nothing when a wrapper is free.</summary>");
         code.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The pool has been disposed.</exception>");
         code.Line("/// <exception cref=\"global::System.OperationCanceledException\"><paramref name=\"cancellationToken\"/> was cancelled while waiting.</exception>");
-        code.Line($"public async global::System.Threading.Tasks.ValueTask<Lease> RentAsync({Threading}.CancellationToken cancellationToken = default)");
+        code.Line($"public global::System.Threading.Tasks.ValueTask<Lease> RentAsync({Threading}.CancellationToken cancellationToken = default)");
         code.Open();
         code.Line("global::System.ObjectDisposedException.ThrowIf(_disposed, this);");
+        code.Line("cancellationToken.ThrowIfCancellationRequested();");
+        code.Line("// Not async itself: a Debug build makes every async method's state machine an object, even when it does not wait.");
+        code.Line("return _available.Wait(0) ? new global::System.Threading.Tasks.ValueTask<Lease>(Take()) : WaitAndTakeAsync(cancellationToken);");
+        code.Close();
+        code.Line();
+
+        code.Line($"private async global::System.Threading.Tasks.ValueTask<Lease> WaitAndTakeAsync({Threading}.CancellationToken cancellationToken)");
+        code.Open();
         code.Line("await _available.WaitAsync(cancellationToken).ConfigureAwait(false);");
         code.Line("return Take();");
         code.Close();
@@ -219,7 +229,7 @@ internal static class PoolEmitter
         code.Line("throw new global::System.ObjectDisposedException(GetType().FullName);");
         code.Close();
         code.Line("slot = _idleSlots[--_idleCount];");
-        code.Line("version = ++_versions[slot];");
+        code.Line("version = unchecked(++_versions[slot]); // wraps around after 2^31 rents, keeping its parity");
         code.Line("_rentedCount++;");
         code.Close();
         code.Line("// The slot is this caller's alone until returned, so its wrapper is created outside the lock.");
@@ -246,7 +256,7 @@ internal static class PoolEmitter
         code.Line("lock (_lock)");
         code.Open();
         code.Line("if (_versions[slot] != version) return; // a copy of a lease already disposed");
-        code.Line("_versions[slot]++;");
+        code.Line("unchecked { _versions[slot]++; }");
         code.Line("_rentedCount--;");
         code.Line("if (_disposed)");
         code.Open();

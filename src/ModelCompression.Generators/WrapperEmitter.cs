@@ -243,10 +243,11 @@ internal static class WrapperEmitter
             _indent++;
         }
 
-        public void Close()
+        /// <param name="after">What follows the brace on its line, e.g. ");".</param>
+        public void Close(string after = "")
         {
             _indent--;
-            Line("}");
+            Line("}" + after);
         }
 
         public override string ToString() => _text.ToString();
