@@ -73,7 +73,7 @@ public static class DiagnosticCode
     public const string OutputWriteFailed = "MC6001";
 
     /// <summary>The generator cannot read a signature sidecar, or the sidecar declares a tensor the wrapper cannot bind
-    /// (an element type without a blittable .NET counterpart, such as string, or more elements than an array holds).</summary>
+    /// (an element type without a blittable .NET counterpart, such as bfloat16, or more elements than an array holds; strings are MC7010).</summary>
     public const string SignatureInvalid = "MC7001";
     /// <summary>The ClassName or Namespace is not a valid C# identifier (or a keyword, or an all-lowercase class name).</summary>
     public const string InvalidTypeName = "MC7002";
