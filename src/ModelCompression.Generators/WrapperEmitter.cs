@@ -28,6 +28,7 @@ internal static class WrapperEmitter
         code.Line("/// <remarks>");
         code.Line("/// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.");
         code.Line("/// An instance runs one inference at a time: it is not thread-safe.");
+        code.Line($"/// For many threads, rent instances that share one session from <see cref=\"{PoolEmitter.PoolName(model)}\"/>.");
         code.Line("/// </remarks>");
         code.Line($"public sealed partial class {name} : global::System.IDisposable");
         code.Open();

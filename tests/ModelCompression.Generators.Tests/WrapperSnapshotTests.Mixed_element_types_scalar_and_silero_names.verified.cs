@@ -11,6 +11,7 @@ namespace Audio.Detection
     /// <remarks>
     /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
     /// An instance runs one inference at a time: it is not thread-safe.
+    /// For many threads, rent instances that share one session from <see cref="SileroVadPool"/>.
     /// </remarks>
     public sealed partial class SileroVad : global::System.IDisposable
     {
