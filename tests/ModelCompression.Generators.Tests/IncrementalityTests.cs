@@ -76,6 +76,7 @@ public class IncrementalityTests
         var changed = driver.ReplaceAdditionalText(labels, GeneratorHarness.Sidecar(labels.Path, string.Join("\n", Enumerable.Range(10, 10))))
             .RunGenerators(GeneratorHarness.Compilation(), TestContext.Current.CancellationToken).GetRunResult().Results.Single();
 
+        Assert.Equal([IncrementalStepRunReason.Cached], Reasons(unchanged, WrapperGenerator.Steps.Labels)); // re-read, parsed equal, stopped there
         Assert.Equal([IncrementalStepRunReason.Cached], OutputReasons(unchanged));
         Assert.Equal([IncrementalStepRunReason.Modified], OutputReasons(changed));
         Assert.Contains("\"19\",", GeneratorHarness.Source(changed, ".ClassScores.g.cs"));
