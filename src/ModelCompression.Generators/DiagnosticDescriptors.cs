@@ -25,4 +25,23 @@ internal static class DiagnosticDescriptors
         "Two signature sidecars generate the same wrapper class",
         "Signature sidecar '{0}': {1}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor StringTensorUnsupported = new(
+        DiagnosticCode.StringTensorUnsupported,
+        "The wrapper does not support string tensors",
+        "Signature sidecar '{0}': {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LabelsCountMismatch = new(
+        DiagnosticCode.LabelsCountMismatch,
+        "The labels file does not hold one label per class",
+        "Labels file '{0}': {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    // A warning: the wrapper is still right without the labels, they are just not used.
+    public static readonly DiagnosticDescriptor LabelsWithoutClassScores = new(
+        DiagnosticCode.LabelsWithoutClassScores,
+        "The model has no class-score output for the labels",
+        "Labels file '{0}': {1}",
+        Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
 }

@@ -10,7 +10,8 @@ namespace ModelCompression.Generators;
 /// <item>Split the ONNX name into runs of letters and digits (every other character separates), upper-case the
 /// first character of each run and join them: <c>softmax_11.tmp_0</c> → <c>Softmax11Tmp0</c>, <c>stateN</c> → <c>StateN</c>.</item>
 /// <item>If that is empty or starts with a digit, prefix <c>Input</c> or <c>Output</c>: <c>123</c> → <c>Output123</c>.</item>
-/// <item>Each tensor also declares <c>{Name}Shape</c> and <c>{Name}Length</c>. If any of the three names is the class
+/// <item>Each tensor also declares <c>{Name}Shape</c> and <c>{Name}Length</c>, and reserves the class-score helper names
+/// <c>{Name}ArgMax</c>, <c>{Name}ArgMaxLabel</c> and <c>{Name}TopK</c>. If any of these names is the class
 /// name, a member every wrapper has (<see cref="Reserved"/>) or a name an earlier tensor took, append 2, 3, … until none
 /// is: <c>x</c> and <c>X</c> → <c>X</c> and <c>X2</c>.</item>
 /// </list>
@@ -22,7 +23,7 @@ internal static class MemberNames
     /// <summary>Members every wrapper declares or inherits from <see cref="object"/>: a property of that name would not compile or would hide it.</summary>
     public static readonly IReadOnlyCollection<string> Reserved =
     [
-        "ModelPath", "Run", "Dispose", "CreatePinnedTensor",
+        "ModelPath", "Run", "Dispose", "CreatePinnedTensor", "Labels",
         "Equals", "GetHashCode", "GetType", "ToString", "MemberwiseClone", "ReferenceEquals", "Finalize",
     ];
 
@@ -55,7 +56,16 @@ internal static class MemberNames
     /// <summary>The static shape array (also passed to ONNX Runtime, which copies it).</summary>
     public static string ShapeField(string propertyName) => "s_" + LowerFirstAscii(propertyName) + "Shape";
 
-    private static IEnumerable<string> MembersOf(string name) => [name, ShapeName(name), LengthName(name)];
+    /// <summary>The class-score helpers of an output (see ClassScoreEmitter); reserved for every tensor, so that
+    /// adding a labels file or changing an output's shape never renames another tensor's property.</summary>
+    public static string ArgMaxName(string propertyName) => propertyName + "ArgMax";
+
+    public static string ArgMaxLabelName(string propertyName) => propertyName + "ArgMaxLabel";
+
+    public static string TopKName(string propertyName) => propertyName + "TopK";
+
+    private static IEnumerable<string> MembersOf(string name) =>
+        [name, ShapeName(name), LengthName(name), ArgMaxName(name), ArgMaxLabelName(name), TopKName(name)];
 
     internal static string PascalCase(string onnxName, string prefixWhenNotALetter)
     {

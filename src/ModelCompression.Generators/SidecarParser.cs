@@ -45,7 +45,9 @@ internal static class SidecarParser
             .ToList();
         foreach (var (tensor, isInput) in tensors)
         {
-            if (TensorProblem(tensor) is { } problem)
+            if (tensor.ElementType == StringElementType)
+                diagnostics.Add(StringTensor(path, tensor.Name, isInput));
+            else if (TensorProblem(tensor) is { } problem)
                 diagnostics.Add(new(DiagnosticDescriptors.SignatureInvalid, path, $"{(isInput ? "input" : "output")} '{tensor.Name}' {problem}"));
         }
         if (diagnostics.Count > 0) return new(path, null, new(diagnostics.ToArray()));
@@ -58,6 +60,14 @@ internal static class SidecarParser
             new(models.Take(content.Inputs.Count).ToArray()), new(models.Skip(content.Inputs.Count).ToArray()));
         return new(path, model, default);
     }
+
+    private const string StringElementType = "string";
+
+    private static DiagnosticInfo StringTensor(string path, string tensorName, bool isInput) =>
+        new(DiagnosticDescriptors.StringTensorUnsupported, path,
+            $"{(isInput ? "input" : "output")} '{tensorName}' is a string tensor, which the generated wrapper does not support: strings have no fixed size, " +
+            "so they cannot live in a pinned buffer bound once. Keep strings out of the model (feed token ids as int64 and map output ids to text in C#, " +
+            "e.g. with the Labels metadata for class names), or run this model with ONNX Runtime's InferenceSession directly (OrtValue.CreateFromStringTensor).");
 
     private static string? TensorProblem(SidecarTensor tensor)
     {

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 
 namespace ModelCompression.Generators;
@@ -17,6 +18,7 @@ public sealed class WrapperGenerator : IIncrementalGenerator
     {
         public const string Parse = "ParseSidecar";
         public const string Collect = "CollectSidecars";
+        public const string Labels = "ParseLabels";
     }
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -27,11 +29,20 @@ public sealed class WrapperGenerator : IIncrementalGenerator
             .Select(SidecarParser.Parse)
             .WithTrackingName(Steps.Parse);
 
+        // Labels files are few and small; they join their wrapper by the sidecar's path.
+        var labels = context.AdditionalTextsProvider
+            .Combine(context.AnalyzerConfigOptionsProvider)
+            .Select((pair, cancellationToken) => LabelsParser.Parse(pair.Left, pair.Right.GetOptions(pair.Left), cancellationToken))
+            .Where(file => file is not null)
+            .Select((file, _) => file!)
+            .WithTrackingName(Steps.Labels);
+
         // Collected only to find two sidecars that generate the same class.
-        context.RegisterSourceOutput(sidecars.Collect().WithTrackingName(Steps.Collect), Emit);
+        context.RegisterSourceOutput(sidecars.Collect().WithTrackingName(Steps.Collect).Combine(labels.Collect()),
+            (context, input) => Emit(context, input.Left, input.Right));
     }
 
-    private static void Emit(SourceProductionContext context, ImmutableArray<SidecarParseResult> results)
+    private static void Emit(SourceProductionContext context, ImmutableArray<SidecarParseResult> results, ImmutableArray<LabelsFile> labels)
     {
         var emitted = new Dictionary<string, string>(StringComparer.Ordinal);
         // Hint names are compared ignoring case (they become file names), class names are not.
@@ -50,6 +61,19 @@ public sealed class WrapperGenerator : IIncrementalGenerator
             var hintName = model.FullName;
             for (var n = 2; !hintNames.Add(hintName); n++) hintName = model.FullName + "." + n;
             context.AddSource(hintName + ".g.cs", WrapperEmitter.Emit(model));
+            EmitHelpers(context, hintName, model, labels.FirstOrDefault(l => string.Equals(l.SidecarPath, result.SidecarPath, StringComparison.Ordinal)));
         }
+    }
+
+    // The pool and the class-score helpers: separate files beside the wrapper class.
+    private static void EmitHelpers(SourceProductionContext context, string hintName, WrapperModel model, LabelsFile? labels)
+    {
+        context.AddSource(hintName + ".Pool.g.cs", PoolEmitter.Emit(model));
+        if (labels is not null && ClassScoreEmitter.LabelsProblem(model, labels) is { } problem)
+        {
+            context.ReportDiagnostic(problem.ToDiagnostic());
+            labels = null;
+        }
+        if (ClassScoreEmitter.Emit(model, labels) is { } classScores) context.AddSource(hintName + ".ClassScores.g.cs", classScores);
     }
 }

@@ -5,6 +5,7 @@ using System.Reflection;
 using Generators::ModelCompression.Generators;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 
 namespace ModelCompression.Generators.Tests;
@@ -26,24 +27,44 @@ internal static class GeneratorHarness
 
     public static SyntaxTree Parse(string source) => CSharpSyntaxTree.ParseText(source, ParseOptions);
 
-    public static GeneratorDriver Driver(params AdditionalText[] texts) =>
+    public static GeneratorDriver Driver(params AdditionalText[] texts) => Driver(null, texts);
+
+    public static GeneratorDriver Driver(AnalyzerConfigOptionsProvider? metadata, params AdditionalText[] texts) =>
         CSharpGeneratorDriver.Create(
-            [new WrapperGenerator().AsSourceGenerator()], texts, ParseOptions,
+            [new WrapperGenerator().AsSourceGenerator()], texts, ParseOptions, metadata,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator once over the given files.</summary>
-    public static GeneratorRunResult Run(params AdditionalText[] texts) =>
-        Driver(texts).RunGenerators(Compilation()).GetRunResult().Results.Single();
+    public static GeneratorRunResult Run(params AdditionalText[] texts) => Run(null, texts);
+
+    /// <summary>Runs the generator once over the given files and their metadata (e.g. <see cref="AdditionalFileMetadata"/>).</summary>
+    public static GeneratorRunResult Run(AnalyzerConfigOptionsProvider? metadata, params AdditionalText[] texts) =>
+        Driver(metadata, texts).RunGenerators(Compilation()).GetRunResult().Results.Single();
 
     public static AdditionalText Sidecar(string path, string text) => new InMemoryText(path, text);
 
-    /// <summary>The generated source of the only generated file.</summary>
-    public static string SingleSource(GeneratorRunResult result)
+    /// <summary>The source of the one wrapper class generated (its main file, <c>{Class}.g.cs</c>).</summary>
+    public static string SingleSource(GeneratorRunResult result) =>
+        Assert.Single(Sources(result), s => !IsHelperFile(s.HintName)).SourceText.ToString();
+
+    /// <summary>The source of the one generated file whose hint name ends with <paramref name="suffix"/> (e.g. ".Pool.g.cs").</summary>
+    public static string Source(GeneratorRunResult result, string suffix) =>
+        Assert.Single(Sources(result), s => s.HintName.EndsWith(suffix, StringComparison.Ordinal)).SourceText.ToString();
+
+    /// <summary>Every generated file, after checking the run reported nothing.</summary>
+    public static IReadOnlyList<GeneratedSourceResult> Sources(GeneratorRunResult result)
     {
         Assert.Empty(result.Diagnostics);
         Assert.Null(result.Exception);
-        return Assert.Single(result.GeneratedSources).SourceText.ToString();
+        return result.GeneratedSources;
     }
+
+    /// <summary>The hint names of the wrapper classes' main files (without the pool and helper files).</summary>
+    public static IEnumerable<string> WrapperHintNames(GeneratorRunResult result) =>
+        result.GeneratedSources.Select(s => s.HintName).Where(name => !IsHelperFile(name));
+
+    private static bool IsHelperFile(string hintName) =>
+        hintName.EndsWith(".Pool.g.cs", StringComparison.Ordinal) || hintName.EndsWith(".ClassScores.g.cs", StringComparison.Ordinal);
 
     // The framework's assemblies plus ONNX Runtime's managed API and the assemblies it refers to.
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>

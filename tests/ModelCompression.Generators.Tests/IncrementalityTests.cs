@@ -60,7 +60,26 @@ public class IncrementalityTests
 
         Assert.Equal([IncrementalStepRunReason.Modified], Reasons(result, WrapperGenerator.Steps.Parse));
         Assert.Equal([IncrementalStepRunReason.Modified], OutputReasons(result));
-        Assert.Contains("public const int InputLength = 1024;", Assert.Single(result.GeneratedSources).SourceText.ToString());
+        Assert.Contains("public const int InputLength = 1024;", GeneratorHarness.SingleSource(result));
+    }
+
+    [Fact]
+    public void Changing_the_labels_file_regenerates_and_an_unchanged_one_does_not()
+    {
+        var sidecar = SidecarCases.Text(SidecarCases.FashionCnn);
+        var labels = GeneratorHarness.Sidecar("/project/labels.txt", string.Join("\n", Enumerable.Range(0, 10)));
+        var metadata = new AdditionalFileMetadata().Set(labels.Path, "ModelCompressionLabelsFor", sidecar.Path);
+        var driver = GeneratorHarness.Driver(metadata, sidecar, labels, Unrelated).RunGenerators(GeneratorHarness.Compilation(), TestContext.Current.CancellationToken);
+
+        var unchanged = driver.ReplaceAdditionalText(labels, GeneratorHarness.Sidecar(labels.Path, labels.GetText(TestContext.Current.CancellationToken)!.ToString()))
+            .RunGenerators(GeneratorHarness.Compilation(), TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+        var changed = driver.ReplaceAdditionalText(labels, GeneratorHarness.Sidecar(labels.Path, string.Join("\n", Enumerable.Range(10, 10))))
+            .RunGenerators(GeneratorHarness.Compilation(), TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        Assert.Equal([IncrementalStepRunReason.Cached], Reasons(unchanged, WrapperGenerator.Steps.Labels)); // re-read, parsed equal, stopped there
+        Assert.Equal([IncrementalStepRunReason.Cached], OutputReasons(unchanged));
+        Assert.Equal([IncrementalStepRunReason.Modified], OutputReasons(changed));
+        Assert.Contains("\"19\",", GeneratorHarness.Source(changed, ".ClassScores.g.cs"));
     }
 
     private static GeneratorDriver Initialised(params AdditionalText[] texts) =>

@@ -51,7 +51,19 @@ internal static class SidecarCases
         [new("x", "double", [3])],
         [new("y", "int16", [3]), new("z", "uint64", [])]);
 
-    public static TheoryData<string> Names => [nameof(FashionCnn), nameof(MixedTypes), nameof(AwkwardNames), nameof(GlobalNamespace)];
+    /// <summary>Class-score outputs in float, float16 and double, and outputs that get no helpers (C = 1, int64, rank 3).</summary>
+    public static readonly SidecarContent Classifier = new("Classifier", "App.Vision", "Models/classifier.onnx",
+        [new("image", "float", [1, 3, 8, 8])],
+        [
+            new("logits", "float", [1, 3]),
+            new("probabilities", "float16", [1, 3]),
+            new("coarse", "double", [1, 2]),
+            new("confidence", "float", [1, 1]),
+            new("ids", "int64", [1, 3]),
+            new("heatmap", "float", [1, 3, 4]),
+        ]);
+
+    public static TheoryData<string> Names => [nameof(FashionCnn), nameof(MixedTypes), nameof(AwkwardNames), nameof(GlobalNamespace), nameof(Classifier)];
 
     public static SidecarContent Get(string name) => name switch
     {
@@ -59,6 +71,7 @@ internal static class SidecarCases
         nameof(MixedTypes) => MixedTypes,
         nameof(AwkwardNames) => AwkwardNames,
         nameof(GlobalNamespace) => GlobalNamespace,
+        nameof(Classifier) => Classifier,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 

@@ -1,4 +1,5 @@
 using Microsoft.CodeAnalysis;
+using ModelCompression.Signatures;
 
 namespace ModelCompression.Generators.Tests;
 
@@ -8,14 +9,7 @@ public class WrapperCompilationTests
     [MemberData(nameof(SidecarCases.Names), MemberType = typeof(SidecarCases))]
     public void Generated_wrapper_compiles_without_any_diagnostic_against_OnnxRuntime(string caseName)
     {
-        var source = GeneratorHarness.SingleSource(GeneratorHarness.Run(SidecarCases.Text(SidecarCases.Get(caseName))));
-
-        var compilation = GeneratorHarness.Compilation(GeneratorHarness.Parse(source));
-        using var assembly = new MemoryStream();
-        var emit = compilation.Emit(assembly, cancellationToken: TestContext.Current.CancellationToken);
-
-        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
-        Assert.Empty(emit.Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Info));
+        AssertCompiles(GeneratorHarness.Sources(GeneratorHarness.Run(SidecarCases.Text(SidecarCases.Get(caseName)))));
     }
 
     [Fact]
@@ -34,12 +28,31 @@ public class WrapperCompilationTests
                 internal class OrtValue { }
             }
             """;
-        var source = GeneratorHarness.SingleSource(GeneratorHarness.Run(SidecarCases.Text(SidecarCases.FashionCnn)));
+        var sources = GeneratorHarness.Sources(GeneratorHarness.Run(SidecarCases.Text(SidecarCases.FashionCnn)));
 
         var compilation = GeneratorHarness.Compilation(
-            GeneratorHarness.Parse(hostile),
-            GeneratorHarness.Parse(source));
+            [GeneratorHarness.Parse(hostile), .. sources.Select(s => GeneratorHarness.Parse(s.SourceText.ToString()))]);
 
         Assert.Empty(compilation.GetDiagnostics(TestContext.Current.CancellationToken).Where(d => d.Severity >= DiagnosticSeverity.Warning));
+    }
+
+    [Fact]
+    public void A_wrapper_class_named_Lease_gets_a_pool_that_compiles()
+    {
+        // The pool's nested Lease type would hide the wrapper class if the pool named it without global::.
+        var content = new SidecarContent("Lease", "App", "lease.onnx", [new("x", "float", [1, 2])], [new("y", "float", [1, 2])]);
+
+        AssertCompiles(GeneratorHarness.Sources(GeneratorHarness.Run(GeneratorHarness.Sidecar("/project/lease.mcsig", SignatureSidecar.Write(content)))));
+    }
+
+    // The wrapper with its pool and class-score helpers, as one consumer project.
+    private static void AssertCompiles(IEnumerable<GeneratedSourceResult> sources)
+    {
+        var compilation = GeneratorHarness.Compilation([.. sources.Select(s => GeneratorHarness.Parse(s.SourceText.ToString()))]);
+        using var assembly = new MemoryStream();
+        var emit = compilation.Emit(assembly, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        Assert.Empty(emit.Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Info));
     }
 }

@@ -23,20 +23,25 @@ public class WrapperDiagnosticsTests
         Assert.Empty(result.GeneratedSources);
     }
 
-    [Fact]
-    public void String_tensor_is_MC7001_naming_the_tensor_and_the_bindable_types()
+    [Theory]
+    [InlineData(true, "input 'text' is a string tensor")]
+    [InlineData(false, "output 'label' is a string tensor")]
+    public void String_tensor_is_MC7010_saying_what_to_do_instead(bool stringInput, string expected)
     {
-        var content = new SidecarContent("Tokenizer", "App", "tokenizer.onnx",
-            [new("text", "string", [1])], [new("ids", "int64", [1, 16])]);
+        var content = stringInput
+            ? new SidecarContent("Tokenizer", "App", "tokenizer.onnx", [new("text", "string", [1])], [new("ids", "int64", [1, 16])])
+            : new SidecarContent("Classifier", "App", "classifier.onnx", [new("x", "float", [1, 4])], [new("label", "string", [1])]);
 
         var result = GeneratorHarness.Run(GeneratorHarness.Sidecar(Path, SignatureSidecar.Write(content)));
 
         var diagnostic = Assert.Single(result.Diagnostics);
-        Assert.Equal("MC7001", diagnostic.Id);
+        Assert.Equal("MC7010", diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
         var message = diagnostic.GetMessage();
         Assert.Contains(Path, message);
-        Assert.Contains("input 'text' has element type 'string'", message);
-        Assert.Contains("float, float16, double, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool", message);
+        Assert.Contains(expected, message);
+        Assert.Contains("feed token ids as int64", message);
+        Assert.Contains("InferenceSession directly", message);
         Assert.Empty(result.GeneratedSources);
     }
 
@@ -96,7 +101,7 @@ public class WrapperDiagnosticsTests
         Assert.Equal("MC7003", diagnostic.Id);
         Assert.Contains("/project/obj/b/model.mcsig", diagnostic.GetMessage());
         Assert.Contains("'/project/obj/a/model.mcsig' generates too", diagnostic.GetMessage());
-        Assert.Equal("App.Model.g.cs", Assert.Single(result.GeneratedSources).HintName);
+        Assert.Equal("App.Model.g.cs", Assert.Single(GeneratorHarness.WrapperHintNames(result)));
     }
 
     [Fact]
@@ -107,7 +112,7 @@ public class WrapperDiagnosticsTests
             GeneratorHarness.Sidecar("/project/obj/b.mcsig", Sidecar("MODEL", "App")));
 
         Assert.Empty(result.Diagnostics);
-        Assert.Equal(["App.Model.g.cs", "App.MODEL.2.g.cs"], result.GeneratedSources.Select(s => s.HintName));
+        Assert.Equal(["App.Model.g.cs", "App.MODEL.2.g.cs"], GeneratorHarness.WrapperHintNames(result));
     }
 
     [Fact]
@@ -119,7 +124,7 @@ public class WrapperDiagnosticsTests
             GeneratorHarness.Sidecar("/project/notes.txt", "modelcompression-signature\t1\n"));
 
         Assert.Equal("MC7001", Assert.Single(result.Diagnostics).Id);
-        Assert.Equal("App.Good.g.cs", Assert.Single(result.GeneratedSources).HintName);
+        Assert.Equal("App.Good.g.cs", Assert.Single(GeneratorHarness.WrapperHintNames(result)));
     }
 
     private static string Sidecar(string className, string ns) =>

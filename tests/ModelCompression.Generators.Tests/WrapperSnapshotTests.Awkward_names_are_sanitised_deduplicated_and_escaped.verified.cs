@@ -11,6 +11,7 @@ namespace My.App
     /// <remarks>
     /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
     /// An instance runs one inference at a time: it is not thread-safe.
+    /// For many threads, rent instances that share one session from <see cref="DetectorPool"/>.
     /// </remarks>
     public sealed partial class Detector : global::System.IDisposable
     {
@@ -76,6 +77,7 @@ namespace My.App
 
         private readonly global::Microsoft.ML.OnnxRuntime.SessionOptions? _ownedOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession _session;
+        private readonly bool _ownsSession;
         private readonly global::Microsoft.ML.OnnxRuntime.RunOptions _runOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.OrtIoBinding _binding;
         private readonly float[] _softmax11Tmp0Buffer;
@@ -135,6 +137,81 @@ namespace My.App
                     options = _ownedOptions;
                 }
                 _session = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options);
+                _ownsSession = true;
+                _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
+                _binding = _session.CreateIoBinding();
+
+                _softmax11Tmp0Buffer = global::System.GC.AllocateArray<float>(Softmax11Tmp0Length, pinned: true);
+                _softmax11Tmp0Value = CreatePinnedTensor(_softmax11Tmp0Buffer, s_softmax11Tmp0Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("softmax_11.tmp_0", _softmax11Tmp0Value);
+
+                _input123Buffer = global::System.GC.AllocateArray<float>(Input123Length, pinned: true);
+                _input123Value = CreatePinnedTensor(_input123Buffer, s_input123Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("123", _input123Value);
+
+                _xBuffer = global::System.GC.AllocateArray<float>(XLength, pinned: true);
+                _xValue = CreatePinnedTensor(_xBuffer, s_xShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("x", _xValue);
+
+                _x2Buffer = global::System.GC.AllocateArray<float>(X2Length, pinned: true);
+                _x2Value = CreatePinnedTensor(_x2Buffer, s_x2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("X", _x2Value);
+
+                _xShape2Buffer = global::System.GC.AllocateArray<long>(XShape2Length, pinned: true);
+                _xShape2Value = CreatePinnedTensor(_xShape2Buffer, s_xShape2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64);
+                _binding.BindInput("x_shape", _xShape2Value);
+
+                _run2Buffer = global::System.GC.AllocateArray<float>(Run2Length, pinned: true);
+                _run2Value = CreatePinnedTensor(_run2Buffer, s_run2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("Run", _run2Value);
+
+                _detector2Buffer = global::System.GC.AllocateArray<float>(Detector2Length, pinned: true);
+                _detector2Value = CreatePinnedTensor(_detector2Buffer, s_detector2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("detector", _detector2Value);
+
+                _toString2Buffer = global::System.GC.AllocateArray<float>(ToString2Length, pinned: true);
+                _toString2Value = CreatePinnedTensor(_toString2Buffer, s_toString2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("ToString", _toString2Value);
+
+                _aBCDBuffer = global::System.GC.AllocateArray<float>(ABCDLength, pinned: true);
+                _aBCDValue = CreatePinnedTensor(_aBCDBuffer, s_aBCDShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("a<b>&\"c\\d", _aBCDValue);
+
+                _lineBreakBuffer = global::System.GC.AllocateArray<float>(LineBreakLength, pinned: true);
+                _lineBreakValue = CreatePinnedTensor(_lineBreakBuffer, s_lineBreakShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("line\nbreak", _lineBreakValue);
+
+                _outputBuffer = global::System.GC.AllocateArray<float>(OutputLength, pinned: true);
+                _outputValue = CreatePinnedTensor(_outputBuffer, s_outputShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindOutput("output", _outputValue);
+
+                _output2Buffer = global::System.GC.AllocateArray<float>(Output2Length, pinned: true);
+                _output2Value = CreatePinnedTensor(_output2Buffer, s_output2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindOutput(":", _output2Value);
+
+                _output0Buffer = global::System.GC.AllocateArray<float>(Output0Length, pinned: true);
+                _output0Value = CreatePinnedTensor(_output0Buffer, s_output0Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindOutput("0", _output0Value);
+
+                _input0Buffer = global::System.GC.AllocateArray<float>(Input0Length, pinned: true);
+                _input0Value = CreatePinnedTensor(_input0Buffer, s_input0Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindOutput("input:0", _input0Value);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Runs on a session the caller created: several wrappers may share one session, each used by one thread at a time.</summary>
+        /// <param name="session">The session, which the caller keeps ownership of and disposes after every wrapper that uses it.</param>
+        public Detector(global::Microsoft.ML.OnnxRuntime.InferenceSession session)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(session);
+            _session = session;
+            try
+            {
                 _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
                 _binding = _session.CreateIoBinding();
 
@@ -315,7 +392,7 @@ namespace My.App
             _output0Value?.Dispose();
             _input0Value?.Dispose();
             _runOptions?.Dispose();
-            _session?.Dispose();
+            if (_ownsSession) _session?.Dispose();
             _ownedOptions?.Dispose();
         }
 

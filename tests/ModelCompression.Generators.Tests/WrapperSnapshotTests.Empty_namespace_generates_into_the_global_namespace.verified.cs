@@ -9,6 +9,7 @@
 /// <remarks>
 /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
 /// An instance runs one inference at a time: it is not thread-safe.
+/// For many threads, rent instances that share one session from <see cref="TinyModelPool"/>.
 /// </remarks>
 public sealed partial class TinyModel : global::System.IDisposable
 {
@@ -30,6 +31,7 @@ public sealed partial class TinyModel : global::System.IDisposable
 
     private readonly global::Microsoft.ML.OnnxRuntime.SessionOptions? _ownedOptions;
     private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession _session;
+    private readonly bool _ownsSession;
     private readonly global::Microsoft.ML.OnnxRuntime.RunOptions _runOptions;
     private readonly global::Microsoft.ML.OnnxRuntime.OrtIoBinding _binding;
     private readonly double[] _xBuffer;
@@ -67,6 +69,37 @@ public sealed partial class TinyModel : global::System.IDisposable
                 options = _ownedOptions;
             }
             _session = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options);
+            _ownsSession = true;
+            _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
+            _binding = _session.CreateIoBinding();
+
+            _xBuffer = global::System.GC.AllocateArray<double>(XLength, pinned: true);
+            _xValue = CreatePinnedTensor(_xBuffer, s_xShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Double);
+            _binding.BindInput("x", _xValue);
+
+            _yBuffer = global::System.GC.AllocateArray<short>(YLength, pinned: true);
+            _yValue = CreatePinnedTensor(_yBuffer, s_yShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int16);
+            _binding.BindOutput("y", _yValue);
+
+            _zBuffer = global::System.GC.AllocateArray<ulong>(ZLength, pinned: true);
+            _zValue = CreatePinnedTensor(_zBuffer, s_zShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt64);
+            _binding.BindOutput("z", _zValue);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs on a session the caller created: several wrappers may share one session, each used by one thread at a time.</summary>
+    /// <param name="session">The session, which the caller keeps ownership of and disposes after every wrapper that uses it.</param>
+    public TinyModel(global::Microsoft.ML.OnnxRuntime.InferenceSession session)
+    {
+        global::System.ArgumentNullException.ThrowIfNull(session);
+        _session = session;
+        try
+        {
             _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
             _binding = _session.CreateIoBinding();
 
@@ -126,7 +159,7 @@ public sealed partial class TinyModel : global::System.IDisposable
         _yValue?.Dispose();
         _zValue?.Dispose();
         _runOptions?.Dispose();
-        _session?.Dispose();
+        if (_ownsSession) _session?.Dispose();
         _ownedOptions?.Dispose();
     }
 

@@ -11,6 +11,7 @@ namespace FashionClassifier
     /// <remarks>
     /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
     /// An instance runs one inference at a time: it is not thread-safe.
+    /// For many threads, rent instances that share one session from <see cref="FashionCnnPool"/>.
     /// </remarks>
     public sealed partial class FashionCnn : global::System.IDisposable
     {
@@ -28,6 +29,7 @@ namespace FashionClassifier
 
         private readonly global::Microsoft.ML.OnnxRuntime.SessionOptions? _ownedOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession _session;
+        private readonly bool _ownsSession;
         private readonly global::Microsoft.ML.OnnxRuntime.RunOptions _runOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.OrtIoBinding _binding;
         private readonly float[] _inputBuffer;
@@ -63,6 +65,33 @@ namespace FashionClassifier
                     options = _ownedOptions;
                 }
                 _session = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options);
+                _ownsSession = true;
+                _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
+                _binding = _session.CreateIoBinding();
+
+                _inputBuffer = global::System.GC.AllocateArray<float>(InputLength, pinned: true);
+                _inputValue = CreatePinnedTensor(_inputBuffer, s_inputShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("input", _inputValue);
+
+                _logitsBuffer = global::System.GC.AllocateArray<float>(LogitsLength, pinned: true);
+                _logitsValue = CreatePinnedTensor(_logitsBuffer, s_logitsShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindOutput("logits", _logitsValue);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Runs on a session the caller created: several wrappers may share one session, each used by one thread at a time.</summary>
+        /// <param name="session">The session, which the caller keeps ownership of and disposes after every wrapper that uses it.</param>
+        public FashionCnn(global::Microsoft.ML.OnnxRuntime.InferenceSession session)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(session);
+            _session = session;
+            try
+            {
                 _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
                 _binding = _session.CreateIoBinding();
 
@@ -111,7 +140,7 @@ namespace FashionClassifier
             _inputValue?.Dispose();
             _logitsValue?.Dispose();
             _runOptions?.Dispose();
-            _session?.Dispose();
+            if (_ownsSession) _session?.Dispose();
             _ownedOptions?.Dispose();
         }
 

@@ -11,6 +11,7 @@ namespace Audio.Detection
     /// <remarks>
     /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
     /// An instance runs one inference at a time: it is not thread-safe.
+    /// For many threads, rent instances that share one session from <see cref="SileroVadPool"/>.
     /// </remarks>
     public sealed partial class SileroVad : global::System.IDisposable
     {
@@ -52,6 +53,7 @@ namespace Audio.Detection
 
         private readonly global::Microsoft.ML.OnnxRuntime.SessionOptions? _ownedOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession _session;
+        private readonly bool _ownsSession;
         private readonly global::Microsoft.ML.OnnxRuntime.RunOptions _runOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.OrtIoBinding _binding;
         private readonly global::System.Half[] _inputBuffer;
@@ -99,6 +101,57 @@ namespace Audio.Detection
                     options = _ownedOptions;
                 }
                 _session = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options);
+                _ownsSession = true;
+                _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
+                _binding = _session.CreateIoBinding();
+
+                _inputBuffer = global::System.GC.AllocateArray<global::System.Half>(InputLength, pinned: true);
+                _inputValue = CreatePinnedTensor(_inputBuffer, s_inputShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float16);
+                _binding.BindInput("input", _inputValue);
+
+                _stateBuffer = global::System.GC.AllocateArray<float>(StateLength, pinned: true);
+                _stateValue = CreatePinnedTensor(_stateBuffer, s_stateShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindInput("state", _stateValue);
+
+                _srBuffer = global::System.GC.AllocateArray<long>(SrLength, pinned: true);
+                _srValue = CreatePinnedTensor(_srBuffer, s_srShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64);
+                _binding.BindInput("sr", _srValue);
+
+                _frameBuffer = global::System.GC.AllocateArray<int>(FrameLength, pinned: true);
+                _frameValue = CreatePinnedTensor(_frameBuffer, s_frameShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32);
+                _binding.BindInput("frame", _frameValue);
+
+                _outputBuffer = global::System.GC.AllocateArray<float>(OutputLength, pinned: true);
+                _outputValue = CreatePinnedTensor(_outputBuffer, s_outputShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindOutput("output", _outputValue);
+
+                _stateNBuffer = global::System.GC.AllocateArray<float>(StateNLength, pinned: true);
+                _stateNValue = CreatePinnedTensor(_stateNBuffer, s_stateNShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
+                _binding.BindOutput("stateN", _stateNValue);
+
+                _speechBuffer = global::System.GC.AllocateArray<bool>(SpeechLength, pinned: true);
+                _speechValue = CreatePinnedTensor(_speechBuffer, s_speechShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Bool);
+                _binding.BindOutput("speech", _speechValue);
+
+                _levelBuffer = global::System.GC.AllocateArray<byte>(LevelLength, pinned: true);
+                _levelValue = CreatePinnedTensor(_levelBuffer, s_levelShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt8);
+                _binding.BindOutput("level", _levelValue);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Runs on a session the caller created: several wrappers may share one session, each used by one thread at a time.</summary>
+        /// <param name="session">The session, which the caller keeps ownership of and disposes after every wrapper that uses it.</param>
+        public SileroVad(global::Microsoft.ML.OnnxRuntime.InferenceSession session)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(session);
+            _session = session;
+            try
+            {
                 _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
                 _binding = _session.CreateIoBinding();
 
@@ -213,7 +266,7 @@ namespace Audio.Detection
             _speechValue?.Dispose();
             _levelValue?.Dispose();
             _runOptions?.Dispose();
-            _session?.Dispose();
+            if (_ownsSession) _session?.Dispose();
             _ownedOptions?.Dispose();
         }
 

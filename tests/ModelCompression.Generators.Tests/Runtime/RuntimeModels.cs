@@ -72,6 +72,18 @@ internal static class RuntimeModels
         .Output("u64_out", DataType.Uint64, 2)
         .Build();
 
+    /// <summary>Class scores in three element types: scores = x, double_scores = double(x), half_scores = x16 (a float16 input).</summary>
+    public static ModelProto Scores() => new OnnxBuilder()
+        .Input("x", DataType.Float, 3, 4)
+        .Input("x16", DataType.Float16, 3, 4)
+        .Node("Identity", ["x"], ["scores"])
+        .Node("Identity", ["x16"], ["half_scores"])
+        .Node("Cast", ["x"], ["double_scores"], ("to", (int)DataType.Double))
+        .Output("scores", DataType.Float, 3, 4)
+        .Output("half_scores", DataType.Float16, 3, 4)
+        .Output("double_scores", DataType.Double, 3, 4)
+        .Build();
+
     private static float[] RandomFloats(Random random, int count) =>
         Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
 }

@@ -183,7 +183,7 @@ public class WrapperRuntimeTests
         Assert.Contains("missing.onnx", e.Message);
     }
 
-    private static string Save(ModelProto model, TempDirectory folder)
+    internal static string Save(ModelProto model, TempDirectory folder)
     {
         var path = folder.Combine($"{model.Graph.Output[0].Name}-{Guid.NewGuid():N}.onnx");
         OnnxModelFile.Save(model, path);
