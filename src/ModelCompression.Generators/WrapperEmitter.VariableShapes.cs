@@ -104,14 +104,14 @@ internal static partial class WrapperEmitter
 
     private static void EmitInputMembers(CodeWriter code, WrapperModel model, TensorModel tensor)
     {
-        var room = model.MaxBatchSize is null ? "" : $" Room for <see cref=\"MaxBatchSize\"/> samples: sample i starts at i * {MemberNames.LengthName(tensor.PropertyName)} / MaxBatchSize.";
+        var room = !tensor.IsBatched ? "" : $" Room for <see cref=\"MaxBatchSize\"/> samples: sample i starts at i * {MemberNames.LengthName(tensor.PropertyName)} / MaxBatchSize.";
         code.Line($"/// <summary>Input <c>{Xml(tensor.OnnxName)}</c>: {tensor.ElementType.OnnxName}, shape {DeclaredShape(tensor)}, at the current sizes (<see cref=\"{MemberNames.ShapeName(tensor.PropertyName)}\"/>).{room} Write it before <see cref=\"{RunCref(model)}\"/>.</summary>");
         code.Line($"public global::System.Span<{tensor.ElementType.CSharpName}> {tensor.PropertyName} => new global::System.Span<{tensor.ElementType.CSharpName}>({MemberNames.BufferField(tensor.PropertyName)}, 0, {MemberNames.LengthField(tensor.PropertyName)});");
         code.Line();
         code.Line($"/// <summary>The number of elements of <see cref=\"{tensor.PropertyName}\"/>.</summary>");
         code.Line($"public int {MemberNames.LengthName(tensor.PropertyName)} => {MemberNames.LengthField(tensor.PropertyName)};");
         code.Line();
-        code.Line($"/// <summary>The shape of <see cref=\"{tensor.PropertyName}\"/>{(model.MaxBatchSize is null ? "" : ", with <see cref=\"MaxBatchSize\"/> samples")}.</summary>");
+        code.Line($"/// <summary>The shape of <see cref=\"{tensor.PropertyName}\"/>{(tensor.IsBatched ? ", with <see cref=\"MaxBatchSize\"/> samples" : "")}.</summary>");
         code.Line($"public global::System.ReadOnlySpan<long> {MemberNames.ShapeName(tensor.PropertyName)} => {MemberNames.CurrentShapeField(tensor.PropertyName)};");
         code.Line();
     }
