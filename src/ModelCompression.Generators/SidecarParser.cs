@@ -93,31 +93,39 @@ internal static class SidecarParser
     }
 
     /// <summary>The inputs' free dimensions other than the batch axis, in order of appearance: one per dim_param name, one per unnamed dimension.</summary>
-    private static List<(string Key, string Description, long Size)> FreeDimensions(IReadOnlyList<SidecarTensor> inputs)
+    private static List<FoundDimension> FreeDimensions(IReadOnlyList<SidecarTensor> inputs)
     {
-        var found = new List<(string Key, string Description, long Size)>();
+        var found = new List<FoundDimension>();
         foreach (var input in inputs)
         {
-            for (var axis = 0; axis < input.Shape.Count; axis++)
+            for (var axis = 1; axis < input.Shape.Count; axis++)
             {
-                if (!input.IsFree(axis) || axis == 0) continue;
-                var key = FreeDimensionKey(input, axis);
-                if (found.All(f => f.Key != key))
-                    found.Add((key, input.DeclaredShape[axis] == SidecarTensor.UnnamedDimension ? $"{input.Name} axis {axis}" : key, input.Shape[axis]));
+                if (input.IsFree(axis) && FindDimension(found, input, axis) < 0)
+                    found.Add(new FoundDimension(input.DeclaredShape[axis] == SidecarTensor.UnnamedDimension ? null : input.DeclaredShape[axis], input, axis));
             }
         }
         return found;
     }
 
-    // Dimensions with the same dim_param are one size; each unnamed dimension is its own (the key says which: '?' and a tab never occur in a name).
-    private static string FreeDimensionKey(SidecarTensor input, int axis) =>
-        input.DeclaredShape[axis] == SidecarTensor.UnnamedDimension ? $"?\t{input.Name}\t{axis}" : input.DeclaredShape[axis];
+    // Dimensions with the same dim_param are one size; each unnamed dimension is its own.
+    private static int FindDimension(List<FoundDimension> found, SidecarTensor input, int axis) =>
+        input.DeclaredShape[axis] == SidecarTensor.UnnamedDimension
+            ? found.FindIndex(f => f.Input == input && f.Axis == axis)
+            : found.FindIndex(f => f.DimParam == input.DeclaredShape[axis]);
+
+    /// <summary>A free input dimension: its dim_param (null when unnamed) and where it first occurs.</summary>
+    private sealed record FoundDimension(string? DimParam, SidecarTensor Input, int Axis)
+    {
+        public string Name => DimParam ?? $"{Input.Name} axis {Axis}";
+
+        public long Size => Input.Shape[Axis];
+    }
 
     private static Dictionary<string, long> ParseMaxSizes(string path, SidecarContent content, string value, bool batched,
-        List<(string Key, string Description, long Size)> freeDimensions, List<DiagnosticInfo> diagnostics)
+        List<FoundDimension> freeDimensions, List<DiagnosticInfo> diagnostics)
     {
         var maxSizes = new Dictionary<string, long>(StringComparer.Ordinal);
-        var named = freeDimensions.Where(f => !f.Key.StartsWith("?\t", StringComparison.Ordinal)).Select(f => f.Key).ToList();
+        var named = freeDimensions.Select(f => f.DimParam).OfType<string>().ToList();
         var choices = named.Count == 0
             ? "the model's inputs have no named free dimension, so remove MaxSizes from the CompressedModel item"
             : $"the named free dimensions are {string.Join(", ", named)}, e.g. MaxSizes=\"{string.Join(";", named.Select(n => n + "=" + 1024))}\"";
@@ -139,26 +147,26 @@ internal static class SidecarParser
         return maxSizes;
     }
 
-    private static FreeDimension[] FreeDimensionModels(List<(string Key, string Description, long Size)> freeDimensions, Dictionary<string, long> maxSizes)
+    private static FreeDimension[] FreeDimensionModels(List<FoundDimension> freeDimensions, Dictionary<string, long> maxSizes)
     {
         var taken = new HashSet<string>(StringComparer.Ordinal);
         return freeDimensions.Select(f =>
         {
-            var stem = MemberNames.PascalCase(f.Description, "Size");
+            var stem = MemberNames.PascalCase(f.Name, "Size");
             var pascal = stem;
             for (var n = 2; !taken.Add(pascal); n++) pascal = stem + n;
             var parameter = char.ToLowerInvariant(pascal[0]) + pascal.Substring(1);
             if (SyntaxFacts.GetKeywordKind(parameter) != SyntaxKind.None) parameter = "@" + parameter;
-            long? max = maxSizes.TryGetValue(f.Key, out var m) ? m : null;
-            return new FreeDimension(f.Description, parameter, "_size" + pascal, max is { } limit && limit < f.Size ? limit : f.Size, max);
+            long? max = f.DimParam is not null && maxSizes.TryGetValue(f.DimParam, out var m) ? m : null;
+            return new FreeDimension(f.Name, parameter, "_size" + pascal, max is { } limit && limit < f.Size ? limit : f.Size, max);
         }).ToArray();
     }
 
-    private static EquatableArray<Axis> Axes(SidecarTensor tensor, bool isInput, bool batched, List<(string Key, string Description, long Size)> freeDimensions) =>
+    private static EquatableArray<Axis> Axes(SidecarTensor tensor, bool isInput, bool batched, List<FoundDimension> freeDimensions) =>
         new(tensor.Shape.Select((size, axis) =>
             !tensor.IsFree(axis) ? new Axis(AxisKind.Fixed, size)
             : axis == 0 ? new Axis(batched ? AxisKind.Batch : AxisKind.Fixed, size)
-            : isInput ? new Axis(AxisKind.Free, size, freeDimensions.FindIndex(f => f.Key == FreeDimensionKey(tensor, axis)))
+            : isInput ? new Axis(AxisKind.Free, size, FindDimension(freeDimensions, tensor, axis))
             : new Axis(AxisKind.Free, size)).ToArray());
 
     private static DiagnosticInfo MetadataProblem(string path, string detail) => new(DiagnosticDescriptors.InvalidMetadata, path, detail);
