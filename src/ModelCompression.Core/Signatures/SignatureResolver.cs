@@ -35,8 +35,8 @@ public static class SignatureResolver
         var resolvedInputs = inputs.Select(i =>
         {
             var shape = feed[i.Name].Shape.ToArray();
-            // An input without a declared shape is fed exactly as the sample: nothing says which of its dimensions may vary.
-            return new SidecarTensor(i.Name, ElementTypes.Name((DataType)i.Type.TensorType.ElemType), shape, Declared(i, shape) ?? Fixed(shape));
+            // An input without a declared shape (null: every dimension fixed) is fed exactly as the sample: nothing says which dimensions may vary.
+            return new SidecarTensor(i.Name, ElementTypes.Name((DataType)i.Type.TensorType.ElemType), shape, Declared(i, shape));
         }).ToList();
         var anyFreeInput = resolvedInputs.Any(i => Enumerable.Range(0, i.Shape.Count).Any(i.IsFree));
         var declaredOutputs = model.Graph.Output.ToDictionary(o => o.Name, StringComparer.Ordinal);
@@ -45,7 +45,7 @@ public static class SignatureResolver
             var shape = outputs[n].Shape.ToArray();
             // Undeclared output dimensions follow the inputs: free (ONNX Runtime gives them at run time) when any input is.
             var declared = (declaredOutputs.TryGetValue(n, out var output) ? Declared(output, shape) : null)
-                ?? (anyFreeInput ? shape.Select(_ => SidecarTensor.UnnamedDimension).ToList() : Fixed(shape));
+                ?? (anyFreeInput ? shape.Select(_ => SidecarTensor.UnnamedDimension).ToList() : null);
             return new SidecarTensor(n, ElementTypes.Name(outputs[n].ElementType), shape, declared);
         }).ToList();
         return (resolvedInputs, resolvedOutputs);
@@ -66,8 +66,6 @@ public static class SignatureResolver
     // A name the sidecar can carry and the wrapper can tell from a size: not empty, not digits, no separator.
     private static bool IsUsableName(string name) =>
         name.Length > 0 && !name.All(char.IsAsciiDigit) && !name.Contains(',') && name != SidecarTensor.UnnamedDimension;
-
-    private static List<string> Fixed(long[] shape) => shape.Select(d => d.ToString(CultureInfo.InvariantCulture)).ToList();
 
     /// <summary>The model's real inputs: graph inputs that are not initializers (older IRs list both).</summary>
     public static IEnumerable<ValueInfoProto> GraphInputs(ModelProto model)
