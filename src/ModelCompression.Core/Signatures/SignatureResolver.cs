@@ -65,7 +65,7 @@ public static class SignatureResolver
 
     // A name the sidecar can carry and the wrapper can tell from a size: not empty, not digits, no separator.
     private static bool IsUsableName(string name) =>
-        name.Length > 0 && !name.All(char.IsAsciiDigit) && !name.Contains(',') && name != SidecarTensor.UnnamedDimension;
+        name.Length > 0 && !SidecarTensor.IsSize(name) && !name.Contains(',') && name != SidecarTensor.UnnamedDimension;
 
     /// <summary>The model's real inputs: graph inputs that are not initializers (older IRs list both).</summary>
     public static IEnumerable<ValueInfoProto> GraphInputs(ModelProto model)
