@@ -11,6 +11,7 @@ namespace ModelCompression.Generators.Tests.Runtime;
 /// MaxBatchSize 8) against ONNX Runtime run directly with OrtValues, and their allocations per run.
 /// </summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
+[Collection(AllocationMeasurement.Name)]
 public class SharedModelWrapperTests
 {
     [Theory]
@@ -51,7 +52,7 @@ public class SharedModelWrapperTests
             Assert.Equal([1L, width / 8, 6625], wrapper.Softmax11Tmp0Shape.ToArray());
             Assert.Equal(expected, wrapper.Softmax11Tmp0.ToArray());
 
-            var bytes = VariableShapeRuntimeTests.AllocatedBytes(10, wrapper.Run);
+            var bytes = AllocationMeasurement.AllocatedBytes(10, wrapper.Run);
             TestContext.Current.TestOutputHelper?.WriteLine($"ppocr-rec width {width}: {bytes} B over 10 runs after the first");
             Assert.Equal(0, bytes);
             Assert.Equal(expected, wrapper.Softmax11Tmp0.ToArray()); // the bound buffers are written again, the same way
@@ -85,8 +86,8 @@ public class SharedModelWrapperTests
 
         samples.CopyTo(wrapper.Input);
         wrapper.Run(8);
-        var bytes = VariableShapeRuntimeTests.AllocatedBytes(10, () => wrapper.Run(8));
-        var alternating = VariableShapeRuntimeTests.AllocatedBytes(10, () => { wrapper.Run(1); wrapper.Run(8); });
+        var bytes = AllocationMeasurement.AllocatedBytes(10, () => wrapper.Run(8));
+        var alternating = AllocationMeasurement.AllocatedBytes(10, () => { wrapper.Run(1); wrapper.Run(8); });
         TestContext.Current.TestOutputHelper?.WriteLine($"fashion-cnn: {bytes} B over 10 Run(8), {alternating} B over 10 Run(1) + Run(8)");
         Assert.Equal(0, bytes);
         Assert.Equal(0, alternating);

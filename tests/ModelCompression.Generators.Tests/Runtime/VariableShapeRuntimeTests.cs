@@ -10,6 +10,7 @@ namespace ModelCompression.Generators.Tests.Runtime;
 /// The wrappers of a model with free dimensions (Runtime/FreeWidthModel.mcsig: batch 1, W grows; Runtime/BatchedWidthModel.mcsig:
 /// MaxBatchSize 3, MaxSizes W=8) against <see cref="ModelRunner"/>, and their allocations per run.
 /// </summary>
+[Collection(AllocationMeasurement.Name)]
 public sealed class VariableShapeRuntimeTests : IDisposable
 {
     private readonly TempDirectory _folder = new();
@@ -113,11 +114,11 @@ public sealed class VariableShapeRuntimeTests : IDisposable
         {
             free.SetInputSizes(width);
             free.Run(); // binds this width
-            Assert.Equal(0, AllocatedBytes(10, free.Run));
+            Assert.Equal(0, AllocationMeasurement.AllocatedBytes(10, free.Run));
         }
         batched.SetInputSizes(8);
         for (var batch = 1; batch <= BatchedWidthModel.MaxBatchSize; batch++) batched.Run(batch); // binds every batch size
-        Assert.Equal(0, AllocatedBytes(10, () => { batched.Run(3); batched.Run(1); batched.Run(2); }));
+        Assert.Equal(0, AllocationMeasurement.AllocatedBytes(10, () => { batched.Run(3); batched.Run(1); batched.Run(2); }));
     }
 
     [Fact]
@@ -135,13 +136,6 @@ public sealed class VariableShapeRuntimeTests : IDisposable
         }
         using var third = new FreeWidthModel(session); // still usable
         third.Run();
-    }
-
-    internal static long AllocatedBytes(int runs, Action run)
-    {
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < runs; i++) run();
-        return GC.GetAllocatedBytesForCurrentThread() - before;
     }
 
     private static Dictionary<string, NdArray> Feed(ReadOnlySpan<float> x, ReadOnlySpan<long> shape, float offset) => new()

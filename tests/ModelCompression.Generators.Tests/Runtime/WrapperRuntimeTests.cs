@@ -11,6 +11,7 @@ namespace ModelCompression.Generators.Tests.Runtime;
 /// Runs the wrappers the generator produced for this assembly from Runtime/*.mcsig (TinyCnn, MultiTypeModel)
 /// on the matching models, against <see cref="ModelRunner"/>'s copying path.
 /// </summary>
+[Collection(AllocationMeasurement.Name)]
 public class WrapperRuntimeTests
 {
     [Theory]
