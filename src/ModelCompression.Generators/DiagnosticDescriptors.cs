@@ -44,4 +44,9 @@ internal static class DiagnosticDescriptors
         "The model has no class-score output for the labels",
         "Labels file '{0}': {1}",
         Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+    public static readonly DiagnosticDescriptor InvalidMetadata = new(
+        DiagnosticCode.InvalidWrapperMetadata,
+        "The CompressedModel item's wrapper metadata (MaxBatchSize, MaxSizes) is not valid for the model",
+        "Signature sidecar '{0}': {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 }

@@ -51,7 +51,7 @@ internal static class PoolEmitter
         code.Line("private bool _disposed;");
         code.Line();
 
-        EmitConstructors(code, pool, wrapper);
+        EmitConstructors(code, model, pool, wrapper);
 
         code.Line("/// <summary>The largest number of wrappers the pool creates, and so of runs at the same time.</summary>");
         code.Line("public int Capacity => _wrappers.Length;");
@@ -136,11 +136,14 @@ internal static class PoolEmitter
         code.Close();
     }
 
-    private static void EmitConstructors(WrapperEmitter.CodeWriter code, string pool, string wrapper)
+    private static void EmitConstructors(WrapperEmitter.CodeWriter code, WrapperModel model, string pool, string wrapper)
     {
-        var defaultPath = $"global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, {wrapper}.ModelPath)";
+        var defaultModel = model.EmbeddedResourceName is null
+            ? $"global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, {wrapper}.ModelPath)"
+            : $"{wrapper}.ReadEmbeddedModel()";
+        var source = model.EmbeddedResourceName is null ? $"from <see cref=\"{wrapper}.ModelPath\"/> beside the application" : $"from the assembly's resource <see cref=\"{wrapper}.EmbeddedResourceName\"/>";
 
-        code.Line($"/// <summary>Loads the model from <see cref=\"{wrapper}.ModelPath\"/> beside the application, with default session options,");
+        code.Line($"/// <summary>Loads the model {source}, with default session options,");
         code.Line("/// for up to <see cref=\"global::System.Environment.ProcessorCount\"/> wrappers.</summary>");
         code.Line($"public {pool}()");
         code.Line("    : this(global::System.Environment.ProcessorCount)");
@@ -148,11 +151,11 @@ internal static class PoolEmitter
         code.Close();
         code.Line();
 
-        code.Line($"/// <summary>Loads the model from <see cref=\"{wrapper}.ModelPath\"/> beside the application.</summary>");
+        code.Line($"/// <summary>Loads the model {source}.</summary>");
         code.Line("/// <param name=\"capacity\">The largest number of wrappers, at least 1.</param>");
         code.Line("/// <param name=\"options\">The session options, which the caller keeps ownership of; null for default options.</param>");
         code.Line($"public {pool}(int capacity, {Ort}.SessionOptions? options = null)");
-        code.Line($"    : this({defaultPath}, capacity, options)");
+        code.Line("    : this(CheckCapacity(capacity), CreateSession(null, options, out var ownedOptions), ownsSession: true, ownedOptions)");
         code.Open();
         code.Close();
         code.Line();
@@ -162,7 +165,7 @@ internal static class PoolEmitter
         code.Line("/// <param name=\"capacity\">The largest number of wrappers, at least 1.</param>");
         code.Line("/// <param name=\"options\">The session options, which the caller keeps ownership of; null for default options.</param>");
         code.Line($"public {pool}(string modelPath, int capacity, {Ort}.SessionOptions? options = null)");
-        code.Line("    : this(CheckCapacity(capacity), CreateSession(modelPath, options, out var ownedOptions), ownsSession: true, ownedOptions)");
+        code.Line("    : this(CheckCapacity(capacity), CreateSession(modelPath ?? throw new global::System.ArgumentNullException(nameof(modelPath)), options, out var ownedOptions), ownsSession: true, ownedOptions)");
         code.Open();
         code.Close();
         code.Line();
@@ -198,13 +201,13 @@ internal static class PoolEmitter
         code.Close();
         code.Line();
 
-        code.Line($"private static {Ort}.InferenceSession CreateSession(string modelPath, {Ort}.SessionOptions? options, out {Ort}.SessionOptions? ownedOptions)");
+        code.Line("// modelPath null: the model the wrapper's default constructor loads.");
+        code.Line($"private static {Ort}.InferenceSession CreateSession(string? modelPath, {Ort}.SessionOptions? options, out {Ort}.SessionOptions? ownedOptions)");
         code.Open();
-        code.Line("global::System.ArgumentNullException.ThrowIfNull(modelPath);");
         code.Line($"ownedOptions = options is null ? new {Ort}.SessionOptions() : null;");
         code.Line("try");
         code.Open();
-        code.Line($"return new {Ort}.InferenceSession(modelPath, options ?? ownedOptions!);");
+        code.Line($"return modelPath is null ? new {Ort}.InferenceSession({defaultModel}, options ?? ownedOptions!) : new {Ort}.InferenceSession(modelPath, options ?? ownedOptions!);");
         code.Close();
         code.Line("catch");
         code.Open();

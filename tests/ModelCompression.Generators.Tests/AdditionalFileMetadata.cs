@@ -5,7 +5,8 @@ namespace ModelCompression.Generators.Tests;
 
 /// <summary>
 /// The compiler-visible metadata of additional files, as MSBuild passes them (<c>build_metadata.AdditionalFiles.{Name}</c>),
-/// held in memory: <c>new AdditionalFileMetadata().Set(path, "ModelCompressionLabelsFor", sidecarPath)</c>.
+/// held in memory: <c>new AdditionalFileMetadata().Set(path, "ModelCompressionLabelsFor", sidecarPath)</c>, plus the
+/// metadata a <see cref="GeneratorHarness.InMemoryText"/> carries (so a replaced file brings its own).
 /// </summary>
 internal sealed class AdditionalFileMetadata : AnalyzerConfigOptionsProvider
 {
@@ -22,8 +23,13 @@ internal sealed class AdditionalFileMetadata : AnalyzerConfigOptionsProvider
 
     public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => GlobalOptions;
 
-    public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) =>
-        _byPath.TryGetValue(textFile.Path, out var values) ? new Options(values) : GlobalOptions;
+    public override AnalyzerConfigOptions GetOptions(AdditionalText textFile)
+    {
+        var values = _byPath.TryGetValue(textFile.Path, out var set) ? new Dictionary<string, string>(set, StringComparer.Ordinal) : new(StringComparer.Ordinal);
+        if (textFile is GeneratorHarness.InMemoryText text)
+            foreach (var (name, value) in text.Metadata) values["build_metadata.AdditionalFiles." + name] = value;
+        return new Options(values);
+    }
 
     private sealed class Options(Dictionary<string, string> values) : AnalyzerConfigOptions
     {

@@ -5,7 +5,6 @@ using System.Reflection;
 using Generators::ModelCompression.Generators;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 
 namespace ModelCompression.Generators.Tests;
@@ -29,19 +28,22 @@ internal static class GeneratorHarness
 
     public static GeneratorDriver Driver(params AdditionalText[] texts) => Driver(null, texts);
 
-    public static GeneratorDriver Driver(AnalyzerConfigOptionsProvider? metadata, params AdditionalText[] texts) =>
+    public static GeneratorDriver Driver(AdditionalFileMetadata? metadata, params AdditionalText[] texts) =>
         CSharpGeneratorDriver.Create(
-            [new WrapperGenerator().AsSourceGenerator()], texts, ParseOptions, metadata,
+            [new WrapperGenerator().AsSourceGenerator()], texts, ParseOptions, metadata ?? new AdditionalFileMetadata(),
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
 
     /// <summary>Runs the generator once over the given files.</summary>
     public static GeneratorRunResult Run(params AdditionalText[] texts) => Run(null, texts);
 
     /// <summary>Runs the generator once over the given files and their metadata (e.g. <see cref="AdditionalFileMetadata"/>).</summary>
-    public static GeneratorRunResult Run(AnalyzerConfigOptionsProvider? metadata, params AdditionalText[] texts) =>
+    public static GeneratorRunResult Run(AdditionalFileMetadata? metadata, params AdditionalText[] texts) =>
         Driver(metadata, texts).RunGenerators(Compilation()).GetRunResult().Results.Single();
 
-    public static AdditionalText Sidecar(string path, string text) => new InMemoryText(path, text);
+    /// <param name="metadata">The item's compiler-visible metadata, e.g. ("ModelCompressionMaxBatchSize", "8").</param>
+    public static AdditionalText Sidecar(string path, string text, params (string Name, string Value)[] metadata) =>
+        new InMemoryText(path, text, metadata);
 
     /// <summary>The source of the one wrapper class generated (its main file, <c>{Class}.g.cs</c>).</summary>
     public static string SingleSource(GeneratorRunResult result) =>
@@ -78,11 +80,14 @@ internal static class GeneratorHarness
         return [.. framework.Concat([ort.Location]).Concat(ortDependencies).Distinct().Select(p => MetadataReference.CreateFromFile(p))];
     });
 
-    private sealed class InMemoryText(string path, string text) : AdditionalText
+    /// <summary>A file and its compiler-visible metadata (which <see cref="AdditionalFileMetadata"/> reports for it).</summary>
+    internal sealed class InMemoryText(string path, string text, (string Name, string Value)[] metadata) : AdditionalText
     {
         private readonly SourceText _text = SourceText.From(text);
 
         public override string Path => path;
+
+        public (string Name, string Value)[] Metadata => metadata;
 
         public override SourceText GetText(CancellationToken cancellationToken = default) => _text;
     }

@@ -46,7 +46,7 @@ namespace FashionClassifier
         /// <param name="capacity">The largest number of wrappers, at least 1.</param>
         /// <param name="options">The session options, which the caller keeps ownership of; null for default options.</param>
         public FashionCnnPool(int capacity, global::Microsoft.ML.OnnxRuntime.SessionOptions? options = null)
-            : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, global::FashionClassifier.FashionCnn.ModelPath), capacity, options)
+            : this(CheckCapacity(capacity), CreateSession(null, options, out var ownedOptions), ownsSession: true, ownedOptions)
         {
         }
 
@@ -55,7 +55,7 @@ namespace FashionClassifier
         /// <param name="capacity">The largest number of wrappers, at least 1.</param>
         /// <param name="options">The session options, which the caller keeps ownership of; null for default options.</param>
         public FashionCnnPool(string modelPath, int capacity, global::Microsoft.ML.OnnxRuntime.SessionOptions? options = null)
-            : this(CheckCapacity(capacity), CreateSession(modelPath, options, out var ownedOptions), ownsSession: true, ownedOptions)
+            : this(CheckCapacity(capacity), CreateSession(modelPath ?? throw new global::System.ArgumentNullException(nameof(modelPath)), options, out var ownedOptions), ownsSession: true, ownedOptions)
         {
         }
 
@@ -86,13 +86,13 @@ namespace FashionClassifier
             return capacity;
         }
 
-        private static global::Microsoft.ML.OnnxRuntime.InferenceSession CreateSession(string modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options, out global::Microsoft.ML.OnnxRuntime.SessionOptions? ownedOptions)
+        // modelPath null: the model the wrapper's default constructor loads.
+        private static global::Microsoft.ML.OnnxRuntime.InferenceSession CreateSession(string? modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options, out global::Microsoft.ML.OnnxRuntime.SessionOptions? ownedOptions)
         {
-            global::System.ArgumentNullException.ThrowIfNull(modelPath);
             ownedOptions = options is null ? new global::Microsoft.ML.OnnxRuntime.SessionOptions() : null;
             try
             {
-                return new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options ?? ownedOptions!);
+                return modelPath is null ? new global::Microsoft.ML.OnnxRuntime.InferenceSession(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, global::FashionClassifier.FashionCnn.ModelPath), options ?? ownedOptions!) : new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options ?? ownedOptions!);
             }
             catch
             {

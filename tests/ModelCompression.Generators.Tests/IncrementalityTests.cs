@@ -82,6 +82,19 @@ public class IncrementalityTests
         Assert.Contains("\"19\",", GeneratorHarness.Source(changed, ".ClassScores.g.cs"));
     }
 
+    [Fact]
+    public void Changing_the_item_metadata_regenerates()
+    {
+        var sidecar = SidecarCases.Text(SidecarCases.FashionCnnBatched);
+        var driver = Initialised(sidecar, Unrelated)
+            .ReplaceAdditionalText(sidecar, SidecarCases.Text(SidecarCases.FashionCnnBatched, ("ModelCompressionMaxBatchSize", "8")));
+
+        var result = driver.RunGenerators(GeneratorHarness.Compilation(), TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        Assert.Equal([IncrementalStepRunReason.Modified], Reasons(result, WrapperGenerator.Steps.Parse));
+        Assert.Contains("public const int MaxBatchSize = 8;", GeneratorHarness.SingleSource(result));
+    }
+
     private static GeneratorDriver Initialised(params AdditionalText[] texts) =>
         GeneratorHarness.Driver(texts).RunGenerators(GeneratorHarness.Compilation());
 

@@ -44,12 +44,12 @@ public class LabelsTests
     }
 
     [Fact]
-    public void A_label_count_no_output_has_is_MC7011_and_the_wrapper_still_generates_without_labels()
+    public void A_label_count_no_output_has_is_MC7012_and_the_wrapper_still_generates_without_labels()
     {
         var result = Run(SidecarCases.FashionCnn, ["T-shirt/top", "Trouser", "Pullover"]);
 
         var diagnostic = Assert.Single(result.Diagnostics);
-        Assert.Equal("MC7011", diagnostic.Id);
+        Assert.Equal("MC7012", diagnostic.Id);
         Assert.Equal(DiagnosticSeverity.Error, diagnostic.Descriptor.DefaultSeverity);
         Assert.Equal(LabelsPath, diagnostic.Location.GetLineSpan().Path);
         var message = diagnostic.GetMessage();
@@ -60,14 +60,14 @@ public class LabelsTests
     }
 
     [Fact]
-    public void Labels_for_a_model_without_class_scores_is_the_warning_MC7012()
+    public void Labels_for_a_model_without_class_scores_is_the_warning_MC7013()
     {
         var content = new SidecarContent("FashionCnn", "FashionClassifier", "m.onnx", [new("x", "float", [1, 4])], [new("y", "float", [1, 4, 4])]);
 
         var result = Run(content, ["a", "b"]);
 
         var diagnostic = Assert.Single(result.Diagnostics);
-        Assert.Equal("MC7012", diagnostic.Id);
+        Assert.Equal("MC7013", diagnostic.Id);
         Assert.Equal(DiagnosticSeverity.Warning, diagnostic.Descriptor.DefaultSeverity); // the harness makes warnings errors
         Assert.Contains("has no class-score output (shape [N, C] of float, double or float16, C ≥ 2)", diagnostic.GetMessage());
         Assert.Contains("Remove the Labels metadata", diagnostic.GetMessage());

@@ -18,7 +18,7 @@ public class WrapperDiagnosticsTests
         Assert.Equal("ModelCompression", diagnostic.Descriptor.Category);
         var message = diagnostic.GetMessage();
         Assert.Contains(Path, message);
-        Assert.Contains("line 1: expected 'modelcompression-signature<TAB>1'", message);
+        Assert.Contains("line 1: expected 'modelcompression-signature<TAB>2'", message);
         Assert.Equal(Path, diagnostic.Location.GetLineSpan().Path);
         Assert.Empty(result.GeneratedSources);
     }
@@ -26,7 +26,7 @@ public class WrapperDiagnosticsTests
     [Theory]
     [InlineData(true, "input 'text' is a string tensor")]
     [InlineData(false, "output 'label' is a string tensor")]
-    public void String_tensor_is_MC7010_saying_what_to_do_instead(bool stringInput, string expected)
+    public void String_tensor_is_MC7011_saying_what_to_do_instead(bool stringInput, string expected)
     {
         var content = stringInput
             ? new SidecarContent("Tokenizer", "App", "tokenizer.onnx", [new("text", "string", [1])], [new("ids", "int64", [1, 16])])
@@ -35,7 +35,7 @@ public class WrapperDiagnosticsTests
         var result = GeneratorHarness.Run(GeneratorHarness.Sidecar(Path, SignatureSidecar.Write(content)));
 
         var diagnostic = Assert.Single(result.Diagnostics);
-        Assert.Equal("MC7010", diagnostic.Id);
+        Assert.Equal("MC7011", diagnostic.Id);
         Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
         var message = diagnostic.GetMessage();
         Assert.Contains(Path, message);
@@ -125,6 +125,61 @@ public class WrapperDiagnosticsTests
 
         Assert.Equal("MC7001", Assert.Single(result.Diagnostics).Id);
         Assert.Equal("App.Good.g.cs", Assert.Single(GeneratorHarness.WrapperHintNames(result)));
+    }
+
+    [Theory]
+    [InlineData("abc", "the MaxBatchSize metadata 'abc' is not a whole number of at least 1")]
+    [InlineData("0", "the MaxBatchSize metadata '0' is not a whole number of at least 1")]
+    [InlineData("-3", "the MaxBatchSize metadata '-3'")]
+    [InlineData("1000000000", "more elements than a .NET array holds")]
+    public void Invalid_MaxBatchSize_is_MC7010_naming_the_sidecar_the_metadata_and_the_fix(string value, string expected)
+    {
+        var message = SingleMetadataError(SidecarCases.FashionCnnBatched, ("ModelCompressionMaxBatchSize", value));
+
+        Assert.Contains(expected, message);
+        Assert.Contains("CompressedModel item", message);
+    }
+
+    [Fact]
+    public void MaxBatchSize_on_a_model_without_a_free_batch_axis_is_MC7010()
+    {
+        var message = SingleMetadataError(SidecarCases.FashionCnn, ("ModelCompressionMaxBatchSize", "8"));
+
+        Assert.Contains("no input of the model has a free batch axis (a free dimension 0): 'input' [1, 1, 28, 28]. Remove MaxBatchSize", message);
+    }
+
+    [Theory]
+    [InlineData("Z=100", "the MaxSizes entry 'Z=100' names no free dimension of the model's inputs ('x' [N, 3, 48, W]); the named free dimensions are W, e.g. MaxSizes=\"W=1024\"")]
+    [InlineData("W", "the MaxSizes entry 'W' is not 'name=size'")]
+    [InlineData("W=0", "the MaxSizes entry 'W=0' is not 'name=size' with a whole size of at least 1")]
+    [InlineData("W=wide", "the MaxSizes entry 'W=wide'")]
+    [InlineData("W=960;W=640", "sets 'W' twice")]
+    [InlineData("N=8", "names the batch axis 'N'; set MaxBatchSize instead")]
+    public void Invalid_MaxSizes_is_MC7010_naming_the_free_dimensions(string value, string expected)
+    {
+        Assert.Contains(expected, SingleMetadataError(SidecarCases.TextRecognizer, ("ModelCompressionMaxSizes", value)));
+    }
+
+    [Fact]
+    public void Empty_metadata_means_not_set()
+    {
+        var result = GeneratorHarness.Run(SidecarCases.Text(SidecarCases.TextRecognizer,
+            ("ModelCompressionMaxBatchSize", ""), ("ModelCompressionMaxSizes", " "), ("ModelCompressionEmbeddedResource", "")));
+
+        Assert.DoesNotContain("MaxBatchSize", GeneratorHarness.SingleSource(result));
+    }
+
+    // The one diagnostic of invalid wrapper metadata: an MC7010 error naming the sidecar, and no wrapper.
+    private static string SingleMetadataError(SidecarContent content, params (string Name, string Value)[] metadata)
+    {
+        var result = GeneratorHarness.Run(SidecarCases.Text(content, metadata));
+
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("MC7010", diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Contains(SidecarCases.PathOf(content), diagnostic.GetMessage());
+        Assert.Empty(result.GeneratedSources);
+        return diagnostic.GetMessage();
     }
 
     private static string Sidecar(string className, string ns) =>

@@ -10,8 +10,9 @@ namespace My.App
     /// </summary>
     /// <remarks>
     /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
-    /// An instance runs one inference at a time: it is not thread-safe.
-    /// For many threads, rent instances that share one session from <see cref="DetectorPool"/>.
+    /// An instance is not thread-safe: it runs one inference at a time over its own buffers. For several threads, give each
+    /// thread its own instance; instances can share one loaded model through the constructor taking an InferenceSession,
+    /// or be rented from <see cref="DetectorPool"/>.
     /// </remarks>
     public sealed partial class Detector : global::System.IDisposable
     {
@@ -76,8 +77,8 @@ namespace My.App
         private static readonly long[] s_input0Shape = new long[] { 1 };
 
         private readonly global::Microsoft.ML.OnnxRuntime.SessionOptions? _ownedOptions;
+        private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession? _ownedSession;
         private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession _session;
-        private readonly bool _ownsSession;
         private readonly global::Microsoft.ML.OnnxRuntime.RunOptions _runOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.OrtIoBinding _binding;
         private readonly float[] _softmax11Tmp0Buffer;
@@ -112,14 +113,14 @@ namespace My.App
 
         /// <summary>Loads the model from <see cref="ModelPath"/> beside the application, with default session options.</summary>
         public Detector()
-            : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), null)
+            : this(null, null, null)
         {
         }
 
         /// <summary>Loads the model from <see cref="ModelPath"/> beside the application.</summary>
         /// <param name="options">The session options; the caller keeps ownership and disposes them.</param>
         public Detector(global::Microsoft.ML.OnnxRuntime.SessionOptions options)
-            : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options)
+            : this(null, null, options)
         {
         }
 
@@ -127,91 +128,33 @@ namespace My.App
         /// <param name="modelPath">The ONNX model file.</param>
         /// <param name="options">The session options, which the caller keeps ownership of; null for default options.</param>
         public Detector(string modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options = null)
+            : this(null, modelPath ?? throw new global::System.ArgumentNullException(nameof(modelPath)), options)
         {
-            global::System.ArgumentNullException.ThrowIfNull(modelPath);
-            try
-            {
-                if (options is null)
-                {
-                    _ownedOptions = new global::Microsoft.ML.OnnxRuntime.SessionOptions();
-                    options = _ownedOptions;
-                }
-                _session = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options);
-                _ownsSession = true;
-                _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
-                _binding = _session.CreateIoBinding();
-
-                _softmax11Tmp0Buffer = global::System.GC.AllocateArray<float>(Softmax11Tmp0Length, pinned: true);
-                _softmax11Tmp0Value = CreatePinnedTensor(_softmax11Tmp0Buffer, s_softmax11Tmp0Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("softmax_11.tmp_0", _softmax11Tmp0Value);
-
-                _input123Buffer = global::System.GC.AllocateArray<float>(Input123Length, pinned: true);
-                _input123Value = CreatePinnedTensor(_input123Buffer, s_input123Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("123", _input123Value);
-
-                _xBuffer = global::System.GC.AllocateArray<float>(XLength, pinned: true);
-                _xValue = CreatePinnedTensor(_xBuffer, s_xShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("x", _xValue);
-
-                _x2Buffer = global::System.GC.AllocateArray<float>(X2Length, pinned: true);
-                _x2Value = CreatePinnedTensor(_x2Buffer, s_x2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("X", _x2Value);
-
-                _xShape2Buffer = global::System.GC.AllocateArray<long>(XShape2Length, pinned: true);
-                _xShape2Value = CreatePinnedTensor(_xShape2Buffer, s_xShape2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64);
-                _binding.BindInput("x_shape", _xShape2Value);
-
-                _run2Buffer = global::System.GC.AllocateArray<float>(Run2Length, pinned: true);
-                _run2Value = CreatePinnedTensor(_run2Buffer, s_run2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("Run", _run2Value);
-
-                _detector2Buffer = global::System.GC.AllocateArray<float>(Detector2Length, pinned: true);
-                _detector2Value = CreatePinnedTensor(_detector2Buffer, s_detector2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("detector", _detector2Value);
-
-                _toString2Buffer = global::System.GC.AllocateArray<float>(ToString2Length, pinned: true);
-                _toString2Value = CreatePinnedTensor(_toString2Buffer, s_toString2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("ToString", _toString2Value);
-
-                _aBCDBuffer = global::System.GC.AllocateArray<float>(ABCDLength, pinned: true);
-                _aBCDValue = CreatePinnedTensor(_aBCDBuffer, s_aBCDShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("a<b>&\"c\\d", _aBCDValue);
-
-                _lineBreakBuffer = global::System.GC.AllocateArray<float>(LineBreakLength, pinned: true);
-                _lineBreakValue = CreatePinnedTensor(_lineBreakBuffer, s_lineBreakShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("line\nbreak", _lineBreakValue);
-
-                _outputBuffer = global::System.GC.AllocateArray<float>(OutputLength, pinned: true);
-                _outputValue = CreatePinnedTensor(_outputBuffer, s_outputShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindOutput("output", _outputValue);
-
-                _output2Buffer = global::System.GC.AllocateArray<float>(Output2Length, pinned: true);
-                _output2Value = CreatePinnedTensor(_output2Buffer, s_output2Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindOutput(":", _output2Value);
-
-                _output0Buffer = global::System.GC.AllocateArray<float>(Output0Length, pinned: true);
-                _output0Value = CreatePinnedTensor(_output0Buffer, s_output0Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindOutput("0", _output0Value);
-
-                _input0Buffer = global::System.GC.AllocateArray<float>(Input0Length, pinned: true);
-                _input0Value = CreatePinnedTensor(_input0Buffer, s_input0Shape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindOutput("input:0", _input0Value);
-            }
-            catch
-            {
-                Dispose();
-                throw;
-            }
         }
 
-        /// <summary>Runs on a session the caller created: several wrappers may share one session, each used by one thread at a time.</summary>
-        /// <param name="session">The session, which the caller keeps ownership of and disposes after every wrapper that uses it.</param>
+        /// <summary>Runs the model of <paramref name="session"/>, which several instances (on several threads) may share.</summary>
+        /// <param name="session">A session of this model; the caller keeps ownership and disposes it after every instance that uses it.</param>
         public Detector(global::Microsoft.ML.OnnxRuntime.InferenceSession session)
+            : this(session ?? throw new global::System.ArgumentNullException(nameof(session)), null, null)
         {
-            global::System.ArgumentNullException.ThrowIfNull(session);
-            _session = session;
+        }
+
+        // Every constructor comes here: a shared session is used as it is, otherwise the wrapper opens (and owns) one.
+        private Detector(global::Microsoft.ML.OnnxRuntime.InferenceSession? session, string? modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options)
+        {
             try
             {
+                if (session is null)
+                {
+                    if (options is null)
+                    {
+                        _ownedOptions = new global::Microsoft.ML.OnnxRuntime.SessionOptions();
+                        options = _ownedOptions;
+                    }
+                    _ownedSession = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath ?? global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options);
+                    session = _ownedSession;
+                }
+                _session = session;
                 _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
                 _binding = _session.CreateIoBinding();
 
@@ -370,7 +313,7 @@ namespace My.App
             _session.RunWithBinding(_runOptions, _binding);
         }
 
-        /// <summary>Releases the ONNX Runtime session and tensors (and the session options, if the wrapper created them).</summary>
+        /// <summary>Releases the tensors and bindings (and the session and session options, if the wrapper created them).</summary>
         public void Dispose()
         {
             if (_disposed) return;
@@ -392,7 +335,7 @@ namespace My.App
             _output0Value?.Dispose();
             _input0Value?.Dispose();
             _runOptions?.Dispose();
-            if (_ownsSession) _session?.Dispose();
+            _ownedSession?.Dispose();
             _ownedOptions?.Dispose();
         }
 

@@ -8,8 +8,9 @@
 /// </summary>
 /// <remarks>
 /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
-/// An instance runs one inference at a time: it is not thread-safe.
-/// For many threads, rent instances that share one session from <see cref="TinyModelPool"/>.
+/// An instance is not thread-safe: it runs one inference at a time over its own buffers. For several threads, give each
+/// thread its own instance; instances can share one loaded model through the constructor taking an InferenceSession,
+/// or be rented from <see cref="TinyModelPool"/>.
 /// </remarks>
 public sealed partial class TinyModel : global::System.IDisposable
 {
@@ -30,8 +31,8 @@ public sealed partial class TinyModel : global::System.IDisposable
     private static readonly long[] s_zShape = global::System.Array.Empty<long>();
 
     private readonly global::Microsoft.ML.OnnxRuntime.SessionOptions? _ownedOptions;
+    private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession? _ownedSession;
     private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession _session;
-    private readonly bool _ownsSession;
     private readonly global::Microsoft.ML.OnnxRuntime.RunOptions _runOptions;
     private readonly global::Microsoft.ML.OnnxRuntime.OrtIoBinding _binding;
     private readonly double[] _xBuffer;
@@ -44,14 +45,14 @@ public sealed partial class TinyModel : global::System.IDisposable
 
     /// <summary>Loads the model from <see cref="ModelPath"/> beside the application, with default session options.</summary>
     public TinyModel()
-        : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), null)
+        : this(null, null, null)
     {
     }
 
     /// <summary>Loads the model from <see cref="ModelPath"/> beside the application.</summary>
     /// <param name="options">The session options; the caller keeps ownership and disposes them.</param>
     public TinyModel(global::Microsoft.ML.OnnxRuntime.SessionOptions options)
-        : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options)
+        : this(null, null, options)
     {
     }
 
@@ -59,47 +60,33 @@ public sealed partial class TinyModel : global::System.IDisposable
     /// <param name="modelPath">The ONNX model file.</param>
     /// <param name="options">The session options, which the caller keeps ownership of; null for default options.</param>
     public TinyModel(string modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options = null)
+        : this(null, modelPath ?? throw new global::System.ArgumentNullException(nameof(modelPath)), options)
     {
-        global::System.ArgumentNullException.ThrowIfNull(modelPath);
-        try
-        {
-            if (options is null)
-            {
-                _ownedOptions = new global::Microsoft.ML.OnnxRuntime.SessionOptions();
-                options = _ownedOptions;
-            }
-            _session = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options);
-            _ownsSession = true;
-            _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
-            _binding = _session.CreateIoBinding();
-
-            _xBuffer = global::System.GC.AllocateArray<double>(XLength, pinned: true);
-            _xValue = CreatePinnedTensor(_xBuffer, s_xShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Double);
-            _binding.BindInput("x", _xValue);
-
-            _yBuffer = global::System.GC.AllocateArray<short>(YLength, pinned: true);
-            _yValue = CreatePinnedTensor(_yBuffer, s_yShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int16);
-            _binding.BindOutput("y", _yValue);
-
-            _zBuffer = global::System.GC.AllocateArray<ulong>(ZLength, pinned: true);
-            _zValue = CreatePinnedTensor(_zBuffer, s_zShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt64);
-            _binding.BindOutput("z", _zValue);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
     }
 
-    /// <summary>Runs on a session the caller created: several wrappers may share one session, each used by one thread at a time.</summary>
-    /// <param name="session">The session, which the caller keeps ownership of and disposes after every wrapper that uses it.</param>
+    /// <summary>Runs the model of <paramref name="session"/>, which several instances (on several threads) may share.</summary>
+    /// <param name="session">A session of this model; the caller keeps ownership and disposes it after every instance that uses it.</param>
     public TinyModel(global::Microsoft.ML.OnnxRuntime.InferenceSession session)
+        : this(session ?? throw new global::System.ArgumentNullException(nameof(session)), null, null)
     {
-        global::System.ArgumentNullException.ThrowIfNull(session);
-        _session = session;
+    }
+
+    // Every constructor comes here: a shared session is used as it is, otherwise the wrapper opens (and owns) one.
+    private TinyModel(global::Microsoft.ML.OnnxRuntime.InferenceSession? session, string? modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options)
+    {
         try
         {
+            if (session is null)
+            {
+                if (options is null)
+                {
+                    _ownedOptions = new global::Microsoft.ML.OnnxRuntime.SessionOptions();
+                    options = _ownedOptions;
+                }
+                _ownedSession = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath ?? global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options);
+                session = _ownedSession;
+            }
+            _session = session;
             _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
             _binding = _session.CreateIoBinding();
 
@@ -148,7 +135,7 @@ public sealed partial class TinyModel : global::System.IDisposable
         _session.RunWithBinding(_runOptions, _binding);
     }
 
-    /// <summary>Releases the ONNX Runtime session and tensors (and the session options, if the wrapper created them).</summary>
+    /// <summary>Releases the tensors and bindings (and the session and session options, if the wrapper created them).</summary>
     public void Dispose()
     {
         if (_disposed) return;
@@ -159,7 +146,7 @@ public sealed partial class TinyModel : global::System.IDisposable
         _yValue?.Dispose();
         _zValue?.Dispose();
         _runOptions?.Dispose();
-        if (_ownsSession) _session?.Dispose();
+        _ownedSession?.Dispose();
         _ownedOptions?.Dispose();
     }
 

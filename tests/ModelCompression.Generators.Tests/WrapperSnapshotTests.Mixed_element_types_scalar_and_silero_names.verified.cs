@@ -10,8 +10,9 @@ namespace Audio.Detection
     /// </summary>
     /// <remarks>
     /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
-    /// An instance runs one inference at a time: it is not thread-safe.
-    /// For many threads, rent instances that share one session from <see cref="SileroVadPool"/>.
+    /// An instance is not thread-safe: it runs one inference at a time over its own buffers. For several threads, give each
+    /// thread its own instance; instances can share one loaded model through the constructor taking an InferenceSession,
+    /// or be rented from <see cref="SileroVadPool"/>.
     /// </remarks>
     public sealed partial class SileroVad : global::System.IDisposable
     {
@@ -52,8 +53,8 @@ namespace Audio.Detection
         private static readonly long[] s_levelShape = new long[] { 1 };
 
         private readonly global::Microsoft.ML.OnnxRuntime.SessionOptions? _ownedOptions;
+        private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession? _ownedSession;
         private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession _session;
-        private readonly bool _ownsSession;
         private readonly global::Microsoft.ML.OnnxRuntime.RunOptions _runOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.OrtIoBinding _binding;
         private readonly global::System.Half[] _inputBuffer;
@@ -76,14 +77,14 @@ namespace Audio.Detection
 
         /// <summary>Loads the model from <see cref="ModelPath"/> beside the application, with default session options.</summary>
         public SileroVad()
-            : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), null)
+            : this(null, null, null)
         {
         }
 
         /// <summary>Loads the model from <see cref="ModelPath"/> beside the application.</summary>
         /// <param name="options">The session options; the caller keeps ownership and disposes them.</param>
         public SileroVad(global::Microsoft.ML.OnnxRuntime.SessionOptions options)
-            : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options)
+            : this(null, null, options)
         {
         }
 
@@ -91,67 +92,33 @@ namespace Audio.Detection
         /// <param name="modelPath">The ONNX model file.</param>
         /// <param name="options">The session options, which the caller keeps ownership of; null for default options.</param>
         public SileroVad(string modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options = null)
+            : this(null, modelPath ?? throw new global::System.ArgumentNullException(nameof(modelPath)), options)
         {
-            global::System.ArgumentNullException.ThrowIfNull(modelPath);
-            try
-            {
-                if (options is null)
-                {
-                    _ownedOptions = new global::Microsoft.ML.OnnxRuntime.SessionOptions();
-                    options = _ownedOptions;
-                }
-                _session = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options);
-                _ownsSession = true;
-                _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
-                _binding = _session.CreateIoBinding();
-
-                _inputBuffer = global::System.GC.AllocateArray<global::System.Half>(InputLength, pinned: true);
-                _inputValue = CreatePinnedTensor(_inputBuffer, s_inputShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float16);
-                _binding.BindInput("input", _inputValue);
-
-                _stateBuffer = global::System.GC.AllocateArray<float>(StateLength, pinned: true);
-                _stateValue = CreatePinnedTensor(_stateBuffer, s_stateShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindInput("state", _stateValue);
-
-                _srBuffer = global::System.GC.AllocateArray<long>(SrLength, pinned: true);
-                _srValue = CreatePinnedTensor(_srBuffer, s_srShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64);
-                _binding.BindInput("sr", _srValue);
-
-                _frameBuffer = global::System.GC.AllocateArray<int>(FrameLength, pinned: true);
-                _frameValue = CreatePinnedTensor(_frameBuffer, s_frameShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32);
-                _binding.BindInput("frame", _frameValue);
-
-                _outputBuffer = global::System.GC.AllocateArray<float>(OutputLength, pinned: true);
-                _outputValue = CreatePinnedTensor(_outputBuffer, s_outputShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindOutput("output", _outputValue);
-
-                _stateNBuffer = global::System.GC.AllocateArray<float>(StateNLength, pinned: true);
-                _stateNValue = CreatePinnedTensor(_stateNBuffer, s_stateNShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float);
-                _binding.BindOutput("stateN", _stateNValue);
-
-                _speechBuffer = global::System.GC.AllocateArray<bool>(SpeechLength, pinned: true);
-                _speechValue = CreatePinnedTensor(_speechBuffer, s_speechShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Bool);
-                _binding.BindOutput("speech", _speechValue);
-
-                _levelBuffer = global::System.GC.AllocateArray<byte>(LevelLength, pinned: true);
-                _levelValue = CreatePinnedTensor(_levelBuffer, s_levelShape, global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt8);
-                _binding.BindOutput("level", _levelValue);
-            }
-            catch
-            {
-                Dispose();
-                throw;
-            }
         }
 
-        /// <summary>Runs on a session the caller created: several wrappers may share one session, each used by one thread at a time.</summary>
-        /// <param name="session">The session, which the caller keeps ownership of and disposes after every wrapper that uses it.</param>
+        /// <summary>Runs the model of <paramref name="session"/>, which several instances (on several threads) may share.</summary>
+        /// <param name="session">A session of this model; the caller keeps ownership and disposes it after every instance that uses it.</param>
         public SileroVad(global::Microsoft.ML.OnnxRuntime.InferenceSession session)
+            : this(session ?? throw new global::System.ArgumentNullException(nameof(session)), null, null)
         {
-            global::System.ArgumentNullException.ThrowIfNull(session);
-            _session = session;
+        }
+
+        // Every constructor comes here: a shared session is used as it is, otherwise the wrapper opens (and owns) one.
+        private SileroVad(global::Microsoft.ML.OnnxRuntime.InferenceSession? session, string? modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options)
+        {
             try
             {
+                if (session is null)
+                {
+                    if (options is null)
+                    {
+                        _ownedOptions = new global::Microsoft.ML.OnnxRuntime.SessionOptions();
+                        options = _ownedOptions;
+                    }
+                    _ownedSession = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath ?? global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options);
+                    session = _ownedSession;
+                }
+                _session = session;
                 _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
                 _binding = _session.CreateIoBinding();
 
@@ -250,7 +217,7 @@ namespace Audio.Detection
             _session.RunWithBinding(_runOptions, _binding);
         }
 
-        /// <summary>Releases the ONNX Runtime session and tensors (and the session options, if the wrapper created them).</summary>
+        /// <summary>Releases the tensors and bindings (and the session and session options, if the wrapper created them).</summary>
         public void Dispose()
         {
             if (_disposed) return;
@@ -266,7 +233,7 @@ namespace Audio.Detection
             _speechValue?.Dispose();
             _levelValue?.Dispose();
             _runOptions?.Dispose();
-            if (_ownsSession) _session?.Dispose();
+            _ownedSession?.Dispose();
             _ownedOptions?.Dispose();
         }
 

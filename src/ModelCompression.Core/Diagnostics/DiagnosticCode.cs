@@ -73,18 +73,21 @@ public static class DiagnosticCode
     public const string OutputWriteFailed = "MC6001";
 
     /// <summary>The generator cannot read a signature sidecar, or the sidecar declares a tensor the wrapper cannot bind
-    /// (an element type without a blittable .NET counterpart, such as bfloat16, or more elements than an array holds; strings are MC7010).</summary>
+    /// (an element type without a blittable .NET counterpart, such as bfloat16, or more elements than an array holds; strings are MC7011).</summary>
     public const string SignatureInvalid = "MC7001";
     /// <summary>The ClassName or Namespace is not a valid C# identifier (or a keyword, or an all-lowercase class name).</summary>
     public const string InvalidTypeName = "MC7002";
     /// <summary>Two signature sidecars of one project generate the same class (same Namespace and ClassName).</summary>
     public const string DuplicateWrapperClass = "MC7003";
+    /// <summary>The wrapper metadata of a CompressedModel item is invalid: MaxBatchSize is not a whole number of at least 1
+    /// or the model has no free batch axis, or a MaxSizes entry is malformed or names no free dimension of the inputs.</summary>
+    public const string InvalidWrapperMetadata = "MC7010";
     /// <summary>A model input or output is a string tensor: strings have no fixed size, so the wrapper cannot bind them to a pinned buffer.</summary>
-    public const string StringTensorUnsupported = "MC7010";
+    public const string StringTensorUnsupported = "MC7011";
     /// <summary>The Labels file holds a number of lines that no class-score output's class count matches.</summary>
-    public const string LabelsCountMismatch = "MC7011";
+    public const string LabelsCountMismatch = "MC7012";
     /// <summary>Labels are given for a model without a class-score output (shape [N, C] of float, double or float16), so they are not used.</summary>
-    public const string LabelsWithoutClassScores = "MC7012";
+    public const string LabelsWithoutClassScores = "MC7013";
 
     /// <summary>An unexpected internal failure (a bug: please report it with the log).</summary>
     public const string InternalError = "MC9001";

@@ -115,6 +115,8 @@ public class CompressorTests
         var sidecar = SignatureSidecar.Read(File.ReadAllText(request.SignaturePath!));
         Assert.Equal([1L, Hidden], sidecar.Inputs.Single().Shape);
         Assert.Equal([1L, Classes], sidecar.Outputs.Single().Shape);
+        Assert.Equal(["N", $"{Hidden}"], sidecar.Inputs.Single().DeclaredShape); // the batch axis stays free for the wrapper
+        Assert.Equal(["N", $"{Classes}"], sidecar.Outputs.Single().DeclaredShape);
         Assert.True(File.Exists(dir.Combine("report", "model.report.md")));
     }
 

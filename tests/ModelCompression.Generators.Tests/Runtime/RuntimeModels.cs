@@ -84,6 +84,28 @@ internal static class RuntimeModels
         .Output("double_scores", DataType.Double, 3, 4)
         .Build();
 
+    /// <summary>
+    /// Free dimensions: x [N, 2, W] and offset [1] → mean [N, ?] (ReduceMean over axis 1: its shape follows W, but the
+    /// graph does not say so) and shifted [N, 2, W] = 2x + offset.
+    /// </summary>
+    public static ModelProto FreeWidth() => new OnnxBuilder()
+        .Input("x", DataType.Float, "N", 2, "W")
+        .Input("offset", DataType.Float, 1)
+        .Initializer("two", [2f])
+        .Node("ReduceMean", ["x"], ["mean"], ("axes", new long[] { 1 }), ("keepdims", 0))
+        .Node("Mul", ["x", "two"], ["doubled"])
+        .Node("Add", ["doubled", "offset"], ["shifted"])
+        .Output("mean", DataType.Float, "N", null)
+        .Output("shifted", DataType.Float, "N", 2, "W")
+        .Build();
+
+    /// <summary>The batch-1 sample that fixes <see cref="FreeWidth"/>'s sidecar shapes: W = 5.</summary>
+    public static Dictionary<string, NdArray> FreeWidthSample() => new()
+    {
+        ["x"] = NdArray.Create<float>([1, 2, 5], new float[10]),
+        ["offset"] = NdArray.Create<float>([1], new float[1]),
+    };
+
     private static float[] RandomFloats(Random random, int count) =>
         Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
 }

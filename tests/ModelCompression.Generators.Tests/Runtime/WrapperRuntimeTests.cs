@@ -11,6 +11,7 @@ namespace ModelCompression.Generators.Tests.Runtime;
 /// Runs the wrappers the generator produced for this assembly from Runtime/*.mcsig (TinyCnn, MultiTypeModel)
 /// on the matching models, against <see cref="ModelRunner"/>'s copying path.
 /// </summary>
+[Collection(AllocationMeasurement.Name)]
 public class WrapperRuntimeTests
 {
     [Theory]
@@ -162,6 +163,23 @@ public class WrapperRuntimeTests
     }
 
     [Fact]
+    public void Embedded_wrapper_loads_the_model_from_its_manifest_resource_and_computes_what_the_file_gives()
+    {
+        var committed = RepositoryPaths.Combine("tests", "ModelCompression.Generators.Tests", "Runtime", "tiny-cnn.onnx");
+        Assert.Equal(RuntimeModels.TinyCnn(), OnnxModelFile.Load(committed)); // the embedded bytes are TinyCnn
+        using var embedded = new EmbeddedTinyCnn();
+        using var fromFile = new TinyCnn(committed);
+        embedded.Input.Fill(0.25f);
+        fromFile.Input.Fill(0.25f);
+
+        embedded.Run();
+        fromFile.Run();
+
+        Assert.Equal("ModelCompression.ModelCompression.Generators.Tests.Runtime.EmbeddedTinyCnn.onnx", EmbeddedTinyCnn.EmbeddedResourceName);
+        Assert.Equal(fromFile.Logits.ToArray(), embedded.Logits.ToArray());
+    }
+
+    [Fact]
     public void Run_after_Dispose_throws_and_Dispose_is_idempotent()
     {
         using var folder = new TempDirectory();
@@ -201,6 +219,7 @@ public class WrapperRuntimeTests
         Assert.Equal(expected.AsSpan<T>().ToArray(), actual.ToArray());
     }
 
-    private static string[] Describe(IEnumerable<SidecarTensor> tensors) =>
-        tensors.Select(t => $"{t.Name} {t.ElementType} [{string.Join(",", t.Shape)}]").ToArray();
+    /// <summary>Each tensor as one line: name, element type, shape and declared shape, to compare sidecars.</summary>
+    internal static string[] Describe(IEnumerable<SidecarTensor> tensors) =>
+        tensors.Select(t => $"{t.Name} {t.ElementType} [{string.Join(",", t.Shape)}] [{string.Join(",", t.DeclaredShape)}]").ToArray();
 }
