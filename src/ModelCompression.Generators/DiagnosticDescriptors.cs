@@ -25,4 +25,10 @@ internal static class DiagnosticDescriptors
         "Two signature sidecars generate the same wrapper class",
         "Signature sidecar '{0}': {1}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InvalidMetadata = new(
+        DiagnosticCode.InvalidWrapperMetadata,
+        "The CompressedModel item's wrapper metadata (MaxBatchSize, MaxSizes) is not valid for the model",
+        "Signature sidecar '{0}': {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 }

@@ -23,6 +23,9 @@ internal static class MemberNames
     public static readonly IReadOnlyCollection<string> Reserved =
     [
         "ModelPath", "Run", "Dispose", "CreatePinnedTensor",
+        // Members of wrappers with an embedded model or variable shapes.
+        "EmbeddedResourceName", "ReadEmbeddedModel", "MaxBatchSize", "SetInputSizes", "RunBatch", "BindAndRun", "BindOutput",
+        "ResizeInputs", "ReleaseBindings", "ElementCount", "Binding",
         "Equals", "GetHashCode", "GetType", "ToString", "MemberwiseClone", "ReferenceEquals", "Finalize",
     ];
 
@@ -51,6 +54,12 @@ internal static class MemberNames
 
     /// <summary>The OrtValue created over the pinned array.</summary>
     public static string ValueField(string propertyName) => "_" + LowerFirstAscii(propertyName) + "Value";
+
+    /// <summary>The current shape of an input whose shape changes at run time.</summary>
+    public static string CurrentShapeField(string propertyName) => "_" + LowerFirstAscii(propertyName) + "Shape";
+
+    /// <summary>The current length of an input whose shape changes at run time.</summary>
+    public static string LengthField(string propertyName) => "_" + LowerFirstAscii(propertyName) + "Length";
 
     /// <summary>The static shape array (also passed to ONNX Runtime, which copies it).</summary>
     public static string ShapeField(string propertyName) => "s_" + LowerFirstAscii(propertyName) + "Shape";

@@ -10,7 +10,7 @@ namespace ModelCompression.Generators;
 /// was made by the parser. Type names are fully qualified with <c>global::</c> so that no using or alias in the
 /// user's project can change what they mean.
 /// </summary>
-internal static class WrapperEmitter
+internal static partial class WrapperEmitter
 {
     private const string Ort = "global::Microsoft.ML.OnnxRuntime";
 
@@ -35,72 +35,40 @@ internal static class WrapperEmitter
     {
         var tensors = model.Inputs.Concat(model.Outputs).ToList();
         var name = model.ClassName;
+        var run = RunCref(model);
 
         code.Line("/// <summary>");
-        code.Line($"/// Runs the ONNX model <c>{Xml(model.ModelPath)}</c> with ONNX Runtime over pinned buffers that are bound once:");
-        code.Line("/// write the input spans, call <see cref=\"Run\"/>, read the output spans. <see cref=\"Run\"/> allocates no managed memory.");
+        code.Line($"/// Runs the ONNX model <c>{Xml(model.ModelPath)}</c> with ONNX Runtime over pinned buffers that are bound once{(model.HasVariableShapes ? " per shape" : "")}:");
+        code.Line($"/// write the input spans, call <see cref=\"{run}\"/>, read the output spans. <see cref=\"{run}\"/> allocates no managed memory{(model.HasVariableShapes ? " once it has run at the current shape" : "")}.");
         code.Line("/// </summary>");
         code.Line("/// <remarks>");
         code.Line("/// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.");
-        code.Line("/// An instance runs one inference at a time: it is not thread-safe.");
+        code.Line("/// An instance is not thread-safe: it runs one inference at a time over its own buffers. For several threads, give each");
+        code.Line($"/// thread its own instance; instances can share one loaded model through the constructor taking an InferenceSession,");
+        code.Line($"/// or be rented from <c>{name}Pool</c>.");
         code.Line("/// </remarks>");
         code.Line($"public sealed partial class {name} : global::System.IDisposable");
         code.Open();
 
         code.Line("/// <summary>The model file, relative to <see cref=\"global::System.AppContext.BaseDirectory\"/>.</summary>");
         code.Line($"public const string ModelPath = {SymbolDisplay.FormatLiteral(model.ModelPath, quote: true)};");
-        foreach (var tensor in tensors)
+        if (model.EmbeddedResourceName is { } resource)
         {
             code.Line();
-            code.Line($"/// <summary>The number of elements of <see cref=\"{tensor.PropertyName}\"/>.</summary>");
-            code.Line($"public const int {MemberNames.LengthName(tensor.PropertyName)} = {tensor.ElementCount.ToString(CultureInfo.InvariantCulture)};");
+            code.Line("/// <summary>The manifest resource holding the model, which the constructors without a model path load.</summary>");
+            code.Line($"public const string EmbeddedResourceName = {SymbolDisplay.FormatLiteral(resource, quote: true)};");
         }
-        code.Line();
-
-        foreach (var tensor in tensors)
-            code.Line($"private static readonly long[] {MemberNames.ShapeField(tensor.PropertyName)} = {ShapeArray(tensor)};");
-        code.Line();
-
-        code.Line($"private readonly {Ort}.SessionOptions? _ownedOptions;");
-        code.Line($"private readonly {Ort}.InferenceSession _session;");
-        code.Line($"private readonly {Ort}.RunOptions _runOptions;");
-        code.Line($"private readonly {Ort}.OrtIoBinding _binding;");
-        foreach (var tensor in tensors)
+        if (model.HasVariableShapes)
         {
-            code.Line($"private readonly {tensor.ElementType.CSharpName}[] {MemberNames.BufferField(tensor.PropertyName)};");
-            code.Line($"private readonly {Ort}.OrtValue {MemberNames.ValueField(tensor.PropertyName)};");
+            EmitVariableShapeClass(code, model);
         }
-        code.Line("private bool _disposed;");
+        else
+        {
+            EmitFixedShapeClass(code, model, tensors);
+        }
+        if (model.EmbeddedResourceName is not null) EmitReadEmbeddedModel(code, model);
+
         code.Line();
-
-        EmitConstructors(code, model, tensors);
-
-        foreach (var tensor in model.Inputs) EmitTensorMembers(code, tensor, isInput: true);
-        foreach (var tensor in model.Outputs) EmitTensorMembers(code, tensor, isInput: false);
-
-        code.Line("/// <summary>Runs the model on the current input spans and writes the output spans. Allocates no managed memory.</summary>");
-        code.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The wrapper has been disposed.</exception>");
-        code.Line("public void Run()");
-        code.Open();
-        code.Line("global::System.ObjectDisposedException.ThrowIf(_disposed, this);");
-        code.Line("_session.RunWithBinding(_runOptions, _binding);");
-        code.Close();
-        code.Line();
-
-        code.Line("/// <summary>Releases the ONNX Runtime session and tensors (and the session options, if the wrapper created them).</summary>");
-        code.Line("public void Dispose()");
-        code.Open();
-        code.Line("if (_disposed) return;");
-        code.Line("_disposed = true;");
-        code.Line("// Also called from a constructor that failed half-way: any of these may still be null.");
-        code.Line("_binding?.Dispose();");
-        foreach (var tensor in tensors) code.Line($"{MemberNames.ValueField(tensor.PropertyName)}?.Dispose();");
-        code.Line("_runOptions?.Dispose();");
-        code.Line("_session?.Dispose();");
-        code.Line("_ownedOptions?.Dispose();");
-        code.Close();
-        code.Line();
-
         code.Line("// A tensor over the pinned array's memory: ONNX Runtime reads and writes the array in place.");
         code.Line($"private static {Ort}.OrtValue CreatePinnedTensor<T>(T[] buffer, long[] shape, {Ort}.Tensors.TensorElementType elementType)");
         code.Line("    where T : unmanaged");
@@ -116,22 +84,96 @@ internal static class WrapperEmitter
         code.Close();
     }
 
-    private static void EmitConstructors(CodeWriter code, WrapperModel model, System.Collections.Generic.IReadOnlyList<TensorModel> tensors)
-    {
-        const string DefaultPath = "global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath)";
-        var name = model.ClassName;
+    // Overloaded Run needs the parameter list in a cref, or the reference is ambiguous (CS0419).
+    private static string RunCref(WrapperModel model) => model.MaxBatchSize is null ? "Run" : "Run()";
 
-        code.Line("/// <summary>Loads the model from <see cref=\"ModelPath\"/> beside the application, with default session options.</summary>");
+    /// <summary>Every shape fixed: one binding, made in the constructor.</summary>
+    private static void EmitFixedShapeClass(CodeWriter code, WrapperModel model, System.Collections.Generic.IReadOnlyList<TensorModel> tensors)
+    {
+        foreach (var tensor in tensors)
+        {
+            code.Line();
+            code.Line($"/// <summary>The number of elements of <see cref=\"{tensor.PropertyName}\"/>.</summary>");
+            code.Line($"public const int {MemberNames.LengthName(tensor.PropertyName)} = {tensor.ElementCount.ToString(CultureInfo.InvariantCulture)};");
+        }
+        code.Line();
+
+        foreach (var tensor in tensors)
+            code.Line($"private static readonly long[] {MemberNames.ShapeField(tensor.PropertyName)} = {ShapeArray(tensor)};");
+        code.Line();
+
+        EmitSessionFields(code);
+        code.Line($"private readonly {Ort}.OrtIoBinding _binding;");
+        foreach (var tensor in tensors)
+        {
+            code.Line($"private readonly {tensor.ElementType.CSharpName}[] {MemberNames.BufferField(tensor.PropertyName)};");
+            code.Line($"private readonly {Ort}.OrtValue {MemberNames.ValueField(tensor.PropertyName)};");
+        }
+        code.Line("private bool _disposed;");
+        code.Line();
+
+        EmitConstructors(code, model, () =>
+        {
+            code.Line("_binding = _session.CreateIoBinding();");
+            foreach (var tensor in tensors)
+            {
+                var buffer = MemberNames.BufferField(tensor.PropertyName);
+                var value = MemberNames.ValueField(tensor.PropertyName);
+                var bind = model.Inputs.Contains(tensor) ? "BindInput" : "BindOutput";
+                code.Line();
+                code.Line($"{buffer} = global::System.GC.AllocateArray<{tensor.ElementType.CSharpName}>({MemberNames.LengthName(tensor.PropertyName)}, pinned: true);");
+                code.Line($"{value} = CreatePinnedTensor({buffer}, {MemberNames.ShapeField(tensor.PropertyName)}, {OrtElementType(tensor)});");
+                code.Line($"_binding.{bind}({Literal(tensor.OnnxName)}, {value});");
+            }
+        });
+
+        foreach (var tensor in model.Inputs) EmitFixedTensorMembers(code, tensor, isInput: true);
+        foreach (var tensor in model.Outputs) EmitFixedTensorMembers(code, tensor, isInput: false);
+
+        code.Line("/// <summary>Runs the model on the current input spans and writes the output spans. Allocates no managed memory.</summary>");
+        code.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The wrapper has been disposed.</exception>");
+        code.Line("public void Run()");
+        code.Open();
+        code.Line("global::System.ObjectDisposedException.ThrowIf(_disposed, this);");
+        code.Line("_session.RunWithBinding(_runOptions, _binding);");
+        code.Close();
+        code.Line();
+
+        EmitDispose(code, () =>
+        {
+            code.Line("_binding?.Dispose();");
+            foreach (var tensor in tensors) code.Line($"{MemberNames.ValueField(tensor.PropertyName)}?.Dispose();");
+        });
+    }
+
+    private static void EmitSessionFields(CodeWriter code)
+    {
+        code.Line($"private readonly {Ort}.SessionOptions? _ownedOptions;");
+        code.Line($"private readonly {Ort}.InferenceSession? _ownedSession;");
+        code.Line($"private readonly {Ort}.InferenceSession _session;");
+        code.Line($"private readonly {Ort}.RunOptions _runOptions;");
+    }
+
+    /// <summary>The public constructors, all routed through one private constructor that opens or takes the session,
+    /// then runs <paramref name="emitBody"/> (which binds the tensors).</summary>
+    private static void EmitConstructors(CodeWriter code, WrapperModel model, System.Action emitBody)
+    {
+        var name = model.ClassName;
+        var source = model.EmbeddedResourceName is null
+            ? "<see cref=\"ModelPath\"/> beside the application"
+            : "the embedded resource <see cref=\"EmbeddedResourceName\"/>";
+
+        code.Line($"/// <summary>Loads the model from {source}, with default session options.</summary>");
         code.Line($"public {name}()");
-        code.Line($"    : this({DefaultPath}, null)");
+        code.Line("    : this(null, null, null)");
         code.Open();
         code.Close();
         code.Line();
 
-        code.Line("/// <summary>Loads the model from <see cref=\"ModelPath\"/> beside the application.</summary>");
+        code.Line($"/// <summary>Loads the model from {source}.</summary>");
         code.Line("/// <param name=\"options\">The session options; the caller keeps ownership and disposes them.</param>");
         code.Line($"public {name}({Ort}.SessionOptions options)");
-        code.Line($"    : this({DefaultPath}, options)");
+        code.Line("    : this(null, null, options)");
         code.Open();
         code.Close();
         code.Line();
@@ -140,28 +182,39 @@ internal static class WrapperEmitter
         code.Line("/// <param name=\"modelPath\">The ONNX model file.</param>");
         code.Line("/// <param name=\"options\">The session options, which the caller keeps ownership of; null for default options.</param>");
         code.Line($"public {name}(string modelPath, {Ort}.SessionOptions? options = null)");
+        code.Line("    : this(null, modelPath ?? throw new global::System.ArgumentNullException(nameof(modelPath)), options)");
         code.Open();
-        code.Line("global::System.ArgumentNullException.ThrowIfNull(modelPath);");
+        code.Close();
+        code.Line();
+
+        code.Line("/// <summary>Runs the model of <paramref name=\"session\"/>, which several instances (on several threads) may share.</summary>");
+        code.Line("/// <param name=\"session\">A session of this model; the caller keeps ownership and disposes it after every instance that uses it.</param>");
+        code.Line($"public {name}({Ort}.InferenceSession session)");
+        code.Line("    : this(session ?? throw new global::System.ArgumentNullException(nameof(session)), null, null)");
+        code.Open();
+        code.Close();
+        code.Line();
+
+        code.Line("// Every constructor comes here: a shared session is used as it is, otherwise the wrapper opens (and owns) one.");
+        code.Line($"private {name}({Ort}.InferenceSession? session, string? modelPath, {Ort}.SessionOptions? options)");
+        code.Open();
         code.Line("try");
+        code.Open();
+        code.Line("if (session is null)");
         code.Open();
         code.Line("if (options is null)");
         code.Open();
         code.Line($"_ownedOptions = new {Ort}.SessionOptions();");
         code.Line("options = _ownedOptions;");
         code.Close();
-        code.Line($"_session = new {Ort}.InferenceSession(modelPath, options);");
+        code.Line(model.EmbeddedResourceName is null
+            ? $"_ownedSession = new {Ort}.InferenceSession(modelPath ?? global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options);"
+            : $"_ownedSession = modelPath is null ? new {Ort}.InferenceSession(ReadEmbeddedModel(), options) : new {Ort}.InferenceSession(modelPath, options);");
+        code.Line("session = _ownedSession;");
+        code.Close();
+        code.Line("_session = session;");
         code.Line($"_runOptions = new {Ort}.RunOptions();");
-        code.Line("_binding = _session.CreateIoBinding();");
-        foreach (var tensor in tensors)
-        {
-            var buffer = MemberNames.BufferField(tensor.PropertyName);
-            var value = MemberNames.ValueField(tensor.PropertyName);
-            var bind = model.Inputs.Contains(tensor) ? "BindInput" : "BindOutput";
-            code.Line();
-            code.Line($"{buffer} = global::System.GC.AllocateArray<{tensor.ElementType.CSharpName}>({MemberNames.LengthName(tensor.PropertyName)}, pinned: true);");
-            code.Line($"{value} = CreatePinnedTensor({buffer}, {MemberNames.ShapeField(tensor.PropertyName)}, {Ort}.Tensors.TensorElementType.{tensor.ElementType.OrtName});");
-            code.Line($"_binding.{bind}({SymbolDisplay.FormatLiteral(tensor.OnnxName, quote: true)}, {value});");
-        }
+        emitBody();
         code.Close();
         code.Line("catch");
         code.Open();
@@ -172,7 +225,36 @@ internal static class WrapperEmitter
         code.Line();
     }
 
-    private static void EmitTensorMembers(CodeWriter code, TensorModel tensor, bool isInput)
+    private static void EmitDispose(CodeWriter code, System.Action emitReleaseTensors)
+    {
+        code.Line("/// <summary>Releases the tensors and bindings (and the session and session options, if the wrapper created them).</summary>");
+        code.Line("public void Dispose()");
+        code.Open();
+        code.Line("if (_disposed) return;");
+        code.Line("_disposed = true;");
+        code.Line("// Also called from a constructor that failed half-way: any of these may still be null.");
+        emitReleaseTensors();
+        code.Line("_runOptions?.Dispose();");
+        code.Line("_ownedSession?.Dispose();");
+        code.Line("_ownedOptions?.Dispose();");
+        code.Close();
+    }
+
+    private static void EmitReadEmbeddedModel(CodeWriter code, WrapperModel model)
+    {
+        code.Line();
+        code.Line("private static byte[] ReadEmbeddedModel()");
+        code.Open();
+        code.Line($"using var stream = typeof({model.ClassName}).Assembly.GetManifestResourceStream(EmbeddedResourceName)");
+        code.Line("    ?? throw new global::System.InvalidOperationException(");
+        code.Line($"        \"The assembly \" + typeof({model.ClassName}).Assembly.GetName().Name + \" has no embedded resource '\" + EmbeddedResourceName + \"': build it with Embed=\\\"true\\\" on the CompressedModel item.\");");
+        code.Line("var bytes = new byte[stream.Length];");
+        code.Line("stream.ReadExactly(bytes);");
+        code.Line("return bytes;");
+        code.Close();
+    }
+
+    private static void EmitFixedTensorMembers(CodeWriter code, TensorModel tensor, bool isInput)
     {
         var description = $"<c>{Xml(tensor.OnnxName)}</c>: {tensor.ElementType.OnnxName}, shape {Shape(tensor)}";
         if (isInput)
@@ -190,6 +272,10 @@ internal static class WrapperEmitter
         code.Line($"public static global::System.ReadOnlySpan<long> {MemberNames.ShapeName(tensor.PropertyName)} => {MemberNames.ShapeField(tensor.PropertyName)};");
         code.Line();
     }
+
+    private static string OrtElementType(TensorModel tensor) => $"{Ort}.Tensors.TensorElementType.{tensor.ElementType.OrtName}";
+
+    private static string Literal(string text) => SymbolDisplay.FormatLiteral(text, quote: true);
 
     private static string ShapeArray(TensorModel tensor) =>
         tensor.Shape.Count == 0

@@ -21,10 +21,12 @@ public sealed class WrapperGenerator : IIncrementalGenerator
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        // Per file and cached: an unchanged sidecar parses to an equal model and nothing downstream reruns.
+        // Per file and cached: an unchanged sidecar with unchanged item metadata parses to an equal model and nothing downstream reruns.
         var sidecars = context.AdditionalTextsProvider
             .Where(SidecarParser.IsSidecar)
-            .Select(SidecarParser.Parse)
+            .Combine(context.AnalyzerConfigOptionsProvider)
+            .Select((pair, cancellationToken) =>
+                SidecarParser.Parse(pair.Left, WrapperMetadata.Read(pair.Right.GetOptions(pair.Left)), cancellationToken))
             .WithTrackingName(Steps.Parse);
 
         // Collected only to find two sidecars that generate the same class.

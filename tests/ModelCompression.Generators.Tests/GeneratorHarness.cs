@@ -5,6 +5,7 @@ using System.Reflection;
 using Generators::ModelCompression.Generators;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 
 namespace ModelCompression.Generators.Tests;
@@ -28,14 +29,16 @@ internal static class GeneratorHarness
 
     public static GeneratorDriver Driver(params AdditionalText[] texts) =>
         CSharpGeneratorDriver.Create(
-            [new WrapperGenerator().AsSourceGenerator()], texts, ParseOptions,
-            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+            [new WrapperGenerator().AsSourceGenerator()], texts, ParseOptions, new MetadataOptionsProvider(),
+            new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator once over the given files.</summary>
     public static GeneratorRunResult Run(params AdditionalText[] texts) =>
         Driver(texts).RunGenerators(Compilation()).GetRunResult().Results.Single();
 
-    public static AdditionalText Sidecar(string path, string text) => new InMemoryText(path, text);
+    /// <param name="metadata">The item's compiler-visible metadata, e.g. ("ModelCompressionMaxBatchSize", "8").</param>
+    public static AdditionalText Sidecar(string path, string text, params (string Name, string Value)[] metadata) =>
+        new InMemoryText(path, text, metadata);
 
     /// <summary>The generated source of the only generated file.</summary>
     public static string SingleSource(GeneratorRunResult result)
@@ -57,12 +60,35 @@ internal static class GeneratorHarness
         return [.. framework.Concat([ort.Location]).Concat(ortDependencies).Distinct().Select(p => MetadataReference.CreateFromFile(p))];
     });
 
-    private sealed class InMemoryText(string path, string text) : AdditionalText
+    private sealed class InMemoryText(string path, string text, (string Name, string Value)[] metadata) : AdditionalText
     {
         private readonly SourceText _text = SourceText.From(text);
 
         public override string Path => path;
 
+        public (string Name, string Value)[] Metadata => metadata;
+
         public override SourceText GetText(CancellationToken cancellationToken = default) => _text;
+    }
+
+    // What MSBuild's CompilerVisibleItemMetadata gives the compiler: build_metadata.AdditionalFiles.<Name> per file.
+    private sealed class MetadataOptionsProvider : AnalyzerConfigOptionsProvider
+    {
+        private static readonly AnalyzerConfigOptions NoOptions = new Options([]);
+
+        public override AnalyzerConfigOptions GlobalOptions => NoOptions;
+
+        public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => NoOptions;
+
+        public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) =>
+            textFile is InMemoryText { Metadata.Length: > 0 } text
+                ? new Options(text.Metadata.ToDictionary(m => "build_metadata.AdditionalFiles." + m.Name, m => m.Value))
+                : NoOptions;
+
+        private sealed class Options(Dictionary<string, string> values) : AnalyzerConfigOptions
+        {
+            public override bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value) =>
+                values.TryGetValue(key, out value);
+        }
     }
 }

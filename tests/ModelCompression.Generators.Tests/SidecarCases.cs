@@ -51,19 +51,64 @@ internal static class SidecarCases
         [new("x", "double", [3])],
         [new("y", "int16", [3]), new("z", "uint64", [])]);
 
-    public static TheoryData<string> Names => [nameof(FashionCnn), nameof(MixedTypes), nameof(AwkwardNames), nameof(GlobalNamespace)];
+    /// <summary>ppocr-rec's signature: a batch axis N, a free width W, an output whose time axis follows W.</summary>
+    public static readonly SidecarContent TextRecognizer = new("TextRecognizer", "Ocr", "Models/ppocr-rec.onnx",
+        [new("x", "float", [1, 3, 48, 320], ["N", "3", "48", "W"])],
+        [new("softmax_11.tmp_0", "float", [1, 40, 6625], ["N", "?", "6625"])]);
+
+    /// <summary>fashion-cnn as its graph declares it: a free batch axis.</summary>
+    public static readonly SidecarContent FashionCnnBatched = new("FashionCnn", "FashionClassifier", "Models/fashion-cnn.onnx",
+        [new("input", "float", [1, 1, 28, 28], ["N", "1", "28", "28"])],
+        [new("logits", "float", [1, 10], ["N", "10"])]);
+
+    /// <summary>Two inputs sharing named free dimensions H and W, an unnamed free dimension and a keyword as a dim_param.</summary>
+    public static readonly SidecarContent Detector = new("Detector", "Vision", "Models/detector.onnx",
+        [
+            new("image", "float", [1, 3, 480, 640], ["batch", "3", "H", "W"]),
+            new("mask", "uint8", [1, 480, 640], ["batch", "H", "W"]),
+            new("prompt", "int64", [1, 7], ["batch", "in"]),
+            new("scale", "float", [1, 2], ["batch", "?"]),
+        ],
+        [
+            new("boxes", "float", [1, 100, 4], ["batch", "?", "4"]),
+            new("count", "int64", [1], ["batch"]),
+        ]);
+
+    public static readonly TheoryData<string> Names =
+    [
+        nameof(FashionCnn), nameof(MixedTypes), nameof(AwkwardNames), nameof(GlobalNamespace),
+        nameof(TextRecognizer), nameof(FashionCnnBatched), nameof(Detector), EmbeddedFashionCnn,
+    ];
+
+    /// <summary>FashionCnn with Embed="true".</summary>
+    public const string EmbeddedFashionCnn = "EmbeddedFashionCnn";
 
     public static SidecarContent Get(string name) => name switch
     {
-        nameof(FashionCnn) => FashionCnn,
+        nameof(FashionCnn) or EmbeddedFashionCnn => FashionCnn,
         nameof(MixedTypes) => MixedTypes,
         nameof(AwkwardNames) => AwkwardNames,
         nameof(GlobalNamespace) => GlobalNamespace,
+        nameof(TextRecognizer) => TextRecognizer,
+        nameof(FashionCnnBatched) => FashionCnnBatched,
+        nameof(Detector) => Detector,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
+    };
+
+    /// <summary>The item metadata each case is generated with.</summary>
+    public static (string Name, string Value)[] MetadataOf(string name) => name switch
+    {
+        nameof(FashionCnnBatched) => [("ModelCompressionMaxBatchSize", "8")],
+        nameof(Detector) => [("ModelCompressionMaxBatchSize", "4"), ("ModelCompressionMaxSizes", "H=640; W=960"), ("ModelCompressionEmbeddedResource", "")],
+        EmbeddedFashionCnn => [("ModelCompressionEmbeddedResource", "ModelCompression.FashionClassifier.FashionCnn.onnx")],
+        _ => [],
     };
 
     public static string PathOf(SidecarContent content) => $"/project/obj/{content.ClassName}.mcsig";
 
-    public static Microsoft.CodeAnalysis.AdditionalText Text(SidecarContent content) =>
-        GeneratorHarness.Sidecar(PathOf(content), SignatureSidecar.Write(content));
+    public static Microsoft.CodeAnalysis.AdditionalText Text(SidecarContent content, params (string Name, string Value)[] metadata) =>
+        GeneratorHarness.Sidecar(PathOf(content), SignatureSidecar.Write(content), metadata);
+
+    /// <summary>The sidecar of a named case, with its metadata.</summary>
+    public static Microsoft.CodeAnalysis.AdditionalText Text(string name) => Text(Get(name), MetadataOf(name));
 }

@@ -10,7 +10,9 @@ namespace FashionClassifier
     /// </summary>
     /// <remarks>
     /// Each tensor's property is named after its ONNX name in PascalCase (made unique); its documentation gives the ONNX name.
-    /// An instance runs one inference at a time: it is not thread-safe.
+    /// An instance is not thread-safe: it runs one inference at a time over its own buffers. For several threads, give each
+    /// thread its own instance; instances can share one loaded model through the constructor taking an InferenceSession,
+    /// or be rented from <c>FashionCnnPool</c>.
     /// </remarks>
     public sealed partial class FashionCnn : global::System.IDisposable
     {
@@ -27,6 +29,7 @@ namespace FashionClassifier
         private static readonly long[] s_logitsShape = new long[] { 1, 10 };
 
         private readonly global::Microsoft.ML.OnnxRuntime.SessionOptions? _ownedOptions;
+        private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession? _ownedSession;
         private readonly global::Microsoft.ML.OnnxRuntime.InferenceSession _session;
         private readonly global::Microsoft.ML.OnnxRuntime.RunOptions _runOptions;
         private readonly global::Microsoft.ML.OnnxRuntime.OrtIoBinding _binding;
@@ -38,14 +41,14 @@ namespace FashionClassifier
 
         /// <summary>Loads the model from <see cref="ModelPath"/> beside the application, with default session options.</summary>
         public FashionCnn()
-            : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), null)
+            : this(null, null, null)
         {
         }
 
         /// <summary>Loads the model from <see cref="ModelPath"/> beside the application.</summary>
         /// <param name="options">The session options; the caller keeps ownership and disposes them.</param>
         public FashionCnn(global::Microsoft.ML.OnnxRuntime.SessionOptions options)
-            : this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options)
+            : this(null, null, options)
         {
         }
 
@@ -53,16 +56,33 @@ namespace FashionClassifier
         /// <param name="modelPath">The ONNX model file.</param>
         /// <param name="options">The session options, which the caller keeps ownership of; null for default options.</param>
         public FashionCnn(string modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options = null)
+            : this(null, modelPath ?? throw new global::System.ArgumentNullException(nameof(modelPath)), options)
         {
-            global::System.ArgumentNullException.ThrowIfNull(modelPath);
+        }
+
+        /// <summary>Runs the model of <paramref name="session"/>, which several instances (on several threads) may share.</summary>
+        /// <param name="session">A session of this model; the caller keeps ownership and disposes it after every instance that uses it.</param>
+        public FashionCnn(global::Microsoft.ML.OnnxRuntime.InferenceSession session)
+            : this(session ?? throw new global::System.ArgumentNullException(nameof(session)), null, null)
+        {
+        }
+
+        // Every constructor comes here: a shared session is used as it is, otherwise the wrapper opens (and owns) one.
+        private FashionCnn(global::Microsoft.ML.OnnxRuntime.InferenceSession? session, string? modelPath, global::Microsoft.ML.OnnxRuntime.SessionOptions? options)
+        {
             try
             {
-                if (options is null)
+                if (session is null)
                 {
-                    _ownedOptions = new global::Microsoft.ML.OnnxRuntime.SessionOptions();
-                    options = _ownedOptions;
+                    if (options is null)
+                    {
+                        _ownedOptions = new global::Microsoft.ML.OnnxRuntime.SessionOptions();
+                        options = _ownedOptions;
+                    }
+                    _ownedSession = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath ?? global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), options);
+                    session = _ownedSession;
                 }
-                _session = new global::Microsoft.ML.OnnxRuntime.InferenceSession(modelPath, options);
+                _session = session;
                 _runOptions = new global::Microsoft.ML.OnnxRuntime.RunOptions();
                 _binding = _session.CreateIoBinding();
 
@@ -101,7 +121,7 @@ namespace FashionClassifier
             _session.RunWithBinding(_runOptions, _binding);
         }
 
-        /// <summary>Releases the ONNX Runtime session and tensors (and the session options, if the wrapper created them).</summary>
+        /// <summary>Releases the tensors and bindings (and the session and session options, if the wrapper created them).</summary>
         public void Dispose()
         {
             if (_disposed) return;
@@ -111,7 +131,7 @@ namespace FashionClassifier
             _inputValue?.Dispose();
             _logitsValue?.Dispose();
             _runOptions?.Dispose();
-            _session?.Dispose();
+            _ownedSession?.Dispose();
             _ownedOptions?.Dispose();
         }
 

@@ -81,6 +81,9 @@ public static class DiagnosticCode
     public const string InvalidTypeName = "MC7002";
     /// <summary>Two signature sidecars of one project generate the same class (same Namespace and ClassName).</summary>
     public const string DuplicateWrapperClass = "MC7003";
+    /// <summary>The wrapper metadata of a CompressedModel item is invalid: MaxBatchSize is not a whole number of at least 1
+    /// or the model has no free batch axis, or a MaxSizes entry is malformed or names no free dimension of the inputs.</summary>
+    public const string InvalidWrapperMetadata = "MC7010";
 
     /// <summary>An unexpected internal failure (a bug: please report it with the log).</summary>
     public const string InternalError = "MC9001";

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using ModelCompression.Core.Diagnostics;
 using ModelCompression.Core.Evaluation;
@@ -10,6 +11,7 @@ namespace ModelCompression.Signatures;
 /// Fixes the compressed model's real signature for the wrapper: every input and output with a
 /// concrete shape. Inputs take their shape from a batch-1 sample (so symbolic sizes such as image
 /// width come from the user's data); outputs take the shape ONNX Runtime actually produces for it.
+/// Each tensor also keeps the shape the graph declares, so the wrapper knows which dimensions are free.
 /// </summary>
 public static class SignatureResolver
 {
@@ -30,10 +32,42 @@ public static class SignatureResolver
         {
             throw OnnxRuntimeFailure.CannotRun(modelFile, sample is null ? "on zeros (to fix its output shapes)" : "on the first validation sample (to fix its output shapes)", e);
         }
-        return (
-            inputs.Select(i => new SidecarTensor(i.Name, ElementTypes.Name((DataType)i.Type.TensorType.ElemType), feed[i.Name].Shape.ToArray())).ToList(),
-            runner.OutputNames.Select(n => new SidecarTensor(n, ElementTypes.Name(outputs[n].ElementType), outputs[n].Shape.ToArray())).ToList());
+        var resolvedInputs = inputs.Select(i =>
+        {
+            var shape = feed[i.Name].Shape.ToArray();
+            // An input without a declared shape is fed exactly as the sample: nothing says which of its dimensions may vary.
+            return new SidecarTensor(i.Name, ElementTypes.Name((DataType)i.Type.TensorType.ElemType), shape, Declared(i, shape) ?? Fixed(shape));
+        }).ToList();
+        var anyFreeInput = resolvedInputs.Any(i => Enumerable.Range(0, i.Shape.Count).Any(i.IsFree));
+        var declaredOutputs = model.Graph.Output.ToDictionary(o => o.Name, StringComparer.Ordinal);
+        var resolvedOutputs = runner.OutputNames.Select(n =>
+        {
+            var shape = outputs[n].Shape.ToArray();
+            // Undeclared output dimensions follow the inputs: free (ONNX Runtime gives them at run time) when any input is.
+            var declared = (declaredOutputs.TryGetValue(n, out var output) ? Declared(output, shape) : null)
+                ?? (anyFreeInput ? shape.Select(_ => SidecarTensor.UnnamedDimension).ToList() : Fixed(shape));
+            return new SidecarTensor(n, ElementTypes.Name(outputs[n].ElementType), shape, declared);
+        }).ToList();
+        return (resolvedInputs, resolvedOutputs);
     }
+
+    // The graph's declared shape, or null when it declares none or one of another rank than the real one.
+    // A fixed size that disagrees with the real shape is taken from the real shape.
+    private static List<string>? Declared(ValueInfoProto value, long[] shape)
+    {
+        var dims = value.Type?.TensorType?.Shape?.Dim;
+        if (dims is null || dims.Count != shape.Length) return null;
+        return dims.Select((d, axis) =>
+            d.HasDimValue ? shape[axis].ToString(CultureInfo.InvariantCulture)
+            : IsUsableName(d.DimParam) ? d.DimParam
+            : SidecarTensor.UnnamedDimension).ToList();
+    }
+
+    // A name the sidecar can carry and the wrapper can tell from a size: not empty, not digits, no separator.
+    private static bool IsUsableName(string name) =>
+        name.Length > 0 && !name.All(char.IsAsciiDigit) && !name.Contains(',') && name != SidecarTensor.UnnamedDimension;
+
+    private static List<string> Fixed(long[] shape) => shape.Select(d => d.ToString(CultureInfo.InvariantCulture)).ToList();
 
     /// <summary>The model's real inputs: graph inputs that are not initializers (older IRs list both).</summary>
     public static IEnumerable<ValueInfoProto> GraphInputs(ModelProto model)
