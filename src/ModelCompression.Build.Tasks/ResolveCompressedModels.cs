@@ -7,7 +7,9 @@ namespace ModelCompression.Build.Tasks;
 /// Turns <c>CompressedModel</c> items into everything the targets need per model: the path it has
 /// in the app, the defaulted class name, full paths of its data, its outputs under
 /// <c>$(IntermediateOutputPath)ModelCompression/</c>, its plan lock, and one line of settings
-/// (the content of the per-item stamp that makes a metadata change re-run compression).
+/// (the content of the per-item stamp that makes a metadata change re-run compression), and the
+/// wrapper's metadata the generator reads (<c>ModelCompression*</c>: batch size, free-dimension sizes,
+/// embedded resource name, labels file), which are not settings: changing them never recompresses.
 /// Cheap and side-effect free, so it also runs in design-time builds.
 /// </summary>
 public sealed class ResolveCompressedModels : Microsoft.Build.Utilities.Task
@@ -41,7 +43,8 @@ public sealed class ResolveCompressedModels : Microsoft.Build.Utilities.Task
                 continue;
             }
             byRelativePath.Add(relativePath, model);
-            resolved.Add(Resolve(model, fullPath, relativePath, outputDirectory));
+            var item = Resolve(model, fullPath, relativePath, outputDirectory);
+            if (ResolveWrapperMetadata(model, item)) resolved.Add(item);
         }
         ResolvedModels = resolved.ToArray();
         return !Log.HasLoggedErrors;
@@ -87,6 +90,38 @@ public sealed class ResolveCompressedModels : Microsoft.Build.Utilities.Task
             "techniques=" + model.GetMetadata("Techniques"),
             "lock=" + lockFile));
         return item;
+    }
+
+    /// <summary>
+    /// The compiler-visible metadata of the wrapper (names fixed with the generator, which validates the values it
+    /// parses). Checked here: what the generator cannot see, a labels file that does not exist and an Embed that is
+    /// neither true nor false.
+    /// </summary>
+    private bool ResolveWrapperMetadata(ITaskItem model, ITaskItem item)
+    {
+        item.SetMetadata("ModelCompressionMaxBatchSize", Metadata(model, "MaxBatchSize") ?? "");
+        item.SetMetadata("ModelCompressionMaxSizes", Metadata(model, "MaxSizes") ?? "");
+
+        var embed = Metadata(model, "Embed") ?? "false";
+        if (!bool.TryParse(embed, out var embedded))
+        {
+            Log.LogError(null, "MC3001", null, item.ItemSpec, 0, 0, 0, 0,
+                $"The CompressedModel item '{model.ItemSpec}' has Embed=\"{embed}\", which is neither true nor false. Set Embed=\"true\" to embed the model in the assembly, or remove it to ship the model as a file.");
+            return false;
+        }
+        var className = item.GetMetadata("ClassName");
+        var classFullName = Metadata(item, "Namespace") is { } ns ? ns + "." + className : className;
+        item.SetMetadata("ModelCompressionEmbeddedResource", embedded ? $"ModelCompression.{classFullName}.onnx" : "");
+
+        var labels = FullPathOf(Metadata(model, "Labels"));
+        if (labels.Length > 0 && !File.Exists(labels))
+        {
+            Log.LogError(null, "MC3002", null, item.ItemSpec, 0, 0, 0, 0,
+                $"The labels file '{labels}' of the CompressedModel item '{model.ItemSpec}' does not exist. Labels=\"...\" names a text file with one class name per line, relative to the project; create it or correct the path.");
+            return false;
+        }
+        item.SetMetadata("ModelCompressionLabels", labels);
+        return true;
     }
 
     /// <summary>

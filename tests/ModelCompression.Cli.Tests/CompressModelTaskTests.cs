@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.Build.Utilities;
 using ModelCompression.Build.Tasks;
+using ModelCompression.Testing;
 
 namespace ModelCompression.Cli.Tests;
 
@@ -56,6 +57,32 @@ public sealed class CompressModelTaskTests
         var resolved = Assert.Single(resolve.ResolvedModels);
         Assert.Equal(Path.GetFullPath("/p/Models/m.train.npz"), resolved.GetMetadata("TrainingDataFullPath"));
         Assert.Contains("|training=" + Path.GetFullPath("/p/Models/m.train.npz") + "|", resolved.GetMetadata("Settings"), StringComparison.Ordinal);
+    }
+
+    /// <summary>The wrapper's metadata, with the names the generator reads; none of it is a compression setting.</summary>
+    [Fact]
+    public void Resolving_an_item_gives_the_wrappers_metadata_and_keeps_it_out_of_the_settings_stamp()
+    {
+        using var project = new TempDirectory("mc resolve");
+        File.WriteAllText(project.Combine("labels.txt"), "cat\ndog\n");
+        var model = new TaskItem("Models/m.onnx");
+        model.SetMetadata("Namespace", "App.Models");
+        model.SetMetadata("MaxBatchSize", " 8 ");
+        model.SetMetadata("MaxSizes", "W=960;H=640");
+        model.SetMetadata("Embed", "True");
+        model.SetMetadata("Labels", "labels.txt");
+        var resolve = new ResolveCompressedModels { Models = [model], ProjectDirectory = project.Path, OutputDirectory = "obj/ModelCompression", BuildEngine = new NullEngine() };
+
+        Assert.True(resolve.Execute());
+
+        var resolved = Assert.Single(resolve.ResolvedModels);
+        Assert.Equal("8", resolved.GetMetadata("ModelCompressionMaxBatchSize"));
+        Assert.Equal("W=960;H=640", resolved.GetMetadata("ModelCompressionMaxSizes"));
+        Assert.Equal("ModelCompression.App.Models.M.onnx", resolved.GetMetadata("ModelCompressionEmbeddedResource"));
+        Assert.Equal(project.Combine("labels.txt"), resolved.GetMetadata("ModelCompressionLabels"));
+        var settings = resolved.GetMetadata("Settings");
+        foreach (var wrapperOnly in new[] { "960", "labels.txt", "ModelCompression.App", "=8" })
+            Assert.DoesNotContain(wrapperOnly, settings, StringComparison.Ordinal);
     }
 
     private static CompressModel Task(string training, string plugin, string natives)

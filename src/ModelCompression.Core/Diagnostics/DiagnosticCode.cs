@@ -43,6 +43,8 @@ public static class DiagnosticCode
 
     /// <summary>An item metadata or property value cannot be parsed.</summary>
     public const string InvalidSetting = "MC3001";
+    /// <summary>A file an item metadata names for the wrapper (the Labels file) does not exist.</summary>
+    public const string MetadataFileNotFound = "MC3002";
     /// <summary>Warning: Techniques lists <c>distill</c> but the ModelCompression.Build.Distillation package is not installed, so the search cannot distil.</summary>
     public const string DistillationPackageMissing = "MC3101";
     /// <summary>Warning: the distillation package is installed but could not start (libtorch or the plugin did not load); the build keeps the post-training plan.</summary>

@@ -35,15 +35,7 @@ public sealed class ConsumerProject : IDisposable
             </configuration>
             """);
         // Stop MSBuild's search for Directory.Build.* and Directory.Packages.props above the temp folder.
-        File.WriteAllText(_root.Combine("Directory.Build.props"), """
-            <Project>
-              <PropertyGroup>
-                <!-- This machine's NuGet mirror lacks some exact lower bounds of ONNX Runtime's dependencies. -->
-                <NoWarn>$(NoWarn);NU1603</NoWarn>
-              </PropertyGroup>
-            </Project>
-            """);
-        File.WriteAllText(_root.Combine("Directory.Build.targets"), "<Project />");
+        WriteDirectoryBuildFiles();
         File.WriteAllText(_root.Combine("Directory.Packages.props"), "<Project />");
         File.WriteAllText(Path.Combine(ProjectDirectory, "Program.cs"), "System.Console.WriteLine(\"consumer\");\n");
     }
@@ -89,6 +81,24 @@ public sealed class ConsumerProject : IDisposable
     /// <param name="distillation">Also reference ModelCompression.Build.Distillation (pack it first: <see cref="PackedPackage.PackDistillation"/>).</param>
     public void WriteProject(string items = DigitsItem, string properties = "", bool distillation = false) =>
         File.WriteAllText(ProjectFile, ProjectXml(items, properties, distillation));
+
+    /// <summary>
+    /// Writes <c>Root/Directory.Build.props</c> and <c>.targets</c>, the solution-wide files a user shares between
+    /// projects, with the given content inside their <c>Project</c> element (the props keep the harness's NoWarn).
+    /// </summary>
+    public void WriteDirectoryBuildFiles(string props = "", string targets = "")
+    {
+        File.WriteAllText(_root.Combine("Directory.Build.props"), $"""
+            <Project>
+              <PropertyGroup>
+                <!-- This machine's NuGet mirror lacks some exact lower bounds of ONNX Runtime's dependencies. -->
+                <NoWarn>$(NoWarn);NU1603</NoWarn>
+              </PropertyGroup>
+              {props}
+            </Project>
+            """);
+        File.WriteAllText(_root.Combine("Directory.Build.targets"), $"<Project>{targets}</Project>");
+    }
 
     /// <summary>Another app beside this one (<c>Root/name/name.csproj</c>), for projects that share a model; returns its project file.</summary>
     public string AddSiblingProject(string name, string items, string properties = "")

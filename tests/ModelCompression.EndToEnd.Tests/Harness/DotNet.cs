@@ -28,9 +28,13 @@ public static class DotNet
         Run(workingDirectory, environment, DefaultTimeout, arguments);
 
     /// <param name="timeout">Kill the command (its whole process tree) after this long and throw a <see cref="TimeoutException"/> with its output so far.</param>
-    public static CommandResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
+    public static CommandResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments) =>
+        RunProgram("dotnet", workingDirectory, environment, timeout, arguments);
+
+    /// <summary>Any program (e.g. a published app) in the same cleaned environment as the dotnet commands.</summary>
+    public static CommandResult RunProgram(string program, string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -46,7 +50,7 @@ public static class DotNet
         foreach (var (name, value) in environment) start.Environment[name] = value;
 
         var output = new StringBuilder();
-        var commandLine = "dotnet " + string.Join(" ", arguments.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
+        var commandLine = program + " " + string.Join(" ", arguments.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
         var stopwatch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => Append(output, e.Data);
