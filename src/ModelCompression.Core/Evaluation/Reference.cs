@@ -68,6 +68,15 @@ public sealed class Reference
     public long ScoredOutcomes { get; private set; }
 
     /// <summary>
+    /// The sampling noise of a score measured on these samples: one standard error of a proportion for accuracy and
+    /// agreement (each outcome right or wrong); 0 for the similarity metrics, which average over every value.
+    /// </summary>
+    public double StandardErrorOf(double score) =>
+        Metric is MetricKind.Accuracy or MetricKind.Agreement && ScoredOutcomes > 0
+            ? Math.Sqrt(Math.Clamp(score, 0, 1) * (1 - Math.Clamp(score, 0, 1)) / ScoredOutcomes)
+            : 0;
+
+    /// <summary>
     /// Runs the original model over <paramref name="samples"/> once and keeps what <paramref name="metric"/>
     /// needs to score candidates against it. The options are reused for every candidate.
     /// </summary>

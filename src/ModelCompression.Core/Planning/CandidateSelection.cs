@@ -24,11 +24,14 @@ public sealed record CandidateSelection(Candidate? Chosen, Candidate? BestFailin
     public const double SizeTie = 0.02;
 
     /// <param name="searchDrop">The accuracy drop a candidate may show on the search split to be judged (default: the budget's).</param>
-    public static CandidateSelection Select(IReadOnlyList<Candidate> candidates, Budgets budgets, Func<Candidate, Candidate> judge, string modelFile, double? searchDrop = null)
+    /// <param name="searchMargin">What a candidate may show beyond <paramref name="searchDrop"/> and still be judged (default: nothing).</param>
+    public static CandidateSelection Select(IReadOnlyList<Candidate> candidates, Budgets budgets, Func<Candidate, Candidate> judge, string modelFile,
+        double? searchDrop = null, Func<Candidate, double>? searchMargin = null)
     {
         var judged = new List<Candidate>();
-        var searchBudgets = budgets with { MaxAccuracyDrop = searchDrop ?? budgets.MaxAccuracyDrop };
-        var eligible = candidates.Where(c => searchBudgets.AllowsDrop(c.Search.Drop) && budgets.AllowsSize(c.SizeBytes) && budgets.AllowsLatency(c.Latency));
+        var allowedDrop = searchDrop ?? budgets.MaxAccuracyDrop;
+        var eligible = candidates.Where(c => (budgets with { MaxAccuracyDrop = allowedDrop + (searchMargin?.Invoke(c) ?? 0) }).AllowsDrop(c.Search.Drop)
+                                             && budgets.AllowsSize(c.SizeBytes) && budgets.AllowsLatency(c.Latency));
         var failedSketches = new HashSet<CompressionSketch>();
         foreach (var candidate in SmallestFirst(eligible))
         {

@@ -38,12 +38,11 @@ public sealed class DistillationAcceptanceTests
     private static IDistiller MustNotTrain() => throw new InvalidOperationException("a locked rebuild loaded the distiller");
 
     /// <summary>
-    /// The issue asks 20×; this machine's search reaches 19.6× (3.5 KB): its 3.1 KB students lose under a point on the
-    /// validation data but more than the 2.56 samples a point is on the 256-sample search split. What holds: distillation
-    /// makes the plan smaller than the post-training one (17.3×) within the budget.
+    /// Its smallest students lose about a point, which the 256-sample search split (a point is 2.56 samples there) cannot
+    /// tell from more: they are judged on the validation data when the split's drop is within its standard error.
     /// </summary>
     [Fact]
-    public void Digits_mlp_distilled_is_smaller_than_without_within_one_point_and_its_locked_rebuild_is_identical_without_training()
+    public void Digits_mlp_distilled_is_at_least_20x_smaller_within_one_point_and_its_locked_rebuild_is_identical_without_training()
     {
         using var dir = new TempDirectory();
 
@@ -51,7 +50,7 @@ public sealed class DistillationAcceptanceTests
 
         var report = Report(dir);
         var chosen = report.Chosen!;
-        Assert.True(report.OriginalSizeBytes >= 19 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
+        Assert.True(report.OriginalSizeBytes >= 20 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
         Assert.True(chosen.SizeBytes < report.Distillation!.WithoutDistillation!.SizeBytes, $"{chosen.SizeBytes} B distilled, {report.Distillation.WithoutDistillation.SizeBytes} B without");
         Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
         Assert.Contains("distilled-weights", chosen.Plan);
