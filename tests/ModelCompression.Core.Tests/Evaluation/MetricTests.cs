@@ -26,6 +26,19 @@ public class MetricTests
     }, model);
 
     [Fact]
+    public void The_standard_error_of_a_share_is_that_of_a_proportion_and_0_for_the_similarity_metrics()
+    {
+        var original = Identity("N", 3L);
+
+        var accuracy = Reference.Measure(original, "model.onnx", TwoSamples(original), MetricKind.Accuracy);
+        var cosine = Reference.Measure(original, "model.onnx", TwoSamples(original), MetricKind.Cosine);
+
+        Assert.Equal(Math.Sqrt(0.5 * 0.5 / 2), accuracy.StandardErrorOf(0.5), 12);
+        Assert.Equal(0, accuracy.StandardErrorOf(1.0));
+        Assert.Equal(0, cosine.StandardErrorOf(0.9));
+    }
+
+    [Fact]
     public void Accuracy_is_the_share_of_samples_whose_top_class_is_the_label()
     {
         var original = Identity("N", 3L);
