@@ -9,11 +9,12 @@ var originalPath = Path.Combine(baseDirectory, "original", "fashion-cnn.onnx");
 var data = Npz.Read(Path.Combine(baseDirectory, "Models", "fashion-cnn.validation.npz"));
 var images = (float[])data["input"];
 var labels = (long[])data["labels"];
-var imageSize = FashionCnn.InputLength;
 var samples = labels.Length;
 
 using var compressed = new FashionCnn();
 using var original = new FashionCnn(originalPath);
+// The input span has room for MaxBatchSize images.
+var imageSize = compressed.InputLength / FashionCnn.MaxBatchSize;
 
 Console.WriteLine($"Fashion-MNIST, {samples} validation images");
 Console.WriteLine();
@@ -26,17 +27,29 @@ Console.WriteLine();
 Console.WriteLine($"{originalResult.Size / (double)compressedResult.Size:0.0}x smaller, accuracy {100 * (compressedResult.Accuracy - originalResult.Accuracy):+0.00;-0.00} points, " +
                   $"latency x{compressedResult.MedianLatency.TotalMicroseconds / originalResult.MedianLatency.TotalMicroseconds:0.00}");
 
+// The class names come from the Labels metadata; one batch of the last images.
+var last = samples - FashionCnn.MaxBatchSize;
+images.AsSpan(last * imageSize, FashionCnn.MaxBatchSize * imageSize).CopyTo(compressed.Input);
+compressed.Run(FashionCnn.MaxBatchSize);
+Console.WriteLine();
+Console.WriteLine("Last images: " + string.Join(", ",
+    Enumerable.Range(0, 4).Select(i => $"{compressed.LogitsArgMaxLabel(i)} (is {FashionCnn.Labels[(int)labels[last + i]]})")));
+
 Result Measure(FashionCnn model, long size)
 {
+    // Batches of MaxBatchSize images: one Run(batchSize) classifies them all.
     var correct = 0;
-    for (var i = 0; i < samples; i++)
+    for (var first = 0; first < samples; first += FashionCnn.MaxBatchSize)
     {
-        images.AsSpan(i * imageSize, imageSize).CopyTo(model.Input);
-        model.Run();
-        if (ArgMax(model.Logits) == labels[i]) correct++;
+        var batch = Math.Min(FashionCnn.MaxBatchSize, samples - first);
+        images.AsSpan(first * imageSize, batch * imageSize).CopyTo(model.Input);
+        model.Run(batch);
+        for (var i = 0; i < batch; i++)
+            if (model.LogitsArgMax(i) == labels[first + i]) correct++;
     }
 
     // Median latency of one batch-1 run, and the managed bytes each run allocates (0 by design).
+    images.AsSpan(0, imageSize).CopyTo(model.Input);
     var timings = new double[2000];
     var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
     for (var i = 0; i < timings.Length; i++)
@@ -52,13 +65,5 @@ Result Measure(FashionCnn model, long size)
 
 static void Print(string name, Result r) =>
     Console.WriteLine($"{name,-12}{r.Size / 1024.0,9:0.0} KB{r.Accuracy,12:P2}{r.MedianLatency.TotalMicroseconds,11:0.0} µs{r.AllocatedPerRun,14:0} B");
-
-static int ArgMax(ReadOnlySpan<float> scores)
-{
-    var best = 0;
-    for (var i = 1; i < scores.Length; i++)
-        if (scores[i] > scores[best]) best = i;
-    return best;
-}
 
 internal readonly record struct Result(long Size, double Accuracy, TimeSpan MedianLatency, double AllocatedPerRun);

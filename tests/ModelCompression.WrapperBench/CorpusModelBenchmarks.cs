@@ -117,6 +117,10 @@ public abstract class CorpusModelBenchmarks
 
     [Benchmark]
     [ArgumentsSource(nameof(BatchSizes))]
+    public float[][] NamedOnnxValuesPerCall(int batchSize) => _pathsByBatch[batchSize]!.RunNamedOnnxValuesPerCall();
+
+    [Benchmark]
+    [ArgumentsSource(nameof(BatchSizes))]
     public float OrtValueArrays(int batchSize)
     {
         using var outputs = _pathsByBatch[batchSize]!.RunOrtValueArrays();

@@ -6,13 +6,15 @@ using ModelCompression.Core.Tensors;
 namespace ModelCompression.WrapperBench;
 
 /// <summary>
-/// The three ways to run a session by hand, at one batch size, over the same inputs (prepared once, as the wrapper's
-/// are): OrtIoBinding over pinned buffers, <c>Run</c> with NamedOnnxValue inputs, <c>Run</c> with OrtValue arrays.
+/// The ways to run a session by hand, at one batch size, over the same inputs: OrtIoBinding over pinned buffers,
+/// <c>Run</c> with NamedOnnxValue inputs (made once, or per call with the outputs copied out, as ONNX Runtime's C# docs
+/// show it), <c>Run</c> with OrtValue arrays.
 /// </summary>
 internal sealed class HandWrittenPaths : IDisposable
 {
     public const string IoBindingPath = "OrtIoBinding";
     public const string NamedOnnxValuePath = "NamedOnnxValue";
+    public const string NamedOnnxValuePerCallPath = "NamedOnnxValue per call";
     public const string OrtValueArraysPath = "OrtValue arrays";
 
     private readonly InferenceSession _session;
@@ -22,6 +24,7 @@ internal sealed class HandWrittenPaths : IDisposable
     private readonly PinnedTensor[] _inputs;
     private readonly OrtValue[] _inputValues;
     private readonly NamedOnnxValue[] _namedInputs;
+    private readonly (string Name, Array Values, int[] Dimensions)[] _inputArrays;
     private readonly PinnedTensor[] _outputs;
     private readonly OrtIoBinding _binding;
 
@@ -34,7 +37,8 @@ internal sealed class HandWrittenPaths : IDisposable
         _outputNames = [.. session.OutputNames];
         _inputs = [.. _inputNames.Select(name => PinnedTensor.Create((TensorElementType)feed[name].ElementType, feed[name].Shape.ToArray(), feed[name].Data))];
         _inputValues = [.. _inputs.Select(input => input.Value)];
-        _namedInputs = [.. _inputNames.Select(name => NamedTensor(name, feed[name]))];
+        _inputArrays = [.. _inputNames.Select(name => InputArray(name, feed[name]))];
+        _namedInputs = [.. _inputArrays.Select(NamedTensor)];
         // A hand-written program knows its output shapes; here ONNX Runtime tells them, for this feed.
         using (var outputs = RunOrtValueArrays())
         {
@@ -52,6 +56,15 @@ internal sealed class HandWrittenPaths : IDisposable
 
     public IDisposableReadOnlyCollection<DisposableNamedOnnxValue> RunNamedOnnxValues() => _session.Run(_namedInputs);
 
+    /// <summary>As ONNX Runtime's C# docs show it: tensors over the caller's arrays made per call, every output copied out.</summary>
+    public float[][] RunNamedOnnxValuesPerCall()
+    {
+        var inputs = new List<NamedOnnxValue>(_inputNames.Length);
+        foreach (var input in _inputArrays) inputs.Add(NamedTensor(input));
+        using var results = _session.Run(inputs);
+        return [.. results.Select(r => r.AsTensor<float>().ToArray())];
+    }
+
     public IDisposableReadOnlyCollection<OrtValue> RunOrtValueArrays() => _session.Run(_runOptions, _inputNames, _inputValues, _outputNames);
 
     /// <summary>Runs each path once: path → the bytes of every output, in <see cref="OutputNames"/> order.</summary>
@@ -65,6 +78,7 @@ internal sealed class HandWrittenPaths : IDisposable
         {
             [IoBindingPath] = ioBinding,
             [NamedOnnxValuePath] = [.. named.Select(FloatBytes)],
+            [NamedOnnxValuePerCallPath] = [.. RunNamedOnnxValuesPerCall().Select(o => MemoryMarshal.AsBytes(o.AsSpan()).ToArray())],
             [OrtValueArraysPath] = [.. ortValues.Select(o => o.GetTensorMutableRawData().ToArray())],
         };
     }
@@ -75,17 +89,20 @@ internal sealed class HandWrittenPaths : IDisposable
         foreach (var tensor in _inputs.Concat(_outputs)) tensor.Dispose();
     }
 
-    // The corpus feeds float tensors and silero-vad's int64 sample rate.
-    private static NamedOnnxValue NamedTensor(string name, NdArray value)
+    // The corpus feeds float tensors and silero-vad's int64 sample rate: the arrays a caller would hold.
+    private static (string, Array, int[]) InputArray(string name, NdArray value) => (name, value.ElementType switch
     {
-        var dimensions = value.Shape.ToArray().Select(d => (int)d).ToArray();
-        return value.ElementType switch
-        {
-            DataType.Float => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(value.ToFloats(), dimensions)),
-            DataType.Int64 => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(value.ToInt64s(), dimensions)),
-            _ => throw new NotSupportedException($"Input '{name}' is {value.ElementType}; the NamedOnnxValue path here feeds float and int64 tensors."),
-        };
-    }
+        DataType.Float => value.ToFloats(),
+        DataType.Int64 => value.ToInt64s(),
+        _ => throw new NotSupportedException($"Input '{name}' is {value.ElementType}; the NamedOnnxValue path here feeds float and int64 tensors."),
+    }, [.. value.Shape.ToArray().Select(d => (int)d)]);
+
+    private static NamedOnnxValue NamedTensor((string Name, Array Values, int[] Dimensions) input) => input.Values switch
+    {
+        float[] floats => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<float>(floats, input.Dimensions)),
+        long[] longs => NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<long>(longs, input.Dimensions)),
+        _ => throw new NotSupportedException(input.Values.GetType().Name),
+    };
 
     // Every corpus output is float.
     private static byte[] FloatBytes(DisposableNamedOnnxValue output) =>

@@ -18,16 +18,17 @@ internal static class WrapperTable
     {
         var rows = summaries.SelectMany(s => s.Reports.Where(r => r.ResultStatistics is not null).Select(r => ToRow(r))).ToList();
         var text = new System.Text.StringBuilder()
-            .AppendLine("| model | batch | method | mean | allocated | × OrtIoBinding | × NamedOnnxValue |")
-            .AppendLine("|---|---:|---|---:|---:|---:|---:|");
+            .AppendLine("| model | batch | method | mean | allocated | × OrtIoBinding | × NamedOnnxValue | × NamedOnnxValue per call |")
+            .AppendLine("|---|---:|---|---:|---:|---:|---:|---:|");
         foreach (var group in rows.GroupBy(r => (r.Model, r.BatchSize)))
         {
             var ioBinding = group.SingleOrDefault(r => r.Method == nameof(CorpusModelBenchmarks.IoBinding));
             var named = group.SingleOrDefault(r => r.Method == nameof(CorpusModelBenchmarks.NamedOnnxValues));
+            var perCall = group.SingleOrDefault(r => r.Method == nameof(CorpusModelBenchmarks.NamedOnnxValuesPerCall));
             foreach (var row in group)
             {
                 text.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {row.Model} | {row.BatchSize} | {row.Method} | {Time(row.MeanNanoseconds)} | {Bytes(row.AllocatedBytes)} | {Ratio(row, ioBinding)} | {Ratio(row, named)} |");
+                    $"| {row.Model} | {row.BatchSize} | {row.Method} | {Time(row.MeanNanoseconds)} | {Bytes(row.AllocatedBytes)} | {Ratio(row, ioBinding)} | {Ratio(row, named)} | {Ratio(row, perCall)} |");
             }
         }
         return text.ToString();
