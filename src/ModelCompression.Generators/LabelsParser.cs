@@ -14,12 +14,13 @@ internal sealed record LabelsFile(string Path, string SidecarPath, EquatableArra
 /// </summary>
 internal static class LabelsParser
 {
-    public const string LabelsForMetadata = "build_metadata.AdditionalFiles.ModelCompressionLabelsFor";
+    public const string LabelsForName = "ModelCompressionLabelsFor";
 
     /// <summary>The labels file, or null when <paramref name="text"/> is not one.</summary>
     public static LabelsFile? Parse(AdditionalText text, AnalyzerConfigOptions options, CancellationToken cancellationToken)
     {
-        if (!options.TryGetValue(LabelsForMetadata, out var sidecarPath) || string.IsNullOrEmpty(sidecarPath)) return null;
+        var sidecarPath = WrapperMetadata.ItemMetadata(options, LabelsForName);
+        if (sidecarPath.Length == 0) return null;
         // An unreadable file has no labels: the count check then reports it.
         return new(text.Path, sidecarPath, new(Lines(text.GetText(cancellationToken)?.ToString() ?? "")));
     }

@@ -16,9 +16,10 @@ internal sealed record WrapperMetadata(string MaxBatchSize, string MaxSizes, str
     public static readonly WrapperMetadata None = new("", "", "");
 
     public static WrapperMetadata Read(AnalyzerConfigOptions options) =>
-        new(Get(options, MaxBatchSizeName), Get(options, MaxSizesName), Get(options, EmbeddedResourceNameName));
+        new(ItemMetadata(options, MaxBatchSizeName), ItemMetadata(options, MaxSizesName), ItemMetadata(options, EmbeddedResourceNameName));
 
+    /// <summary>An AdditionalFiles item's compiler-visible metadata, trimmed; empty when not set.</summary>
     // An item without the metadata still has the key (empty) when the metadata is compiler-visible; both mean "not set".
-    private static string Get(AnalyzerConfigOptions options, string name) =>
+    public static string ItemMetadata(AnalyzerConfigOptions options, string name) =>
         options.TryGetValue("build_metadata.AdditionalFiles." + name, out var value) ? value.Trim() : "";
 }
