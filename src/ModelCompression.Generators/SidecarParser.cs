@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Globalization;
 using System.Linq;
+using System.Numerics;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -58,6 +59,7 @@ internal static class SidecarParser
         var maxBatchSize = ParseMaxBatchSize(path, content, metadata.MaxBatchSize, diagnostics);
         var freeDimensions = FreeDimensions(content.Inputs);
         var maxSizes = ParseMaxSizes(path, content, metadata.MaxSizes, maxBatchSize is not null, freeDimensions, diagnostics);
+        if (diagnostics.Count == 0) CheckLargestInputs(path, content, maxBatchSize, maxSizes, diagnostics);
         if (diagnostics.Count > 0) return new(path, null, new(diagnostics.ToArray()));
 
         var names = MemberNames.Assign(content.ClassName, tensors.Select(t => (t.Tensor.Name, t.IsInput)).ToList());
@@ -154,6 +156,27 @@ internal static class SidecarParser
                 maxSizes.Add(name, size);
         }
         return maxSizes;
+    }
+
+    // The wrapper allocates an input whose free dimensions all have a maximum at its largest shape in its constructor
+    // (checked, so too large a shape throws OverflowException there): say so at build time instead.
+    private static void CheckLargestInputs(string path, SidecarContent content, int? maxBatchSize, Dictionary<string, long> maxSizes,
+        List<DiagnosticInfo> diagnostics)
+    {
+        if (maxSizes.Count == 0) return; // MaxBatchSize alone was checked by ParseMaxBatchSize.
+        foreach (var input in content.Inputs)
+        {
+            var batched = maxBatchSize is not null && input.Shape.Count > 0 && input.IsFree(0);
+            var largest = input.Shape.Select((size, axis) =>
+                axis == 0 && batched ? maxBatchSize!.Value
+                : axis > 0 && input.IsFree(axis) && maxSizes.TryGetValue(input.DeclaredShape[axis], out var max) ? max
+                : size).ToList();
+            if (ElementCount(largest) is not null) continue;
+            var count = largest.Aggregate(BigInteger.One, (product, size) => product * size);
+            diagnostics.Add(MetadataProblem(path, $"the MaxSizes metadata makes input '{input.Name}' up to [{string.Join(", ", largest)}], {count} elements, " +
+                $"more than a .NET array holds ({ArrayMaxLength}). Set smaller MaxSizes{(batched ? " (or a smaller MaxBatchSize)" : "")} on the CompressedModel item."));
+            return;
+        }
     }
 
     private static FreeDimension[] FreeDimensionModels(List<FoundDimension> freeDimensions, Dictionary<string, long> maxSizes)

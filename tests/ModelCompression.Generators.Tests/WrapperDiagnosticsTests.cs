@@ -161,6 +161,35 @@ public class WrapperDiagnosticsTests
     }
 
     [Fact]
+    public void MaxSizes_larger_than_an_array_holds_are_MC7010_naming_the_input_and_its_element_count()
+    {
+        var message = SingleMetadataError(SidecarCases.TextRecognizer, ("ModelCompressionMaxSizes", "W=4000000000"));
+
+        Assert.Contains("the MaxSizes metadata makes input 'x' up to [1, 3, 48, 4000000000], 576000000000 elements, more than a .NET array holds (2147483591). " +
+            "Set smaller MaxSizes on the CompressedModel item.", message);
+    }
+
+    [Fact]
+    public void MaxSizes_that_fit_one_sample_but_not_MaxBatchSize_samples_are_MC7010()
+    {
+        var message = SingleMetadataError(SidecarCases.Detector, ("ModelCompressionMaxBatchSize", "4"), ("ModelCompressionMaxSizes", "H=20000; W=20000"));
+
+        Assert.Contains("input 'image' up to [4, 3, 20000, 20000], 4800000000 elements", message);
+        Assert.Contains("Set smaller MaxSizes (or a smaller MaxBatchSize) on the CompressedModel item.", message);
+    }
+
+    [Fact]
+    public void MaxSizes_whose_largest_inputs_fit_in_arrays_generate_the_wrapper()
+    {
+        // 3 * 20000 * 20000 elements: the limit above is the batch's, not the sizes'.
+        var result = GeneratorHarness.Run(SidecarCases.Text(SidecarCases.Detector,
+            ("ModelCompressionMaxBatchSize", "1"), ("ModelCompressionMaxSizes", "H=20000; W=20000")));
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Contains("ElementCount(new long[] { MaxBatchSize, 3, 20000, 20000 })", GeneratorHarness.SingleSource(result));
+    }
+
+    [Fact]
     public void Empty_metadata_means_not_set()
     {
         var result = GeneratorHarness.Run(SidecarCases.Text(SidecarCases.TextRecognizer,
