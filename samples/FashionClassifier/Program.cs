@@ -13,8 +13,8 @@ var samples = labels.Length;
 
 using var compressed = new FashionCnn();
 using var original = new FashionCnn(originalPath);
-// The input span has room for MaxBatchSize images.
-var imageSize = compressed.InputLength / FashionCnn.MaxBatchSize;
+// The input span has room for MaxBatchSize images of InputSampleLength floats each.
+const int imageSize = FashionCnn.InputSampleLength;
 
 Console.WriteLine($"Fashion-MNIST, {samples} validation images");
 Console.WriteLine();

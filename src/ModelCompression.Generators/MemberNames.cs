@@ -10,7 +10,8 @@ namespace ModelCompression.Generators;
 /// <item>Split the ONNX name into runs of letters and digits (every other character separates), upper-case the
 /// first character of each run and join them: <c>softmax_11.tmp_0</c> → <c>Softmax11Tmp0</c>, <c>stateN</c> → <c>StateN</c>.</item>
 /// <item>If that is empty or starts with a digit, prefix <c>Input</c> or <c>Output</c>: <c>123</c> → <c>Output123</c>.</item>
-/// <item>Each tensor also declares <c>{Name}Shape</c> and <c>{Name}Length</c>, and reserves the class-score helper names
+/// <item>Each tensor also declares <c>{Name}Shape</c> and <c>{Name}Length</c>, and reserves <c>{Name}SampleLength</c>
+/// (declared by batched wrappers) and the class-score helper names
 /// <c>{Name}ArgMax</c>, <c>{Name}ArgMaxLabel</c> and <c>{Name}TopK</c>. If any of these names is the class
 /// name, a member every wrapper has (<see cref="Reserved"/>) or a name an earlier tensor took, append 2, 3, … until none
 /// is: <c>x</c> and <c>X</c> → <c>X</c> and <c>X2</c>.</item>
@@ -50,6 +51,9 @@ internal static class MemberNames
 
     public static string LengthName(string propertyName) => propertyName + "Length";
 
+    /// <summary>The elements of one sample of a batched tensor; reserved for every tensor, like the class-score helpers.</summary>
+    public static string SampleLengthName(string propertyName) => propertyName + "SampleLength";
+
     /// <summary>The pinned array behind the span.</summary>
     public static string BufferField(string propertyName) => "_" + LowerFirstAscii(propertyName) + "Buffer";
 
@@ -74,7 +78,7 @@ internal static class MemberNames
     public static string TopKName(string propertyName) => propertyName + "TopK";
 
     private static IEnumerable<string> MembersOf(string name) =>
-        [name, ShapeName(name), LengthName(name), ArgMaxName(name), ArgMaxLabelName(name), TopKName(name)];
+        [name, ShapeName(name), LengthName(name), SampleLengthName(name), ArgMaxName(name), ArgMaxLabelName(name), TopKName(name)];
 
     internal static string PascalCase(string onnxName, string prefixWhenNotALetter)
     {

@@ -111,6 +111,7 @@ internal static partial class WrapperEmitter
         code.Line($"/// <summary>The number of elements of <see cref=\"{tensor.PropertyName}\"/>.</summary>");
         code.Line($"public int {MemberNames.LengthName(tensor.PropertyName)} => {MemberNames.LengthField(tensor.PropertyName)};");
         code.Line();
+        EmitSampleLength(code, tensor);
         code.Line($"/// <summary>The shape of <see cref=\"{tensor.PropertyName}\"/>{(tensor.IsBatched ? ", with <see cref=\"MaxBatchSize\"/> samples" : "")}.</summary>");
         code.Line($"public global::System.ReadOnlySpan<long> {MemberNames.ShapeName(tensor.PropertyName)} => {MemberNames.CurrentShapeField(tensor.PropertyName)};");
         code.Line();
@@ -126,8 +127,20 @@ internal static partial class WrapperEmitter
         code.Line($"/// <summary>The number of elements of <see cref=\"{tensor.PropertyName}\"/>.</summary>");
         code.Line($"public int {MemberNames.LengthName(tensor.PropertyName)} => _current?.OutputLengths[{i}] ?? 0;");
         code.Line();
+        EmitSampleLength(code, tensor);
         code.Line($"/// <summary>The shape of <see cref=\"{tensor.PropertyName}\"/>, as ONNX Runtime computed it for the last run; empty before the first run.</summary>");
         code.Line($"public global::System.ReadOnlySpan<long> {MemberNames.ShapeName(tensor.PropertyName)} => _current is null ? default : _current.OutputShapes[{i}];");
+        code.Line();
+    }
+
+    /// <summary>For a batched tensor whose other axes are all fixed: the elements of one sample, so that callers need not divide a length by the batch.</summary>
+    private static void EmitSampleLength(CodeWriter code, TensorModel tensor)
+    {
+        // ElementCount is at the resolved batch size Shape[0]; a tensor with a free axis besides the batch has no fixed sample size.
+        if (!tensor.IsBatched || tensor.Shape[0] < 1 || tensor.Axes.Skip(1).Any(a => a.Kind != AxisKind.Fixed)) return;
+        var sampleLength = tensor.ElementCount / tensor.Shape[0];
+        code.Line($"/// <summary>The number of elements of one sample of <see cref=\"{tensor.PropertyName}\"/>: sample i starts at i * {MemberNames.SampleLengthName(tensor.PropertyName)}.</summary>");
+        code.Line($"public const int {MemberNames.SampleLengthName(tensor.PropertyName)} = {sampleLength.ToString(CultureInfo.InvariantCulture)};");
         code.Line();
     }
 

@@ -26,4 +26,11 @@ public class MemberNamesTests
 
         Assert.Equal(["X", "X2", "XShape2", "Detector2", "Run2", "Dispose2", "XLength2"], names);
     }
+
+    [Fact]
+    public void Names_avoid_the_sample_length_of_batched_wrappers()
+    {
+        // X's XSampleLength is reserved even where no wrapper declares it, so names do not depend on MaxBatchSize.
+        Assert.Equal(["X", "XSample2"], MemberNames.Assign("Model", [("x", true), ("x_sample", false)]));
+    }
 }

@@ -95,6 +95,9 @@ namespace FashionClassifier
         /// <summary>The number of elements of <see cref="Input"/>.</summary>
         public int InputLength => _inputLength;
 
+        /// <summary>The number of elements of one sample of <see cref="Input"/>: sample i starts at i * InputSampleLength.</summary>
+        public const int InputSampleLength = 784;
+
         /// <summary>The shape of <see cref="Input"/>, with <see cref="MaxBatchSize"/> samples.</summary>
         public global::System.ReadOnlySpan<long> InputShape => _inputShape;
 
@@ -103,6 +106,9 @@ namespace FashionClassifier
 
         /// <summary>The number of elements of <see cref="Logits"/>.</summary>
         public int LogitsLength => _current?.OutputLengths[0] ?? 0;
+
+        /// <summary>The number of elements of one sample of <see cref="Logits"/>: sample i starts at i * LogitsSampleLength.</summary>
+        public const int LogitsSampleLength = 10;
 
         /// <summary>The shape of <see cref="Logits"/>, as ONNX Runtime computed it for the last run; empty before the first run.</summary>
         public global::System.ReadOnlySpan<long> LogitsShape => _current is null ? default : _current.OutputShapes[0];

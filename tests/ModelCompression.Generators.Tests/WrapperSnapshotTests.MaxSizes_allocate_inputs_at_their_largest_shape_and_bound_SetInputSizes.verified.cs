@@ -158,6 +158,9 @@ namespace Vision
         /// <summary>The number of elements of <see cref="Count"/>.</summary>
         public int CountLength => _current?.OutputLengths[1] ?? 0;
 
+        /// <summary>The number of elements of one sample of <see cref="Count"/>: sample i starts at i * CountSampleLength.</summary>
+        public const int CountSampleLength = 1;
+
         /// <summary>The shape of <see cref="Count"/>, as ONNX Runtime computed it for the last run; empty before the first run.</summary>
         public global::System.ReadOnlySpan<long> CountShape => _current is null ? default : _current.OutputShapes[1];
 

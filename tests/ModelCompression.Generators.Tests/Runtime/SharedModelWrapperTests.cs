@@ -65,9 +65,10 @@ public class SharedModelWrapperTests
         var path = Path.Combine(SharedModels.Folder("fashion-cnn"), "model.onnx");
         using var session = new InferenceSession(path);
         using var wrapper = new FashionCnnBatched(path);
-        const int SampleLength = 28 * 28;
+        const int SampleLength = FashionCnnBatched.InputSampleLength;
         var random = new Random(6);
-        Assert.Equal(8 * SampleLength, wrapper.Input.Length);
+        Assert.Equal(28 * 28, SampleLength);
+        Assert.Equal(FashionCnnBatched.MaxBatchSize * SampleLength, wrapper.InputLength);
         for (var i = 0; i < wrapper.Input.Length; i++) wrapper.Input[i] = (float)(random.NextDouble() * 4 - 1);
         var samples = wrapper.Input.ToArray();
 
@@ -75,13 +76,14 @@ public class SharedModelWrapperTests
         var batch = wrapper.Logits.ToArray();
 
         Assert.Equal([8L, 10], wrapper.LogitsShape.ToArray());
+        Assert.Equal(8 * FashionCnnBatched.LogitsSampleLength, wrapper.LogitsLength);
         for (var sample = 0; sample < 8; sample++)
         {
             samples.AsSpan(sample * SampleLength, SampleLength).CopyTo(wrapper.Input);
             wrapper.Run(1);
             var (direct, _) = RunDirectly(session, "input", samples.AsSpan(sample * SampleLength, SampleLength).ToArray(), [1, 1, 28, 28], "logits");
             Assert.Equal(direct, wrapper.Logits.ToArray());
-            Assert.Equal(wrapper.Logits.ToArray(), batch.AsSpan(sample * 10, 10).ToArray());
+            Assert.Equal(wrapper.Logits.ToArray(), batch.AsSpan(sample * FashionCnnBatched.LogitsSampleLength, FashionCnnBatched.LogitsSampleLength).ToArray());
         }
 
         samples.CopyTo(wrapper.Input);
