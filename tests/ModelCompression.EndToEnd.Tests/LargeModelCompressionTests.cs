@@ -71,7 +71,7 @@ public sealed partial class LargeModelCompressionTests(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(AppContext.BaseDirectory, "large-model-result.txt"), figures + "\n");
 
         Assert.True(peak < PeakLimitBytes, $"peak memory {peak >> 20} MB, limit {PeakLimitBytes >> 20} MB");
-        Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.True(new Budgets(0.01, null, null).AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
         Assert.True(ratio >= BeyondInt8Ratio, $"{chosen.Label} is {ratio:0.00}x smaller, not beyond int8 ({BeyondInt8Ratio}x)");
         Assert.False(report.SearchTimedOut, "the search stopped at MaxSearchTime: its plan depends on the machine's speed");
     }

@@ -205,8 +205,8 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         progress.Stage($"running the original over {training.Count} training samples of {Path.GetFileName(training.File)} once (the teacher's outputs)");
         var data = DistillationData.Prepare(source, request.ModelPath, training, searchReference.Samples, metric, DistillationOptions.For(training.Count));
         using var timeLeft = new CancellationTokenSource(request.MaxSearchTime > progress.Elapsed ? request.MaxSearchTime - progress.Elapsed : TimeSpan.Zero);
-        // The winner's folded factors too: without them its factored layers would run as two (slower).
-        var knobs = QuantizationKnobs.Default with { FoldFactors = selection.Chosen?.Plan.Steps.Any(s => s.Pass == PassCatalog.FoldFactors) == true };
+        // The winner's folded factors too: without them its factored layers would run as two (slower). The palettes as trained: see RefitPalettes.
+        var knobs = QuantizationKnobs.Default with { FoldFactors = selection.Chosen?.Plan.Steps.Any(s => s.Pass == PassCatalog.FoldFactors) == true, RefitPalettes = false };
         var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, knobs, Distiller!, data, weightsSource, name, progress);
         var multiplyAdds = Statistics.ModelStatistics.Of(lossless, calibration.Sample(0)).Flops;
         var distilled = search.Run(probes, selection.Chosen, DistillationSearch.DistillationsFor(multiplyAdds, data.Training.Count, data.Options.Epochs), timeLeft.Token);
@@ -251,6 +251,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         var candidates = new List<Candidate>();
         IReadOnlyList<SettingProbe> probes = [];
         var searchDrop = request.Budgets.MaxAccuracyDrop;
+        CandidateSelection? best = null;
         var measuredAlone = 0;
         // What a run of the model costs (counted, not timed) sets how much the search measures.
         var multiplyAdds = Statistics.ModelStatistics.Of(lossless, calibration.Sample(0)).Flops;
@@ -269,7 +270,9 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
             probes = result.Probes;
             measuredAlone = result.OptionsMeasured;
-            var selection = CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop);
+            // A tighter round only adds candidates: the choice of an earlier round stands unless this one's is smaller.
+            var selection = Better(best, CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop));
+            best = selection;
             var missed = MissedSmallerCandidates(selection, request.Budgets);
             var gap = missed.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
             var tighter = searchDrop - Math.Max(gap, 0.001);
@@ -283,6 +286,15 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             searchDrop = tighter;
         }
     }
+
+    /// <summary>
+    /// Of an earlier round's selection and a later one's, the one that chose the smaller model (the later on a tie): a
+    /// round with a tighter search budget no longer admits the earlier winner, which already held on the validation data.
+    /// </summary>
+    internal static CandidateSelection Better(CandidateSelection? earlier, CandidateSelection later) =>
+        earlier?.Chosen is { } kept && (later.Chosen is null || kept.SizeBytes < later.Chosen.SizeBytes)
+            ? earlier with { Judged = [.. earlier.Judged, .. later.Judged.Where(c => earlier.Judged.All(e => e.Hash != c.Hash))] }
+            : later;
 
     private void WarnSearchTimeExceeded(CompressionRequest request) =>
         log.Report(Diagnostic.Warning(DiagnosticCode.SearchTimeExceeded, request.ModelPath,

@@ -21,8 +21,11 @@ public enum Int8Form
 /// than it may spend on one (<see cref="SearchLimits.MaxEmpiricalCorrectionWork"/>).</param>
 /// <param name="FoldFactors">Keep low-rank factors in the file but multiply them back into one layer when ONNX Runtime
 /// loads the model: the same accuracy, and no second kernel call (on digits-mlp two thin layers run 1.13× slower).</param>
+/// <param name="RefitPalettes">Refit the entries of Hessian-weighted palettes to their codes
+/// (<see cref="Passes.DataAware.HessianWeightedKMeans"/>). Off for distilled students, whose weights were trained
+/// against the training's own palettes, not to be rounded for the original's layer inputs.</param>
 public sealed record QuantizationKnobs(Int8Form Int8, string Calibration = "minmax", int Int4BlockSize = 64, int Int4AccuracyLevel = 0,
-    bool BiasCorrection = false, bool FoldFactors = false, bool AnalyticCorrection = false)
+    bool BiasCorrection = false, bool FoldFactors = false, bool AnalyticCorrection = false, bool RefitPalettes = true)
 {
     /// <summary>Weight-only int8 (never slower) and int4 blocks of 64 (6.7× on fashion-cnn at no accuracy cost, measured).</summary>
     public static QuantizationKnobs Default { get; } = new(Int8Form.Weights);

@@ -18,6 +18,9 @@ public class RealModelCompressionTests
     /// <summary>The quantization family of the previous milestone: int8, int4 and fp16 storage, no structural changes.</summary>
     private const Technique QuantizationOnly = Technique.Fusion | Technique.Int8 | Technique.Int4 | Technique.Fp16;
 
+    /// <summary>MaxAccuracyDrop="1%"; its own rule judges the drops (a drop of exactly one point, 100 of 10,000 images, holds).</summary>
+    private static readonly Budgets OnePoint = new(0.01, null, null);
+
     private static (CompressionReport Report, ModelProto Written) Compress(string model, MetricKind metric, TempDirectory dir, Technique techniques = Technique.All)
     {
         var folder = SharedModels.Folder(model);
@@ -28,7 +31,7 @@ public class RealModelCompressionTests
             ValidationDataPath = Path.Combine(folder, "validation.npz"),
             CalibrationDataPath = Path.Combine(folder, "calibration.npz"),
             Metric = metric,
-            Budgets = new Budgets(0.01, null, null),
+            Budgets = OnePoint,
             Techniques = techniques,
             ReportDirectory = dir.Combine("report"),
             LockPath = dir.Combine("model.compression.lock.json"),
@@ -48,7 +51,7 @@ public class RealModelCompressionTests
         var chosen = report.Chosen!;
         Assert.Equal(10000, report.ValidationSamples);
         Assert.True(report.OriginalSizeBytes >= 6 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
-        Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
         Assert.Contains("int4-weights", chosen.Plan);
     }
 
@@ -65,7 +68,7 @@ public class RealModelCompressionTests
         Assert.InRange(report.OptionsMeasured!.Value, 1, SearchLimits.Default.MaxCalibrationProbes + SearchLimits.Default.MaxPruningProbes);
         Assert.False(report.SearchTimedOut);
         Assert.True(report.OriginalSizeBytes >= 80 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
-        Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
         // Structure, not only storage: the 3136×256 Gemm that holds 92% of the weights is factored.
         Assert.Contains("lowrank", chosen.Plan);
         Assert.True(chosen.ParameterCount < report.OriginalParameterCount / 4, $"{chosen.ParameterCount} of {report.OriginalParameterCount} parameters left");
@@ -80,7 +83,7 @@ public class RealModelCompressionTests
 
         var chosen = report.Chosen!;
         Assert.True(report.OriginalSizeBytes >= 15 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
-        Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
     }
 
     [Fact]
@@ -92,7 +95,20 @@ public class RealModelCompressionTests
 
         var chosen = report.Chosen!;
         Assert.True(report.OriginalSizeBytes >= 5 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
-        Assert.True(chosen.ValidationDrop <= 0.01, $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+    }
+
+    [Fact]
+    public void Ppocr_rec_is_at_least_5x_smaller_within_one_point_of_agreement_on_its_validation_lines()
+    {
+        using var dir = new TempDirectory();
+
+        var (report, _) = Compress("ppocr-rec", MetricKind.Agreement, dir);
+
+        var chosen = report.Chosen!;
+        Assert.True(report.OriginalSizeBytes >= 5 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
+        Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
+        Assert.False(report.SearchTimedOut);
     }
 
     [Fact]
@@ -104,7 +120,7 @@ public class RealModelCompressionTests
 
         var chosen = report.Chosen!;
         Assert.True(report.OriginalSizeBytes >= 5 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
-        Assert.True(chosen.ValidationDrop <= 0.01);
+        Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN));
         // The LSTM weights inside the If branches are stored compressed (int8 codes or palette codes), not as floats.
         static long FloatBytesInBranches(ModelProto model) => OnnxWalk.Graphs(model).Skip(1).SelectMany(g => g.Initializer)
             .Where(t => t.DataType == (int)DataType.Float).Sum(t => 4 * TensorProtoConverter.ElementCount(t));

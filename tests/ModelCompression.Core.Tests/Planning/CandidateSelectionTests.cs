@@ -51,6 +51,22 @@ public class CandidateSelectionTests
         Assert.DoesNotContain(selection.Judged, c => c.Label == "small");
     }
 
+    [Fact]
+    public void A_tighter_search_round_keeps_the_earlier_winner_that_its_budget_no_longer_admits()
+    {
+        var candidates = new[] { Candidate("small", 100, searchDrop: 0.008, validationDrop: 0.009), Candidate("large", 200, searchDrop: 0.001, validationDrop: 0.001) };
+        var earlier = CandidateSelection.Select(candidates, Budgets.Default, Judge, "model.onnx");
+        var tighter = CandidateSelection.Select(candidates, Budgets.Default, Judge, "model.onnx", searchDrop: 0.005);
+
+        var kept = Compressor.Better(earlier, tighter);
+
+        Assert.Equal(("small", "large"), (earlier.Chosen!.Label, tighter.Chosen!.Label));
+        Assert.Equal("small", kept.Chosen!.Label);
+        Assert.Equal(["small", "large"], kept.Judged.Select(c => c.Label));
+        Assert.Same(earlier, Compressor.Better(tighter, earlier)); // a later round that chose smaller wins
+        Assert.Same(tighter, Compressor.Better(null, tighter));
+    }
+
     // The validation drop travels in the hash, which nothing else here reads.
     private static Candidate Candidate(string label, long size, double searchDrop, double validationDrop)
     {

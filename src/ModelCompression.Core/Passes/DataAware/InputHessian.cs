@@ -66,6 +66,12 @@ public sealed class InputHessian
         return new InputHessian(dimension, values, dead, dampening);
     }
 
+    /// <summary>H as collected (dead inputs fixed), K × K row-major, without the dampening.</summary>
+    internal ReadOnlySpan<float> Undampened => _values;
+
+    /// <summary>λ: what the dampening adds to every diagonal entry.</summary>
+    internal double DiagonalShift => Lambda(Dampening);
+
     /// <summary>The dampened diagonal: how much an error on each input costs the output, E[x_k²] + λ.</summary>
     public double[] Diagonal()
     {

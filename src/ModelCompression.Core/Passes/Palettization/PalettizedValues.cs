@@ -96,6 +96,13 @@ public sealed class PalettizedValues
         return new PalettizedValues(Bits, Groups, Table, codes, _groupOf);
     }
 
+    /// <summary>The same codes with other palettes (e.g. entries refitted to the codes).</summary>
+    internal PalettizedValues WithTable(float[] table)
+    {
+        if (table.Length != Table.Length) throw new ArgumentException($"Expected {Table.Length} palette entries, got {table.Length}.", nameof(table));
+        return new PalettizedValues(Bits, Groups, table, Codes, _groupOf);
+    }
+
     /// <summary>One palette for all values.</summary>
     public static PalettizedValues Fit(ReadOnlySpan<float> values, int bits, PaletteTable table = PaletteTable.Float32, bool magnitudeWeighted = false) =>
         Fit(values, bits, 1, new int[values.Length], table, magnitudeWeighted);

@@ -62,17 +62,19 @@ public sealed class WeightPalettization : IGraphPass
     private readonly PaletteTable _table;
     private readonly int _minElements;
     private readonly Rounding _rounding;
+    private readonly bool _refitEntries;
     private readonly ILayerStatistics? _statistics;
 
     /// <param name="rounding">With <see cref="Rounding.Hessian"/>, the palettes of Gemm, MatMul and Conv weights whose
     /// layers have input moments in <paramref name="statistics"/> weight each value by its input's second moment
     /// (<see cref="HessianWeightedKMeans"/>); the others are plain k-means, as without.</param>
+    /// <param name="refitEntries">With <see cref="Rounding.Hessian"/>: refit those palettes' entries to their codes.</param>
     /// <param name="bits">Code width per node name, 1–8 bits (2ⁿ centroids); nodes not named are left alone. A tensor
     /// several chosen nodes read gets the widest of their widths.</param>
     /// <param name="granularity">One palette per tensor, or per group of <paramref name="channelGroupSize"/> output channels.</param>
     public WeightPalettization(IReadOnlyDictionary<string, int> bits, PaletteGranularity granularity = PaletteGranularity.PerTensor,
         int channelGroupSize = DefaultChannelGroupSize, PaletteTable table = PaletteTable.Float32, int minElements = DefaultMinElements,
-        Rounding rounding = Rounding.Nearest, ILayerStatistics? statistics = null)
+        Rounding rounding = Rounding.Nearest, ILayerStatistics? statistics = null, bool refitEntries = false)
     {
         foreach (var (node, width) in bits)
             if (width is < PalettizedValues.MinBits or > PalettizedValues.MaxBits)
@@ -84,6 +86,7 @@ public sealed class WeightPalettization : IGraphPass
         _table = table;
         _minElements = minElements;
         _rounding = rounding;
+        _refitEntries = refitEntries;
         _statistics = statistics;
     }
 
@@ -103,7 +106,13 @@ public sealed class WeightPalettization : IGraphPass
             var other => throw new FormatException($"Palette table '{other}' is neither 'float32' nor 'float16'."),
         },
         rounding: RoundingParameter.Parse(parameters.GetValueOrDefault(RoundingParameter.Name)),
-        statistics: statistics);
+        statistics: statistics,
+        refitEntries: parameters.GetValueOrDefault(PassParameters.Entries) switch
+        {
+            null => false,
+            PassParameters.RefittedEntries => true,
+            var other => throw new FormatException($"Palette entries '{other}' are not '{PassParameters.RefittedEntries}'."),
+        });
 
     /// <summary>This pass's plan-step parameters (the inverse of <see cref="FromParameters"/>).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Parameters()
@@ -116,6 +125,7 @@ public sealed class WeightPalettization : IGraphPass
         };
         if (_granularity == PaletteGranularity.PerChannelGroup) parameters.Add(new(PassParameters.GroupSize, _channelGroupSize.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         parameters.AddRange(RoundingParameter.Of(_rounding));
+        if (_refitEntries) parameters.Add(new(PassParameters.Entries, PassParameters.RefittedEntries));
         return parameters;
     }
 
@@ -160,7 +170,7 @@ public sealed class WeightPalettization : IGraphPass
             }
             var palettized = hessian is null
                 ? PalettizedValues.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), _table)
-                : HessianWeightedKMeans.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), hessian.Layout, hessian.Hessians, _table);
+                : HessianWeightedKMeans.Fit(values, bits, layout.Groups, layout.GroupsOf(values.Length), hessian.Layout, hessian.Hessians, _table, _refitEntries);
 
             if (!pools.TryGetValue(weight.Owner.Proto, out var pool)) pools.Add(weight.Owner.Proto, pool = new ConstantPool());
             var program = new ConstantProgram(view, "p", pool);

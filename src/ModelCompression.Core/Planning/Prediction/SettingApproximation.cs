@@ -48,7 +48,7 @@ public static class SettingApproximation
             case WeightFormat.Palette:
                 var layout = WeightPalettization.GroupLayout([n, k], 0, WeightPalettization.DefaultChannelGroupSize, setting.Bits);
                 return HessianWeightedKMeans.Fit(layer.Rows, setting.Bits, layout.Groups, layout.GroupsOf(layer.Rows.Length),
-                    new WeightRows(n, k, hessians.Count, Transposed: false), hessians).Decode();
+                    new WeightRows(n, k, hessians.Count, Transposed: false), hessians, refitEntries: knobs.RefitPalettes).Decode();
             default:
                 return null;
         }

@@ -1,3 +1,4 @@
+using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes;
 using ModelCompression.Core.Passes.Palettization;
 using ModelCompression.Core.Passes.Sparsity;
@@ -41,6 +42,18 @@ public class PassParametersTests
         pass.Apply(a);
         again.Apply(b);
         Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Refitted_entries_round_trip_and_a_plan_without_them_keeps_the_k_means_entries()
+    {
+        var refitted = new WeightPalettization(new Dictionary<string, int> { ["fc"] = 3 }, PaletteGranularity.PerChannelGroup, rounding: Rounding.Hessian, refitEntries: true);
+        var before = new WeightPalettization(new Dictionary<string, int> { ["fc"] = 3 }, PaletteGranularity.PerChannelGroup, rounding: Rounding.Hessian);
+
+        Assert.Equal(PassParameters.RefittedEntries, refitted.Parameters().ToDictionary()[PassParameters.Entries]);
+        Assert.Equal(refitted.Parameters().ToDictionary(), WeightPalettization.FromParameters(refitted.Parameters().ToDictionary()).Parameters().ToDictionary());
+        Assert.DoesNotContain(PassParameters.Entries, before.Parameters().ToDictionary().Keys);
+        Assert.Throws<FormatException>(() => WeightPalettization.FromParameters(new Dictionary<string, string> { [PassParameters.Entries] = "k-means" }));
     }
 
     [Fact]
