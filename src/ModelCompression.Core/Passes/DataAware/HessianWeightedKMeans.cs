@@ -60,7 +60,7 @@ public static class HessianWeightedKMeans
     /// <summary>
     /// With the codes fixed, the output error Σᵣ (wᵣ − ŵᵣ)ᵀ·H·(wᵣ − ŵᵣ) over the rows of a palette is quadratic in its
     /// entries: they solve A·c = b, A = Σᵣ Mᵣᵀ·H·Mᵣ and b = Σᵣ Mᵣᵀ·H·wᵣ (Mᵣ the one-hot codes of row r), the optimum
-    /// that the k-means of the diagonal only approximates (GPTVQ's codebook update). The error can only fall. Cost:
+    /// that the k-means of the diagonal only approximates (GPTVQ's codebook update). The error can only fall (float16 tables then round the entries). Cost:
     /// O(N·K²) for the N rows of K inputs, as the sweep; each palette is solved apart, so the result is the same on any
     /// thread count.
     /// </summary>
