@@ -270,16 +270,17 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             candidates.AddRange(result.Candidates.Where(c => candidates.All(known => known.Hash != c.Hash)));
             probes = result.Probes;
             measuredAlone = result.OptionsMeasured;
+            var selection = CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop);
             // A tighter round only adds candidates: the choice of an earlier round stands unless this one's is smaller.
-            var selection = Better(best, CandidateSelection.Select(candidates, request.Budgets, evaluator.Judge, request.ModelPath, searchDrop));
-            best = selection;
+            // This round's own selection decides whether to search again, so that a gap already tightened for is not counted twice.
+            best = Better(best, selection);
             var missed = MissedSmallerCandidates(selection, request.Budgets);
             var gap = missed.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
             var tighter = searchDrop - Math.Max(gap, 0.001);
             if (missed.Count == 0 || round == MaxSearchRounds || tighter <= 0 || result.TimedOut)
             {
                 if (result.TimedOut) WarnSearchTimeExceeded(request);
-                return (candidates, selection, probes, new SearchCounts(errors.Count, measuredAlone, candidates.Count, result.TimedOut));
+                return (candidates, best, probes, new SearchCounts(errors.Count, measuredAlone, candidates.Count, result.TimedOut));
             }
             progress.Stage((selection.Chosen is null ? "the winners on the search split" : $"candidates much smaller than {selection.Chosen.Label}") +
                            $" lost up to {ReportWriter.Points(gap)} more on the validation data: searching again, allowing a drop of {ReportWriter.Points(tighter)} on the search split");

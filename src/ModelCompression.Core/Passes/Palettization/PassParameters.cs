@@ -18,9 +18,8 @@ public static class PassParameters
     /// <summary>palettize: "float32" (default) or "float16" palettes.</summary>
     public const string Table = "table";
 
-    /// <summary>"refitted": Hessian-weighted palettes' entries refitted to their codes (absent: the weighted k-means, as plans before it).</summary>
+    /// <summary>palettize: <see cref="RefittedEntries"/> refits Hessian-weighted palettes' entries to their codes (absent: the weighted k-means, as plans before it).</summary>
     public const string Entries = "entries";
-
     public const string RefittedEntries = "refitted";
     /// <summary>prune-weights, per layer: the fraction of each node's weights to zero ("fc1=0.75;fc2=0.5").</summary>
     public const string Sparsity = "sparsity";
