@@ -87,6 +87,51 @@ public sealed class GptqTests
         Assert.All(Enumerable.Range(0, 32), n => Assert.Equal((8, 8), (first.Code(n, 3), first.Code(n, 40))));
     }
 
+    [Fact]
+    public void Rows_swept_in_tiles_and_vectorised_see_the_bytes_of_the_textbook_row_by_row_sweep()
+    {
+        // 37 rows: two full tiles and a partial one; 300 inputs: a partial last lazy block.
+        const int n = 37, k = 300;
+        var layer = new SyntheticLayer(n, k);
+        var hessian = layer.Hessian;
+        var (tiled, textbook) = (new EighthsGrid(n * k, k), new EighthsGrid(n * k, k));
+
+        var swept = Gptq.Run(layer.Weights, n, k, hessian, tiled);
+
+        Assert.Equal(TextbookSweep(layer.Weights, n, k, hessian.InverseCholeskyUpper(), textbook), swept);
+        Assert.Equal(textbook.Seen, tiled.Seen); // every weight as updated when it was rounded, to the last bit
+        Assert.Contains(swept.Select((v, i) => v - layer.Weights[i]), d => Math.Abs(d) > 1.0 / 16); // errors were fed forward
+    }
+
+    // GPTQ as the paper writes it: each row alone, every rounding error fed to every later column at once.
+    private static double[] TextbookSweep(float[] weights, int n, int k, double[] upper, IGptqGrid grid)
+    {
+        var result = new double[n * k];
+        for (var r = 0; r < n; r++)
+        {
+            var w = weights.AsSpan(r * k, k).ToArray().Select(v => (double)v).ToArray();
+            for (var j = 0; j < k; j++)
+            {
+                var q = result[r * k + j] = grid.Round(r, j, w);
+                var error = (w[j] - q) / upper[j * k + j];
+                for (var i = j + 1; i < k; i++) w[i] -= error * upper[j * k + i];
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Rounds to multiples of 1/8, recording each weight as the sweep had updated it.</summary>
+    private sealed class EighthsGrid(int elements, int k) : IGptqGrid
+    {
+        public double[] Seen { get; } = new double[elements];
+
+        public double Round(int row, int column, ReadOnlySpan<double> current)
+        {
+            Seen[row * k + column] = current[column];
+            return Math.Round(current[column] * 8) / 8;
+        }
+    }
+
     private sealed class TupleComparer : IEqualityComparer<(sbyte[] Codes, float[] Scales)>
     {
         public static TupleComparer Instance { get; } = new();
