@@ -83,11 +83,11 @@ public static class Gptq
             // The block's errors reach the rest of each row in one pass, column by column in a fixed order.
             for (var j = start; j < end; j++)
             {
-                var column = upper.AsSpan(j * k + end, k - end);
+                var feedback = upper.AsSpan(j * k + end, k - end); // row j of U past the block: read once for the tile
                 for (var r = 0; r < count; r++)
                 {
                     var error = errors[r * block + j - start];
-                    if (error != 0) Subtract(w.AsSpan(r * k + end, k - end), error, column);
+                    if (error != 0) Subtract(w.AsSpan(r * k + end, k - end), error, feedback);
                 }
             }
         }
