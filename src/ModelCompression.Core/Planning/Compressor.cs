@@ -122,8 +122,10 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         if (lockedPlan is null && DistillationRuns(request, name))
         {
             var withoutDistillation = selection.Chosen;
-            (candidates, selection, var sketches) = Distil(evaluator, basePlan, space, request, source, lossless, searchReference, calibration, metric, candidates, selection, probes, weightsSource, progress, name);
+            (candidates, selection, var sketches, var distillationTimedOut) = Distil(evaluator, basePlan, space, request, source, lossless, searchReference, calibration, metric, candidates, selection, probes, weightsSource, progress, name);
             distillation = (withoutDistillation, sketches);
+            // The report says when the clock, not the counts, ended the search: in either stage.
+            counts = counts with { TimedOut = counts.TimedOut || distillationTimedOut };
         }
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
@@ -194,7 +196,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
     /// Distils sketches more aggressive than the post-training winner, then chooses again among every candidate; the
     /// log shows the best plan with and without distillation side by side.
     /// </summary>
-    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<DistilledCandidate>) Distil(CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, CompressionRequest request,
+    private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<DistilledCandidate>, bool TimedOut) Distil(CandidateEvaluator evaluator, Plan basePlan, CompressionSpace space, CompressionRequest request,
         Onnx.ModelProto source, Onnx.ModelProto lossless, Reference searchReference, SampleSet calibration, MetricKind metric, IReadOnlyList<Candidate> candidates, CandidateSelection selection,
         IReadOnlyList<SettingProbe> probes, TrainedWeightsSource weightsSource, SearchProgress progress, string name)
     {
@@ -211,7 +213,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         var multiplyAdds = Statistics.ModelStatistics.Of(lossless, calibration.Sample(0)).Flops;
         var distilled = search.Run(probes, selection.Chosen, DistillationSearch.DistillationsFor(multiplyAdds, data.Training.Count, data.Options.Epochs), timeLeft.Token);
         if (search.TimedOut) WarnSearchTimeExceeded(request);
-        if (distilled.Count == 0) return (candidates, selection, distilled);
+        if (distilled.Count == 0) return (candidates, selection, distilled, search.TimedOut);
         // Each sketch judged on the validation data before and after training: what distillation bought, for the report.
         distilled = distilled.Select(d => d with { Untrained = evaluator.Judge(d.Untrained), Distilled = evaluator.Judge(d.Distilled) }).ToList();
         // Distilled first: a sketch whose training changed nothing is the same model, and it is kept as the distilled one.
@@ -225,7 +227,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             log.Info($"{name}: {d.Distilled.Label}: {Quantity.FormatSize(d.Distilled.SizeBytes)}, {ReportWriter.Score(d.Untrained.Validation!.Score)} untrained → " +
                      $"{ReportWriter.Score(d.Distilled.Validation!.Score)} distilled on the validation data ({d.Epochs.Count} epochs)");
         log.Info($"{name}: best without distillation: {Describe(selection.Chosen)}; with distillation: {Describe(withDistillation.Chosen)}");
-        return (all, withDistillation.Chosen is not null ? withDistillation : selection, distilled);
+        return (all, withDistillation.Chosen is not null ? withDistillation : selection, distilled, search.TimedOut);
     }
 
     private static string Describe(Candidate? candidate) => candidate is null

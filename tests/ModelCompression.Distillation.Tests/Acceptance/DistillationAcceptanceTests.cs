@@ -89,7 +89,8 @@ public sealed class DistillationAcceptanceTests
         AssertDistillationHelped(report);
         Log($"fashion-cnn: {chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B ({(double)report.OriginalSizeBytes / chosen.SizeBytes:F1}×), " +
             $"accuracy {chosen.ValidationScore:F4} (original {report.OriginalScore:F4}), latency {chosen.LatencyRatio:F2}×; without distillation " +
-            $"{report.Distillation.WithoutDistillation.SizeBytes} B, {report.Distillation.WithoutDistillation.ValidationScore:F4}");
+            $"{report.Distillation.WithoutDistillation.SizeBytes} B, {report.Distillation.WithoutDistillation.ValidationScore:F4}; " +
+            $"{report.Distillation.Sketches.Count} students trained; the search {(report.SearchTimedOut ? "was stopped by MaxSearchTime" : "finished within MaxSearchTime")}");
 
         // The locked rebuild: no training, the same bytes; its time is printed, not asserted (machines differ).
         var first = File.ReadAllBytes(dir.Combine("out", "model.onnx"));
@@ -98,6 +99,34 @@ public sealed class DistillationAcceptanceTests
         new Compressor(new RecordingLog(), MustNotTrain).Run(Request("fashion-cnn", dir, locked: true));
         Log($"fashion-cnn: locked rebuild of the distilled plan {clock.Elapsed.TotalSeconds:F1} s (applying the plan and measuring it on the 10,000 validation images)");
         Assert.Equal(first, File.ReadAllBytes(dir.Combine("out", "model.onnx")));
+    }
+
+    /// <summary>
+    /// The safety net can end the search while a student trains: the report must say the plan depends on the machine,
+    /// as the MC4101 warning does. A student that never finishes makes the clock end it; on a machine so slow that the
+    /// post-training search itself runs out of time, the report says the same.
+    /// </summary>
+    [Fact]
+    public void A_search_whose_distillation_the_search_time_stopped_says_so_in_the_report_and_warns_MC4101()
+    {
+        using var dir = new TempDirectory();
+        var log = new RecordingLog();
+
+        new Compressor(log, () => new TrainsUntilStopped()).Run(Request("digits-mlp", dir) with { MaxSearchTime = TimeSpan.FromSeconds(20) });
+
+        Assert.True(Report(dir).SearchTimedOut);
+        Assert.Contains(log.Diagnostics, d => d.Code == DiagnosticCode.SearchTimeExceeded);
+        Assert.True(File.Exists(dir.Combine("out", "model.onnx"))); // the post-training winner stands
+    }
+
+    private sealed class TrainsUntilStopped : IDistiller
+    {
+        public DistillationResult Distill(DistillationJob job, IProgress<string> progress, CancellationToken cancellation)
+        {
+            cancellation.WaitHandle.WaitOne();
+            cancellation.ThrowIfCancellationRequested();
+            throw new InvalidOperationException("unreachable: the wait ends only when the search time is up");
+        }
     }
 
     private static void Log(string message) => TestContext.Current.TestOutputHelper?.WriteLine(message);
