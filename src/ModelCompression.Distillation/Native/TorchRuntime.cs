@@ -13,6 +13,7 @@ public static class TorchRuntime
 {
     public const string BindingLibrary = "libLibTorchSharp.so";
     private const string Glibcxx332 = "GLIBCXX_3.4.32";
+    internal const string OmpWaitPolicy = "OMP_WAIT_POLICY";
 
     /// <summary>libtorch's libraries in dependency order; each one's own dependencies resolve beside it.</summary>
     private static readonly string[] TorchLibraries = ["libc10.so", "libtorch_cpu.so", "libtorch.so"];
@@ -54,11 +55,26 @@ public static class TorchRuntime
                 throw new TorchUnavailableException($"distillation runs on linux-x64 only (this is {RuntimeInformation.RuntimeIdentifier})");
             var directories = (nativeDirectories ?? DefaultNativeDirectories).Where(Directory.Exists).ToList();
             var loaded = new Dictionary<string, IntPtr>(StringComparer.Ordinal);
+            WaitPassively();
             foreach (var library in TorchLibraries) Add(loaded, library, Load(Find(library, directories)));
             Add(loaded, BindingLibrary, Load(PatchedCopy(Find(BindingLibrary, directories), cacheDirectory ?? DefaultCacheDirectory)));
             return _loaded = loaded;
         }
     }
+
+    /// <summary>
+    /// libtorch's OpenMP threads sleep while they wait for work instead of spinning (libgomp's default): on a busy machine
+    /// (a parallel build, test assemblies side by side) spinning threads keep the cores from the threads with work. The
+    /// results are the same (the thread count is unchanged). libgomp reads the policy once, when libtorch loads, from the
+    /// native environment, which .NET's own does not reach; a policy the user set stands.
+    /// </summary>
+    private static void WaitPassively()
+    {
+        if (Environment.GetEnvironmentVariable(OmpWaitPolicy) is null) _ = setenv(OmpWaitPolicy, "PASSIVE", 0);
+    }
+
+    [DllImport("libc", CharSet = CharSet.Ansi)]
+    private static extern int setenv(string name, string value, int overwrite);
 
     private static void Add(Dictionary<string, IntPtr> loaded, string file, IntPtr handle)
     {

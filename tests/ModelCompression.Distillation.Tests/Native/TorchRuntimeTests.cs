@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ModelCompression.Distillation.Native;
 using ModelCompression.Testing;
 using TorchSharp;
@@ -19,6 +20,20 @@ public sealed class TorchRuntimeTests
         var gradient = layer.weight!.grad!.data<float>().ToArray();
         Assert.All(gradient, g => Assert.Equal(5f, g, 5));
     }
+
+    /// <summary>libgomp reads the policy from the native environment when libtorch loads; .NET's environment does not reach it.</summary>
+    [Fact]
+    public void Libtorch_loads_with_its_threads_waiting_passively_unless_the_user_chose_a_policy()
+    {
+        var chosen = Environment.GetEnvironmentVariable(TorchRuntime.OmpWaitPolicy);
+
+        TorchRuntime.EnsureLoaded();
+
+        Assert.Equal(chosen ?? "PASSIVE", Marshal.PtrToStringUTF8(getenv(TorchRuntime.OmpWaitPolicy)));
+    }
+
+    [DllImport("libc", CharSet = CharSet.Ansi)]
+    private static extern IntPtr getenv(string name);
 
     [Fact]
     public void The_binding_library_copy_needs_glibcxx_3_4_32_only_weakly_and_the_original_is_untouched()
