@@ -53,7 +53,7 @@ public sealed class DistillationSearch(
     /// <summary>
     /// The multiply-adds all distillations may cost together (forward and backward, about 3× a forward pass, per sample
     /// and epoch): beyond <see cref="MinDistillations"/>, small models distil every sketch of the ladder (digits-mlp: 34k
-    /// a sample, so all 13), large ones bisect (fashion-cnn: 38M a sample × 20,000 × 13 epochs ≈ 3·10¹³ each).
+    /// a sample, so all 13), large ones bisect (fashion-cnn: 38M a sample × 20,000 × 7 epochs ≈ 1.6·10¹³ each).
     /// </summary>
     public const double MaxDistillationWork = 1.5e14;
 

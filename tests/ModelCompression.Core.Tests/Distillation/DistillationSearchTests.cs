@@ -51,7 +51,7 @@ public sealed class DistillationSearchTests
 
     [Theory]
     [InlineData(1257, 100)] // digits-mlp: 20 batches an epoch
-    [InlineData(20000, 13)] // fashion-cnn: 313 batches an epoch
+    [InlineData(20000, 7)] // fashion-cnn: 313 batches an epoch
     [InlineData(10, 100)]
     [InlineData(1_000_000, 4)]
     public void Small_training_sets_get_more_epochs_for_about_the_same_number_of_steps(int samples, int epochs)
