@@ -10,7 +10,8 @@ namespace ModelCompression.Core.Tests.Acceptance;
 
 /// <summary>
 /// The planner on the real models of ../shared/models with MaxAccuracyDrop=1%, judged on their full
-/// validation sets. Latency is checked by the benchmark program, not here (timed tests are flaky).
+/// validation sets. Latency is checked by the benchmark program, not here (timed tests are flaky). ppocr-rec, the
+/// longest, is in <see cref="PpocrRecCompressionTests"/>: xunit runs classes side by side, the tests of one class in turn.
 /// </summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
 public class RealModelCompressionTests
@@ -19,9 +20,9 @@ public class RealModelCompressionTests
     private const Technique QuantizationOnly = Technique.Fusion | Technique.Int8 | Technique.Int4 | Technique.Fp16;
 
     /// <summary>MaxAccuracyDrop="1%"; its own rule judges the drops (a drop of exactly one point, 100 of 10,000 images, holds).</summary>
-    private static readonly Budgets OnePoint = new(0.01, null, null);
+    internal static readonly Budgets OnePoint = new(0.01, null, null);
 
-    private static (CompressionReport Report, ModelProto Written) Compress(string model, MetricKind metric, TempDirectory dir, Technique techniques = Technique.All)
+    internal static (CompressionReport Report, ModelProto Written) Compress(string model, MetricKind metric, TempDirectory dir, Technique techniques = Technique.All)
     {
         var folder = SharedModels.Folder(model);
         var request = new CompressionRequest
@@ -96,19 +97,6 @@ public class RealModelCompressionTests
         var chosen = report.Chosen!;
         Assert.True(report.OriginalSizeBytes >= 5 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
         Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
-    }
-
-    [Fact]
-    public void Ppocr_rec_is_at_least_5x_smaller_within_one_point_of_agreement_on_its_validation_lines()
-    {
-        using var dir = new TempDirectory();
-
-        var (report, _) = Compress("ppocr-rec", MetricKind.Agreement, dir);
-
-        var chosen = report.Chosen!;
-        Assert.True(report.OriginalSizeBytes >= 5 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
-        Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
-        Assert.False(report.SearchTimedOut);
     }
 
     [Fact]

@@ -8,12 +8,19 @@ namespace ModelCompression.Distillation.Tests.Acceptance;
 
 /// <summary>
 /// The whole search with distillation on the real models of ../shared/models (MaxAccuracyDrop=1%, their training.npz),
-/// judged on their full validation sets, and the locked rebuild of the distilled plan.
+/// judged on their full validation sets, and the locked rebuild of the distilled plan. fashion-cnn, the longest, is in
+/// <see cref="FashionCnnDistillationTests"/>: xunit runs classes side by side, the tests of one class in turn.
 /// </summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
 public sealed class DistillationAcceptanceTests
 {
-    private static CompressionRequest Request(string model, TempDirectory dir, bool locked = false)
+    /// <summary>
+    /// The safety net far beyond the search's work (three times its default), so that on a slow or busy machine the plan
+    /// still comes from the search's counts: the acceptance tests assert that it did not fire.
+    /// </summary>
+    private static readonly TimeSpan SafetyNet = 3 * CompressionRequest.DefaultMaxSearchTime;
+
+    internal static CompressionRequest Request(string model, TempDirectory dir, bool locked = false)
     {
         var folder = SharedModels.Folder(model);
         return new CompressionRequest
@@ -29,13 +36,14 @@ public sealed class DistillationAcceptanceTests
             ReportDirectory = dir.Combine("report"),
             LockPath = dir.Combine("model.compression.lock.json"),
             LockedMode = locked,
+            MaxSearchTime = SafetyNet,
         };
     }
 
-    private static CompressionReport Report(TempDirectory dir) => ReportWriter.FromJson(File.ReadAllText(dir.Combine("report", "model.report.json")));
+    internal static CompressionReport Report(TempDirectory dir) => ReportWriter.FromJson(File.ReadAllText(dir.Combine("report", "model.report.json")));
 
     /// <summary>Fails the test if a locked rebuild tried to train.</summary>
-    private static IDistiller MustNotTrain() => throw new InvalidOperationException("a locked rebuild loaded the distiller");
+    internal static IDistiller MustNotTrain() => throw new InvalidOperationException("a locked rebuild loaded the distiller");
 
     /// <summary>
     /// Its smallest students lose about a point, which the 256-sample search split (a point is 2.56 samples there) cannot
@@ -50,6 +58,7 @@ public sealed class DistillationAcceptanceTests
 
         var report = Report(dir);
         var chosen = report.Chosen!;
+        Assert.False(report.SearchTimedOut);
         Assert.True(report.OriginalSizeBytes >= 20 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
         Assert.True(chosen.SizeBytes < report.Distillation!.WithoutDistillation!.SizeBytes, $"{chosen.SizeBytes} B distilled, {report.Distillation.WithoutDistillation.SizeBytes} B without");
         Assert.True(new Budgets(0.01, null, null).AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
@@ -70,35 +79,6 @@ public sealed class DistillationAcceptanceTests
         Assert.Equal(DiagnosticCode.LockStale, error.Code);
         Assert.Contains(Path.GetFileName(weights), error.Message);
         Assert.False(File.Exists(dir.Combine("out", "model.onnx")));
-    }
-
-    [Fact]
-    public void Fashion_cnn_distilled_is_at_least_120x_smaller_within_one_point_on_all_10000_validation_images()
-    {
-        using var dir = new TempDirectory();
-
-        new Compressor(new RecordingLog(), () => new Distiller()).Run(Request("fashion-cnn", dir));
-
-        var report = Report(dir);
-        var chosen = report.Chosen!;
-        Assert.Equal(10000, report.ValidationSamples);
-        Assert.True(report.OriginalSizeBytes >= 120 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
-        Assert.True(new Budgets(0.01, null, null).AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
-        Assert.NotNull(report.Distillation!.WithoutDistillation);
-        Assert.True(report.Distillation.WithoutDistillation!.SizeBytes > chosen.SizeBytes);
-        AssertDistillationHelped(report);
-        Log($"fashion-cnn: {chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B ({(double)report.OriginalSizeBytes / chosen.SizeBytes:F1}×), " +
-            $"accuracy {chosen.ValidationScore:F4} (original {report.OriginalScore:F4}), latency {chosen.LatencyRatio:F2}×; without distillation " +
-            $"{report.Distillation.WithoutDistillation.SizeBytes} B, {report.Distillation.WithoutDistillation.ValidationScore:F4}; " +
-            $"{report.Distillation.Sketches.Count} students trained; the search {(report.SearchTimedOut ? "was stopped by MaxSearchTime" : "finished within MaxSearchTime")}");
-
-        // The locked rebuild: no training, the same bytes; its time is printed, not asserted (machines differ).
-        var first = File.ReadAllBytes(dir.Combine("out", "model.onnx"));
-        File.Delete(dir.Combine("out", "model.onnx"));
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        new Compressor(new RecordingLog(), MustNotTrain).Run(Request("fashion-cnn", dir, locked: true));
-        Log($"fashion-cnn: locked rebuild of the distilled plan {clock.Elapsed.TotalSeconds:F1} s (applying the plan and measuring it on the 10,000 validation images)");
-        Assert.Equal(first, File.ReadAllBytes(dir.Combine("out", "model.onnx")));
     }
 
     /// <summary>
@@ -129,10 +109,10 @@ public sealed class DistillationAcceptanceTests
         }
     }
 
-    private static void Log(string message) => TestContext.Current.TestOutputHelper?.WriteLine(message);
+    internal static void Log(string message) => TestContext.Current.TestOutputHelper?.WriteLine(message);
 
     /// <summary>The same aggressive sketch scores higher on the validation data after distillation than without it.</summary>
-    private static void AssertDistillationHelped(CompressionReport report)
+    internal static void AssertDistillationHelped(CompressionReport report)
     {
         var sketches = report.Distillation!.Sketches;
         Assert.NotEmpty(sketches);
