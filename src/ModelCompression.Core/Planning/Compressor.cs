@@ -124,9 +124,10 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             var withoutDistillation = selection.Chosen;
             (candidates, selection, var sketches, var distillationTimedOut) = Distil(evaluator, basePlan, space, request, source, lossless, searchReference, calibration, metric, candidates, selection, probes, weightsSource, progress, name);
             distillation = (withoutDistillation, sketches);
-            // The report says when the clock, not the counts, ended the search: in either stage.
             counts = counts with { TimedOut = counts.TimedOut || distillationTimedOut };
         }
+        // The clock, not the counts, ended the search (in either stage): the warning says so once, as the report does.
+        if (counts.TimedOut) WarnSearchTimeExceeded(request);
 
         var report = ReportBuilder.Build(new ReportFacts(request, metric, validation, validationReference, searchReference,
             new FileInfo(modelFile).Length, candidates, selection, probes, counts, progress.Elapsed,
@@ -212,7 +213,6 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         var search = new DistillationSearch(evaluator, basePlan, space, request.Budgets, knobs, Distiller!, data, weightsSource, name, progress);
         var multiplyAdds = Statistics.ModelStatistics.Of(lossless, calibration.Sample(0)).Flops;
         var distilled = search.Run(probes, selection.Chosen, DistillationSearch.DistillationsFor(multiplyAdds, data.Training.Count, data.Options.Epochs), timeLeft.Token);
-        if (search.TimedOut) WarnSearchTimeExceeded(request);
         if (distilled.Count == 0) return (candidates, selection, distilled, search.TimedOut);
         // Each sketch judged on the validation data before and after training: what distillation bought, for the report.
         distilled = distilled.Select(d => d with { Untrained = evaluator.Judge(d.Untrained), Distilled = evaluator.Judge(d.Distilled) }).ToList();
@@ -280,10 +280,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
             var gap = missed.Select(c => c.Validation!.Drop - c.Search.Drop).DefaultIfEmpty(0).Max();
             var tighter = searchDrop - Math.Max(gap, 0.001);
             if (missed.Count == 0 || round == MaxSearchRounds || tighter <= 0 || result.TimedOut)
-            {
-                if (result.TimedOut) WarnSearchTimeExceeded(request);
                 return (candidates, best, probes, new SearchCounts(errors.Count, measuredAlone, candidates.Count, result.TimedOut));
-            }
             progress.Stage((selection.Chosen is null ? "the winners on the search split" : $"candidates much smaller than {selection.Chosen.Label}") +
                            $" lost up to {ReportWriter.Points(gap)} more on the validation data: searching again, allowing a drop of {ReportWriter.Points(tighter)} on the search split");
             searchDrop = tighter;
