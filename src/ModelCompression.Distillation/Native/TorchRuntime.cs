@@ -68,10 +68,7 @@ public static class TorchRuntime
     /// results are the same (the thread count is unchanged). libgomp reads the policy once, when libtorch loads, from the
     /// native environment, which .NET's own does not reach; a policy the user set stands.
     /// </summary>
-    private static void WaitPassively()
-    {
-        if (Environment.GetEnvironmentVariable(OmpWaitPolicy) is null) _ = setenv(OmpWaitPolicy, "PASSIVE", 0);
-    }
+    private static void WaitPassively() => _ = setenv(OmpWaitPolicy, "PASSIVE", overwrite: 0);
 
     [DllImport("libc", CharSet = CharSet.Ansi)]
     private static extern int setenv(string name, string value, int overwrite);
