@@ -12,6 +12,7 @@ namespace ModelCompression.Core.Tests.Acceptance;
 /// The planner on the real models of ../shared/models with MaxAccuracyDrop=1%, judged on their full
 /// validation sets. Latency is checked by the benchmark program, not here (timed tests are flaky). ppocr-rec, the
 /// longest, is in <see cref="PpocrRecCompressionTests"/>: xunit runs classes side by side, the tests of one class in turn.
+/// fashion-cnn with every technique is judged on the first run of the end-to-end determinism test, which searches it anyway.
 /// </summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
 public class RealModelCompressionTests
@@ -54,25 +55,6 @@ public class RealModelCompressionTests
         Assert.True(report.OriginalSizeBytes >= 6 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
         Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
         Assert.Contains("int4-weights", chosen.Plan);
-    }
-
-    [Fact]
-    public void Fashion_cnn_with_structural_compression_is_at_least_80x_smaller_within_one_point_on_all_10000_validation_images()
-    {
-        using var dir = new TempDirectory();
-
-        var (report, _) = Compress("fashion-cnn", MetricKind.Accuracy, dir);
-
-        var chosen = report.Chosen!;
-        // Every option predicted from the layer statistics, a bounded few measured alone.
-        Assert.True(report.OptionsPredicted >= 100, $"{report.OptionsPredicted} options predicted");
-        Assert.InRange(report.OptionsMeasured!.Value, 1, SearchLimits.Default.MaxCalibrationProbes + SearchLimits.Default.MaxPruningProbes);
-        Assert.False(report.SearchTimedOut);
-        Assert.True(report.OriginalSizeBytes >= 80 * chosen.SizeBytes, $"{chosen.Label}: {report.OriginalSizeBytes} B → {chosen.SizeBytes} B");
-        Assert.True(OnePoint.AllowsDrop(chosen.ValidationDrop ?? double.NaN), $"{chosen.Label} drops {chosen.ValidationDrop} on the validation set");
-        // Structure, not only storage: the 3136×256 Gemm that holds 92% of the weights is factored.
-        Assert.Contains("lowrank", chosen.Plan);
-        Assert.True(chosen.ParameterCount < report.OriginalParameterCount / 4, $"{chosen.ParameterCount} of {report.OriginalParameterCount} parameters left");
     }
 
     [Fact]

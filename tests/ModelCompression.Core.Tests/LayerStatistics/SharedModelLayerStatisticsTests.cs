@@ -4,7 +4,6 @@ using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Onnx;
 using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Planning;
-using ModelCompression.Core.Planning.Prediction;
 using ModelCompression.Testing;
 
 namespace ModelCompression.Core.Tests.LayerStatistics;
@@ -44,29 +43,6 @@ public class SharedModelLayerStatisticsTests
         Assert.True(collected.Count >= 40, $"only {collected.Count} layers have moments");
         Assert.All(collected.Nodes, node => Assert.Equal(collected.For(node)!.Matrix, cached.For(node)!.Matrix));
         Assert.All(collected.Nodes, node => Assert.All(collected.For(node)!.Matrix, v => Assert.True(float.IsFinite(v))));
-    }
-
-    [Fact]
-    public void Every_option_of_every_ppocr_rec_layer_gets_a_predicted_output_error_from_its_statistics()
-    {
-        var folder = SharedModels.Folder("ppocr-rec");
-        var model = OnnxModelFile.Load(Path.Combine(folder, "model.onnx"));
-        new LosslessPipeline().Apply(model);
-        var calibration = SampleSet.Load(Path.Combine(folder, "calibration.npz"), DataSetting.CalibrationData, model);
-        var space = CompressionSpace.Find(model, Technique.All);
-        var statistics = LayerStatisticsCache.GetOrCollect(model, "ppocr-rec", calibration, space.Layers.Select(l => l.Node).ToList(), null, null);
-
-        var clock = Stopwatch.StartNew();
-        var errors = LayerErrors.Predict(model, space, statistics, QuantizationKnobs.Default);
-
-        var options = space.Layers.Sum(l => l.Settings.Count);
-        Log($"ppocr-rec: {errors.Count} of {options} options of {space.Layers.Count} layers predicted in {clock.Elapsed.TotalSeconds:F1} s");
-        Assert.Equal(options, errors.Count);
-        Assert.All(space.Layers, layer => Assert.All(layer.Settings, setting =>
-            Assert.True(errors.Of(layer.Node, setting) is >= 0 and < double.PositiveInfinity, $"{layer.Node} at {setting}")));
-        // Each layer's int8 errs less than its narrowest palette.
-        Assert.All(space.Layers.Where(l => l.Settings.Contains(new LayerSetting(WeightFormat.Int8)) && l.Settings.Contains(new LayerSetting(WeightFormat.Palette, 2))),
-            layer => Assert.True(errors.Of(layer.Node, new LayerSetting(WeightFormat.Int8)) < errors.Of(layer.Node, new LayerSetting(WeightFormat.Palette, 2)), layer.Node));
     }
 
     private static void Log(string message) => TestContext.Current.TestOutputHelper?.WriteLine(message);
