@@ -32,6 +32,9 @@ public sealed class PassContext(SampleSet? calibration)
     /// <summary>Each layer's input moments on the calibration data, for data-aware rounding; null when not collected.</summary>
     public LayerStatistics.ILayerStatistics? LayerStatistics { get; init; }
 
+    /// <summary>Layer outputs bias correction measured on the calibration samples, shared by the candidates of a search.</summary>
+    internal BiasCorrection.LayerOutputCache MeasuredLayerOutputs { get; } = new();
+
     /// <summary>Where a plan's distilled-weights step finds its weights.</summary>
     public Core.Distillation.TrainedWeightsSource TrainedWeights { get; init; } = Core.Distillation.TrainedWeightsSource.None;
 

@@ -63,16 +63,25 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
     private readonly ModelProto _reference;
     private readonly IReadOnlySet<string>? _nodeNames;
     private readonly BiasCorrectionOptions _options;
+    private readonly LayerOutputCache _measured;
 
     /// <param name="calibration">The samples to measure on (at most <see cref="BiasCorrectionOptions.MaxSamples"/>, spread over them).</param>
     /// <param name="reference">The float model before the lossy steps, with the same value names (the lossless model).</param>
     /// <param name="nodeNames">The layers to correct; null for every eligible one.</param>
-    public EmpiricalBiasCorrection(SampleSet calibration, ModelProto reference, IReadOnlySet<string>? nodeNames = null, BiasCorrectionOptions? options = null)
+    /// <param name="measured">Layer outputs measured by earlier applications on the same samples (a search's candidates share it).</param>
+    internal EmpiricalBiasCorrection(SampleSet calibration, ModelProto reference, IReadOnlySet<string>? nodeNames, BiasCorrectionOptions? options, LayerOutputCache measured)
     {
         _calibration = calibration;
         _reference = reference;
         _nodeNames = nodeNames;
         _options = options ?? BiasCorrectionOptions.Default;
+        _measured = measured;
+    }
+
+    /// <inheritdoc cref="EmpiricalBiasCorrection(SampleSet, ModelProto, IReadOnlySet{string}?, BiasCorrectionOptions?, LayerOutputCache)"/>
+    public EmpiricalBiasCorrection(SampleSet calibration, ModelProto reference, IReadOnlySet<string>? nodeNames = null, BiasCorrectionOptions? options = null)
+        : this(calibration, reference, nodeNames, options, new LayerOutputCache())
+    {
     }
 
     /// <summary>The pass with the calibration samples and reference model of <paramref name="context"/>.</summary>
@@ -80,7 +89,7 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
     public static EmpiricalBiasCorrection FromContext(PassContext context, IReadOnlySet<string>? nodeNames = null, BiasCorrectionOptions? options = null) =>
         new(context.Calibration ?? throw new InvalidOperationException("Bias correction needs calibration samples (PassContext.Calibration)."),
             context.Reference ?? throw new InvalidOperationException("Bias correction needs the model before the lossy steps (PassContext.Reference)."),
-            nodeNames, options);
+            nodeNames, options, context.MeasuredLayerOutputs);
 
     public string Name => "bias-correction";
 
@@ -174,14 +183,19 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
         return corrections.Count;
     }
 
-    // The layer's output statistics in the model as it is now, and whether its channel count held over the batches.
+    // The layer's output statistics in the model as it is now (measured once per distinct part of the model it depends
+    // on), and whether its channel count held over the batches.
     private (ChannelStatistics Statistics, bool Consistent) Measure(ModelProto model, BiasSlot slot, SampleSet samples)
     {
-        var statistics = new ChannelStatistics(slot.ChannelAxis);
-        var consistent = true;
-        using var probe = ModelProbe.Open(model, $"the model being corrected ({slot.Layer.Name})", [slot.Observed], [], _options.Run);
-        SideBySideRuns.ForEach(samples, [probe], _options.Run, batch => consistent &= statistics.Add(batch[0][slot.Observed]));
-        return (statistics, consistent);
+        var part = ModelProbe.Upstream(model, [slot.Observed]);
+        return _measured.GetOrMeasure(part, slot.Observed, $"axis {slot.ChannelAxis}, {samples.Count} samples of {samples.File}, {_options.Run}", () =>
+        {
+            var statistics = new ChannelStatistics(slot.ChannelAxis);
+            var consistent = true;
+            using var probe = ModelProbe.Open(part, $"the model being corrected ({slot.Layer.Name})", [slot.Observed], [], _options.Run);
+            SideBySideRuns.ForEach(samples, [probe], _options.Run, batch => consistent &= statistics.Add(batch[0][slot.Observed]));
+            return (statistics, consistent);
+        });
     }
 
     // The reference's per-channel statistics of every slot's output and, on the same batches, the uncorrected model's output error.

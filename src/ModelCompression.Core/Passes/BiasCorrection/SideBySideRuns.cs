@@ -39,24 +39,35 @@ internal sealed class ModelProbe : IDisposable
 
     public void Dispose() => Runner.Dispose();
 
-    // A copy of the model whose main graph keeps only the nodes `values` depend on (subgraph reads included) and no
-    // outputs. Inputs and initializers all stay: the feed names every input.
-    private static ModelProto Upstream(ModelProto model, IReadOnlyList<string> values)
+    /// <summary>
+    /// A copy of the model whose main graph keeps only the nodes <paramref name="values"/> depend on (subgraph reads
+    /// included), the initializers and value infos they read, and no outputs. Inputs all stay: the feed names every input.
+    /// Two models whose parts before <paramref name="values"/> are the same give the same bytes.
+    /// </summary>
+    public static ModelProto Upstream(ModelProto model, IReadOnlyList<string> values)
     {
         var copy = model.Clone();
         var graph = new ModelView(copy).Main;
         var needed = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
+        var read = new HashSet<string>(values, StringComparer.Ordinal);
         var pending = new Stack<string>(values);
         while (pending.TryPop(out var value))
         {
             if (graph.Producer(value) is not { } producer || !needed.Add(producer)) continue;
             foreach (var input in producer.Input.Concat(graph.OuterReferences(producer)))
-                if (input.Length > 0) pending.Push(input);
+                if (input.Length > 0 && read.Add(input)) pending.Push(input);
         }
         var kept = copy.Graph.Node.Where(needed.Contains).ToList();
         copy.Graph.Node.Clear();
         copy.Graph.Node.AddRange(kept);
         copy.Graph.Output.Clear();
+        var inputs = copy.Graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var initializers = copy.Graph.Initializer.Where(t => read.Contains(t.Name) || inputs.Contains(t.Name)).ToList();
+        copy.Graph.Initializer.Clear();
+        copy.Graph.Initializer.AddRange(initializers);
+        var infos = copy.Graph.ValueInfo.Where(v => read.Contains(v.Name)).ToList();
+        copy.Graph.ValueInfo.Clear();
+        copy.Graph.ValueInfo.AddRange(infos);
         return copy;
     }
 }

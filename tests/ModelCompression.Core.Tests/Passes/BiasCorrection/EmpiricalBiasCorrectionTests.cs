@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using ModelCompression.Core.Calibration;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Onnx;
@@ -218,5 +219,33 @@ public class EmpiricalBiasCorrectionTests
         Assert.Equal(1, EmpiricalBiasCorrection.FromContext(context).Apply(quantized.Clone()));
         Assert.Throws<InvalidOperationException>(() => EmpiricalBiasCorrection.FromContext(new PassContext(context.Calibration)));
         Assert.Equal(["fc"], EmpiricalBiasCorrection.EligibleNodes(quantized));
+    }
+
+    [Fact]
+    public void Candidates_sharing_their_first_layer_measure_it_once_and_are_corrected_as_when_measured_anew()
+    {
+        var reference = new OnnxBuilder()
+            .Input("x", DataType.Float, "N", 32)
+            .Initializer("w", SyntheticInputs.Uniform([32, 24], 1)).Initializer("b", SyntheticInputs.Uniform([24], 2))
+            .Initializer("w2", SyntheticInputs.Uniform([24, 8], 3)).Initializer("b2", SyntheticInputs.Uniform([8], 4))
+            .Node("Gemm", ["x", "w", "b"], ["h"], "fc")
+            .Node("Relu", ["h"], ["r"], "relu")
+            .Node("Gemm", ["r", "w2", "b2"], ["y"], "head")
+            .Output("y", DataType.Float, "N", 8)
+            .Build();
+        var both = Apply(new Int8WeightQuantization(), reference);
+        var firstOnly = Apply(new Int8WeightQuantization(new HashSet<string> { "fc" }), reference);
+        var context = new PassContext(Samples(reference, 5, 128, 32)) { Reference = reference };
+
+        var correctedBoth = Apply(EmpiricalBiasCorrection.FromContext(context), both);
+        Assert.Equal(2, context.MeasuredLayerOutputs.Measurements);
+        var correctedFirstOnly = Apply(EmpiricalBiasCorrection.FromContext(context), firstOnly);
+
+        // fc's part is the same int8 Gemm in both; head's part differs (its own weight, and fc's correction before it).
+        Assert.Equal(3, context.MeasuredLayerOutputs.Measurements);
+        var anew = Apply(new EmpiricalBiasCorrection(context.Calibration!, reference), firstOnly);
+        Assert.Equal(anew.ToByteArray(), correctedFirstOnly.ToByteArray());
+        Assert.NotEqual(firstOnly.ToByteArray(), correctedFirstOnly.ToByteArray());
+        Assert.NotEqual(both.ToByteArray(), correctedBoth.ToByteArray());
     }
 }
