@@ -7,8 +7,8 @@ namespace ModelCompression.Core.Passes.BiasCorrection;
 /// <summary>
 /// Layer output statistics already measured, keyed by the bytes of the model part that produced them and how they were
 /// measured. The candidates of one search often share their first layers' settings, so bias correction would measure the
-/// same part again (a third of the runs on fashion-cnn and ppocr-cls); the same bytes give the same statistics, so
-/// each is measured once. An entry holds two numbers per channel; hashing a part costs one serialisation of it.
+/// same part again; the same bytes give the same statistics, so each is measured once. An entry holds two numbers per
+/// channel; hashing a part costs one serialisation of it.
 /// </summary>
 internal sealed class LayerOutputCache
 {

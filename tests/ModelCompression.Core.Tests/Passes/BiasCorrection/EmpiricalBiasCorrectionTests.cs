@@ -26,6 +26,17 @@ public class EmpiricalBiasCorrectionTests
         .Output("y", DataType.Float, "N", 12, 6, 6)
         .Build();
 
+    // x [N, 32] → Gemm 32→24 "fc" → Relu → Gemm 24→8 "head" → y.
+    private static ModelProto TwoGemms() => new OnnxBuilder()
+        .Input("x", DataType.Float, "N", 32)
+        .Initializer("w", SyntheticInputs.Uniform([32, 24], 1)).Initializer("b", SyntheticInputs.Uniform([24], 2))
+        .Initializer("w2", SyntheticInputs.Uniform([24, 8], 3)).Initializer("b2", SyntheticInputs.Uniform([8], 4))
+        .Node("Gemm", ["x", "w", "b"], ["h"], "fc")
+        .Node("Relu", ["h"], ["r"], "relu")
+        .Node("Gemm", ["r", "w2", "b2"], ["y"], "head")
+        .Output("y", DataType.Float, "N", 8)
+        .Build();
+
     /// <summary>Per channel (axis <paramref name="axis"/>), the mean of reference − model over samples and positions, and the overall mean squared error.</summary>
     private static (double[] MeanError, double Mse) Errors(ModelProto reference, ModelProto model, SampleSet samples, string output, int axis)
     {
@@ -189,15 +200,7 @@ public class EmpiricalBiasCorrectionTests
     [Fact]
     public void Layers_the_reference_cannot_be_compared_with_are_skipped_with_the_reason()
     {
-        var reference = new OnnxBuilder()
-            .Input("x", DataType.Float, "N", 32)
-            .Initializer("w", SyntheticInputs.Uniform([32, 24], 1)).Initializer("b", SyntheticInputs.Uniform([24], 2))
-            .Initializer("w2", SyntheticInputs.Uniform([24, 8], 3)).Initializer("b2", SyntheticInputs.Uniform([8], 4))
-            .Node("Gemm", ["x", "w", "b"], ["h"], "fc")
-            .Node("Relu", ["h"], ["r"], "relu")
-            .Node("Gemm", ["r", "w2", "b2"], ["y"], "head")
-            .Output("y", DataType.Float, "N", 8)
-            .Build();
+        var reference = TwoGemms();
         var factored = Apply(new LowRankFactorization(new Dictionary<string, int> { ["fc"] = 4 }), reference);
         var calibration = Samples(reference, 5, 128, 32);
 
@@ -224,15 +227,7 @@ public class EmpiricalBiasCorrectionTests
     [Fact]
     public void Candidates_sharing_their_first_layer_measure_it_once_and_are_corrected_as_when_measured_anew()
     {
-        var reference = new OnnxBuilder()
-            .Input("x", DataType.Float, "N", 32)
-            .Initializer("w", SyntheticInputs.Uniform([32, 24], 1)).Initializer("b", SyntheticInputs.Uniform([24], 2))
-            .Initializer("w2", SyntheticInputs.Uniform([24, 8], 3)).Initializer("b2", SyntheticInputs.Uniform([8], 4))
-            .Node("Gemm", ["x", "w", "b"], ["h"], "fc")
-            .Node("Relu", ["h"], ["r"], "relu")
-            .Node("Gemm", ["r", "w2", "b2"], ["y"], "head")
-            .Output("y", DataType.Float, "N", 8)
-            .Build();
+        var reference = TwoGemms();
         var both = Apply(new Int8WeightQuantization(), reference);
         var firstOnly = Apply(new Int8WeightQuantization(new HashSet<string> { "fc" }), reference);
         var context = new PassContext(Samples(reference, 5, 128, 32)) { Reference = reference };
