@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Evaluation;
@@ -86,7 +85,7 @@ public static class LayerStatisticsCache
             $"{LayerStatisticsCollector.MaxDimension} {LayerStatisticsCollector.MaxRowsPerLayer} {LayerStatisticsCollector.MaxRowsPerSample} {MomentAccumulator.MaxBlockRows}"));
         Add(typeof(InferenceSession).Assembly.GetName().Version?.ToString() ?? "");
         Add(options.Optimization.ToString());
-        Add(Convert.ToHexStringLower(SHA256.HashData(model.ToByteArray())));
+        Add(OnnxModelFile.HashOf(model));
         Add(samples.ContentSha256);
         Add(string.Join(",", Enumerable.Range(0, samples.Count).Select(i => samples.SourceIndex(i).ToString(CultureInfo.InvariantCulture))));
         var sorted = nodes.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();

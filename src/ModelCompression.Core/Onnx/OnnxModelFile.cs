@@ -72,4 +72,7 @@ public static class OnnxModelFile
 
     /// <summary>The serialized size of <paramref name="model"/> in bytes: the size of the file it would make.</summary>
     public static long SizeOf(ModelProto model) => model.CalculateSize();
+
+    /// <summary>The SHA-256 of <paramref name="model"/>'s serialized bytes, in lower-case hex: equal models hash alike.</summary>
+    public static string HashOf(ModelProto model) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(model.ToByteArray()));
 }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using Google.Protobuf;
 using ModelCompression.Core.Calibration;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Onnx;
@@ -42,7 +40,7 @@ public sealed class PassContext(SampleSet? calibration)
     {
         if (calibration is null)
             throw new InvalidOperationException("Static int8 quantization needs calibration samples.");
-        var key = Convert.ToHexStringLower(SHA256.HashData(model.ToByteArray()));
+        var key = OnnxModelFile.HashOf(model);
         if (!_calibrations.TryGetValue(key, out var result))
         {
             var samples = calibration.Spread(Math.Min(MaxCalibrationSamples, calibration.Count));

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using Google.Protobuf;
 using ModelCompression.Core.Data;
 using ModelCompression.Core.Evaluation;
 using ModelCompression.Core.Onnx;
@@ -60,7 +58,7 @@ public sealed class CandidateEvaluator(
     public Candidate Measure(string label, Plan plan)
     {
         var model = Build(plan);
-        var hash = HashOf(model);
+        var hash = OnnxModelFile.HashOf(model);
         if (_byHash.TryGetValue(hash, out var known)) return known with { Label = label, Plan = plan };
         var score = SearchScore(model, hash, label);
         var latency = LatencyMeter.Compare(source, modelFile, model, label, latencySample, latencyOptions);
@@ -79,7 +77,7 @@ public sealed class CandidateEvaluator(
     public double SensitivityOf(Plan plan, string label)
     {
         var model = Build(plan);
-        return SensitivityOf(model, HashOf(model), label);
+        return SensitivityOf(model, OnnxModelFile.HashOf(model), label);
     }
 
     /// <summary>A sensitivity probe: <see cref="SensitivityOf(Plan, string)"/> and the file's size, from one application of the plan.</summary>
@@ -89,7 +87,7 @@ public sealed class CandidateEvaluator(
     public (double Sensitivity, long SizeBytes) Probe(Plan plan, string label, bool measure)
     {
         var model = Build(plan);
-        return (measure ? SensitivityOf(model, HashOf(model), label) : 0, OnnxModelFile.SizeOf(model));
+        return (measure ? SensitivityOf(model, OnnxModelFile.HashOf(model), label) : 0, OnnxModelFile.SizeOf(model));
     }
 
     private double SensitivityOf(ModelProto model, string hash, string label)
@@ -155,6 +153,4 @@ public sealed class CandidateEvaluator(
     // The same comparison with the candidate's time scaled (to ask whether it is within a margin of the budget).
     private static LatencyComparison Scaled(LatencyComparison latency, double factor) =>
         latency with { Candidate = TimeSpan.FromTicks((long)(latency.Candidate.Ticks * factor)) };
-
-    public static string HashOf(ModelProto model) => Convert.ToHexStringLower(SHA256.HashData(model.ToByteArray()));
 }

@@ -80,7 +80,7 @@ public class CompressorTests
     {
         var source = OnnxModelFile.Load(request.ModelPath);
         new NodeNaming().Apply(source);
-        return CandidateEvaluator.HashOf(ValueNameCompaction.Compacted(PassCatalog.Apply(source, plan, PassContext.None)));
+        return OnnxModelFile.HashOf(ValueNameCompaction.Compacted(PassCatalog.Apply(source, plan, PassContext.None)));
     }
 
     private static CompressionReport ReadReport(TempDirectory dir) =>

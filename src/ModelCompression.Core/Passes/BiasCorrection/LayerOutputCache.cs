@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using Google.Protobuf;
 using ModelCompression.Core.Onnx;
 
 namespace ModelCompression.Core.Passes.BiasCorrection;
@@ -21,7 +19,7 @@ internal sealed class LayerOutputCache
     /// <param name="how">Everything else the statistics depend on: the samples, the run options, the channel axis.</param>
     public (ChannelStatistics Statistics, bool Consistent) GetOrMeasure(ModelProto part, string value, string how, Func<(ChannelStatistics, bool)> measure)
     {
-        var key = $"{Convert.ToHexStringLower(SHA256.HashData(part.ToByteArray()))} {value} {how}";
+        var key = $"{OnnxModelFile.HashOf(part)} {value} {how}";
         lock (_measured)
             if (_measured.TryGetValue(key, out var known)) return known;
         var measured = measure();

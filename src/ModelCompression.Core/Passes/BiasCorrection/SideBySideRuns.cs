@@ -26,14 +26,13 @@ internal sealed class ModelProbe : IDisposable
 
     /// <summary>
     /// A session over <paramref name="model"/> that also outputs the float node outputs <paramref name="values"/> of its
-    /// main graph (<see cref="Calibration.Calibrator.WithOutputs"/>), fetching those and <paramref name="outputs"/>. Without
-    /// <paramref name="outputs"/> the session runs only the nodes the values depend on: ONNX Runtime runs every node of
-    /// a model whatever is fetched.
+    /// main graph (<see cref="Calibration.Calibrator.WithOutputs"/>), fetching those and <paramref name="outputs"/>. ONNX
+    /// Runtime runs every node of a model whatever is fetched: to measure a layer alone, open its <see cref="Upstream"/>.
     /// </summary>
     /// <exception cref="CompressionException">MC1003 ONNX Runtime cannot load the model.</exception>
     public static ModelProbe Open(ModelProto model, string name, IReadOnlyList<string> values, IReadOnlyList<string> outputs, EvaluationOptions options)
     {
-        var probe = values.Count == 0 ? model : Calibration.Calibrator.WithOutputs(outputs.Count == 0 ? Upstream(model, values) : model, values, out _);
+        var probe = values.Count == 0 ? model : Calibration.Calibrator.WithOutputs(model, values, out _);
         return new ModelProbe(new ModelRunner(probe, name, options.Optimization, options.IntraOpThreads), values.Concat(outputs).Distinct().ToList(), name);
     }
 
