@@ -7,8 +7,12 @@ public sealed record EvaluationOptions
 {
     public static EvaluationOptions Default { get; } = new();
 
-    /// <summary>Samples per run when the model and data allow batching (see <see cref="Data.SampleSet.CanBatch"/>); 1 runs one sample at a time.</summary>
-    public int BatchSize { get; init; } = 64;
+    /// <summary>
+    /// Samples per run when the model and data allow batching (see <see cref="Data.SampleSet.CanBatch"/>); 1 runs one
+    /// sample at a time. Small: nearly every measurement runs a new session, which grows its memory arena to its largest
+    /// batch, and that costs more than batching saves past a few samples (README, Benchmark).
+    /// </summary>
+    public int BatchSize { get; init; } = 8;
 
     /// <summary>
     /// Caps a batch so that its outputs take at most this many bytes (ppocr-rec's [40, 6625] per

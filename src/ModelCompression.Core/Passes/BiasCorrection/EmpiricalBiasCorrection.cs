@@ -44,10 +44,11 @@ public sealed record CorrectionCheck(double ErrorBefore, double ErrorAfter, bool
 /// layers after it are not linear, the pass also measures the model outputs' mean squared error against the reference
 /// before and after (<see cref="Check"/>) and puts the model back unchanged when it rose.</para>
 /// <para>Layer outputs become extra outputs of copies of the models (as calibration does) and are folded into
-/// running per-channel sums batch by batch, so memory is bounded by one batch. Cost: one run of the reference (and,
-/// beside it, of the model) over the samples with every chosen layer's output, one run per layer of the part of the
-/// model that layer depends on, and one paired run for the check: 3–5 s for fashion-cnn's 6 layers on 512 samples,
-/// about 150 s for ppocr-rec's 49 on 64 (2 cores shared), so the planner should correct only the layers it made lossy.
+/// running per-channel sums batch by batch, so memory is bounded by one batch. Cost: per layer, one run over the samples
+/// of the part of the model that layer depends on; one run of the reference for the layers' outputs; two runs of the
+/// model for the check, before and after, against the reference's outputs. A search's candidates share what they can
+/// (<see cref="LayerOutputCache"/>: the same parts, the reference's statistics, and its outputs up to
+/// <see cref="LayerOutputCache.RecordedOutputBytes"/>), so the planner should correct only the layers it made lossy.
 /// Only the main graph's layers are corrected (a subgraph's values cannot be fetched). A layer whose output the
 /// reference lacks (a low-rank factor's first half) or whose channels differ from the reference's (a pruned layer;
 /// its consumers can still be corrected, which recovers the mean the removed channels contributed) is skipped.</para>
@@ -139,7 +140,9 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
         var samples = _calibration.Spread(Math.Min(_options.MaxSamples, _calibration.Count));
         var outputs = model.Graph.Output.Select(o => o.Name).Where(n => referenceGraph.IsGraphOutput(n)).ToList();
         var snapshot = new ModelSnapshot(model);
-        var (targets, before) = MeasureReference(model, slots, samples, outputs);
+        var targets = MeasureReference(slots, samples);
+        var reference = _measured.OutputsOf(_reference, $"{string.Join(", ", outputs)} on {samples.Count} samples of {samples.File}, {_options.Run}");
+        var before = OutputError(model, samples, outputs, reference);
 
         // Layer by layer: each measured (on the part of the model it depends on) with the corrections before it in place.
         // Measuring every layer in one run and correcting all at once, even over several rounds, was tried: on
@@ -172,7 +175,7 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
         Skipped = skipped;
         if (corrections.Count == 0) return 0;
 
-        var after = OutputError(model, samples, outputs);
+        var after = OutputError(model, samples, outputs, reference);
         Check = new CorrectionCheck(before, after, after <= before || outputs.Count == 0);
         if (!Check.Kept)
         {
@@ -188,7 +191,7 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
     private (ChannelStatistics Statistics, bool Consistent) Measure(ModelProto model, BiasSlot slot, SampleSet samples)
     {
         var part = ModelProbe.Upstream(model, [slot.Observed]);
-        return _measured.GetOrMeasure(part, slot.Observed, $"axis {slot.ChannelAxis}, {samples.Count} samples of {samples.File}, {_options.Run}", () =>
+        return _measured.GetOrMeasure(part, slot.Observed, How(slot.ChannelAxis, samples), () =>
         {
             var statistics = new ChannelStatistics(slot.ChannelAxis);
             var consistent = true;
@@ -198,20 +201,23 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
         });
     }
 
-    // The reference's per-channel statistics of every slot's output and, on the same batches, the uncorrected model's output error.
-    private (Dictionary<string, ChannelStatistics> Targets, double Error) MeasureReference(ModelProto model, IReadOnlyList<(BiasSlot Slot, string Reference)> slots, SampleSet samples, IReadOnlyList<string> outputs)
+    // The reference's statistics of every slot's output: the values a search's earlier candidates did not ask for, in one run.
+    private Dictionary<string, ChannelStatistics> MeasureReference(IReadOnlyList<(BiasSlot Slot, string Reference)> slots, SampleSet samples)
     {
-        var targets = slots.ToDictionary(s => s.Reference, s => new ChannelStatistics(s.Slot.ChannelAxis), StringComparer.Ordinal);
-        var error = new OutputErrorSum(outputs);
-        using var reference = ModelProbe.Open(_reference, "the reference model", targets.Keys.ToList(), outputs, _options.Run);
-        using var compressed = ModelProbe.Open(model, "the model being corrected", [], outputs, _options.Run);
-        SideBySideRuns.ForEach(samples, [reference, compressed], _options.Run, batch =>
+        var axes = slots.DistinctBy(s => s.Reference).ToDictionary(s => s.Reference, s => s.Slot.ChannelAxis, StringComparer.Ordinal);
+        return _measured.GetOrMeasure(_reference, axes.ToDictionary(a => a.Key, a => How(a.Value, samples), StringComparer.Ordinal), missing =>
         {
-            foreach (var (value, statistics) in targets) statistics.Add(batch[0][value]);
-            error.Add(batch[0], batch[1]);
+            var targets = missing.ToDictionary(v => v, v => new ChannelStatistics(axes[v]), StringComparer.Ordinal);
+            using var reference = ModelProbe.Open(_reference, "the reference model", missing, [], _options.Run);
+            SideBySideRuns.ForEach(samples, [reference], _options.Run, batch =>
+            {
+                foreach (var (value, statistics) in targets) statistics.Add(batch[0][value]);
+            });
+            return targets;
         });
-        return (targets, error.Mean);
     }
+
+    private string How(int channelAxis, SampleSet samples) => $"axis {channelAxis}, {samples.Count} samples of {samples.File}, {_options.Run}";
 
     /// <summary>
     /// The reference's name for <paramref name="observed"/>: the same name, or, for a graph output static int8 quantized
@@ -228,11 +234,12 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
         return null;
     }
 
-    private double OutputError(ModelProto model, SampleSet samples, IReadOnlyList<string> outputs)
+    // The model's outputs' mean squared error against the reference's (kept from earlier checks on the same batches).
+    private double OutputError(ModelProto model, SampleSet samples, IReadOnlyList<string> outputs, RecordedOutputs recorded)
     {
         var error = new OutputErrorSum(outputs);
-        using var reference = ModelProbe.Open(_reference, "the reference model", [], outputs, _options.Run);
-        using var corrected = ModelProbe.Open(model, "the corrected model", [], outputs, _options.Run);
+        using var reference = recorded.Over(() => ModelProbe.Open(_reference, "the reference model", [], outputs, _options.Run));
+        using var corrected = ModelProbe.Open(model, "the model being corrected", [], outputs, _options.Run);
         SideBySideRuns.ForEach(samples, [reference, corrected], _options.Run, batch => error.Add(batch[0], batch[1]));
         return error.Mean;
     }

@@ -4,13 +4,17 @@ namespace ModelCompression.Core.Passes.BiasCorrection;
 
 /// <summary>
 /// Layer output statistics already measured, keyed by the bytes of the model part that produced them and how they were
-/// measured. The candidates of one search often share their first layers' settings, so bias correction would measure the
+/// measured, and the reference's outputs for bias correction's checks (<see cref="OutputsOf"/>). The candidates of one search often share their first layers' settings, so bias correction would measure the
 /// same part again; the same bytes give the same statistics, so each is measured once. An entry holds two numbers per
 /// channel; hashing a part costs one serialisation of it.
 /// </summary>
 internal sealed class LayerOutputCache
 {
     private readonly Dictionary<string, (ChannelStatistics Statistics, bool Consistent)> _measured = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RecordedOutputs> _outputs = new(StringComparer.Ordinal);
+
+    /// <summary>How many bytes of one model's outputs <see cref="OutputsOf"/> keeps (a search keeps its reference's).</summary>
+    public const long RecordedOutputBytes = 256L << 20;
 
     /// <summary>Parts run to measure them; the other requests were answered from the cache.</summary>
     public int Measurements { get; private set; }
@@ -29,5 +33,49 @@ internal sealed class LayerOutputCache
             Measurements++;
         }
         return measured;
+    }
+
+    /// <summary>
+    /// The statistics of several values of <paramref name="model"/>, those not measured before measured together by
+    /// one call of <paramref name="measureMissing"/> (one run of the model).
+    /// </summary>
+    /// <param name="howOf">Per value: everything else its statistics depend on, as for a part.</param>
+    public Dictionary<string, ChannelStatistics> GetOrMeasure(ModelProto model, IReadOnlyDictionary<string, string> howOf,
+        Func<IReadOnlyList<string>, IReadOnlyDictionary<string, ChannelStatistics>> measureMissing)
+    {
+        var hash = OnnxModelFile.HashOf(model);
+        var result = new Dictionary<string, ChannelStatistics>(StringComparer.Ordinal);
+        lock (_measured)
+            foreach (var (value, how) in howOf)
+                if (_measured.TryGetValue($"{hash} {value} {how}", out var known)) result[value] = known.Statistics;
+        var missing = howOf.Keys.Where(v => !result.ContainsKey(v)).Order(StringComparer.Ordinal).ToList();
+        if (missing.Count == 0) return result;
+        var measured = measureMissing(missing);
+        lock (_measured)
+        {
+            foreach (var value in missing) _measured[$"{hash} {value} {howOf[value]}"] = (result[value] = measured[value], true);
+            Measurements++;
+        }
+        return result;
+    }
+
+    /// <summary>Batches the models of <see cref="OutputsOf"/> ran on, and batches answered from their kept outputs.</summary>
+    public (int Ran, int Replayed) RecordedBatches
+    {
+        get
+        {
+            lock (_outputs) return (_outputs.Values.Sum(r => r.Ran), _outputs.Values.Sum(r => r.Replayed));
+        }
+    }
+
+    /// <summary>The outputs of <paramref name="model"/> kept so far, for runs measured as <paramref name="how"/> says.</summary>
+    public RecordedOutputs OutputsOf(ModelProto model, string how)
+    {
+        var key = $"{OnnxModelFile.HashOf(model)} {how}";
+        lock (_outputs)
+        {
+            if (!_outputs.TryGetValue(key, out var recorded)) _outputs[key] = recorded = new RecordedOutputs(RecordedOutputBytes);
+            return recorded;
+        }
     }
 }

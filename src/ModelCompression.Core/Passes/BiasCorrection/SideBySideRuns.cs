@@ -8,8 +8,16 @@ using ModelCompression.Core.Tensors;
 
 namespace ModelCompression.Core.Passes.BiasCorrection;
 
+/// <summary>What <see cref="SideBySideRuns"/> runs on each batch: a model, or outputs a model gave on the same batch before.</summary>
+internal interface IBatchRunner
+{
+    /// <param name="start">The batch's first sample.</param>
+    /// <param name="count">Its samples, which <paramref name="feed"/> holds.</param>
+    IReadOnlyDictionary<string, NdArray> Run(int start, int count, IReadOnlyDictionary<string, NdArray> feed);
+}
+
 /// <summary>One model run for its outputs: the session, what to fetch from it, and how errors name it.</summary>
-internal sealed class ModelProbe : IDisposable
+internal sealed class ModelProbe : IDisposable, IBatchRunner
 {
     private ModelProbe(ModelRunner runner, IReadOnlyList<string> fetch, string name)
     {
@@ -35,6 +43,8 @@ internal sealed class ModelProbe : IDisposable
         var probe = values.Count == 0 ? model : Calibration.Calibrator.WithOutputs(model, values, out _);
         return new ModelProbe(new ModelRunner(probe, name, options.Optimization, options.IntraOpThreads), values.Concat(outputs).Distinct().ToList(), name);
     }
+
+    public IReadOnlyDictionary<string, NdArray> Run(int start, int count, IReadOnlyDictionary<string, NdArray> feed) => Runner.Run(feed, Fetch);
 
     public void Dispose() => Runner.Dispose();
 
@@ -79,7 +89,7 @@ internal sealed class ModelProbe : IDisposable
 /// </summary>
 internal static class SideBySideRuns
 {
-    public static void ForEach(SampleSet samples, IReadOnlyList<ModelProbe> probes, EvaluationOptions options,
+    public static void ForEach(SampleSet samples, IReadOnlyList<IBatchRunner> probes, EvaluationOptions options,
         Action<IReadOnlyList<IReadOnlyDictionary<string, NdArray>>> onBatch)
     {
         var start = 0;
@@ -91,7 +101,7 @@ internal static class SideBySideRuns
             IReadOnlyList<IReadOnlyDictionary<string, NdArray>> outputs;
             try
             {
-                outputs = Run(probes, samples.Batch(start, count));
+                outputs = Run(probes, start, count, samples.Batch(start, count));
             }
             catch (OnnxRuntimeException) when (count > 1)
             {
@@ -110,7 +120,7 @@ internal static class SideBySideRuns
         {
             try
             {
-                onBatch(Run(probes, samples.Sample(start)));
+                onBatch(Run(probes, start, 1, samples.Sample(start)));
             }
             catch (OnnxRuntimeException e)
             {
@@ -119,8 +129,8 @@ internal static class SideBySideRuns
         }
     }
 
-    private static List<IReadOnlyDictionary<string, NdArray>> Run(IReadOnlyList<ModelProbe> probes, IReadOnlyDictionary<string, NdArray> feed) =>
-        probes.Select(p => p.Runner.Run(feed, p.Fetch)).ToList();
+    private static List<IReadOnlyDictionary<string, NdArray>> Run(IReadOnlyList<IBatchRunner> probes, int start, int count, IReadOnlyDictionary<string, NdArray> feed) =>
+        probes.Select(p => p.Run(start, count, feed)).ToList();
 
     private static CompressionException Failed(SampleSet samples, int index, OnnxRuntimeException e) =>
         new(DiagnosticCode.ModelUnsupported, samples.File,

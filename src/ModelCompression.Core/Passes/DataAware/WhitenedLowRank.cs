@@ -26,13 +26,7 @@ public static class WhitenedLowRank
         var lower = hessian.CholeskyLower();
         var whitened = Whitened(weight, m, n, hessian, lower);
         var (first, second) = (cache ?? SpectrumCache.Shared).Get(whitened, m, n).Factors(rank);
-        // A = L⁻ᵀ·F: solve Lᵀ·A = F by back substitution (L lower triangular, positive diagonal).
-        var f = Matrix<double>.Build.Dense(m, rank, (i, j) => first[i * rank + j]);
-        var a = BackSubstitute(lower, f);
-        var unwhitened = new float[m * rank];
-        for (var i = 0; i < m; i++)
-            for (var j = 0; j < rank; j++) unwhitened[i * rank + j] = (float)a[i, j];
-        return (unwhitened, second);
+        return (BackSubstitute(lower, first, rank), second);
     }
 
     // Lᵀ·W, O(m²·n): kept per H and weight content (within a budget), since every rank of every candidate of a layer whitens the same weight.
@@ -69,19 +63,28 @@ public static class WhitenedLowRank
         return new InputMoments(rank, 1, moments.Rows, matrix);
     }
 
-    // Solves Lᵀ·X = B for X, row by row from the last. L column-major: column i of L (row i of Lᵀ) is contiguous.
-    private static Matrix<double> BackSubstitute(Matrix<double> lower, Matrix<double> b)
+    // A = L⁻ᵀ·F: solves Lᵀ·A = F (m × rank, row-major) from the last row up, each row of A from the rows below it, so
+    // every inner loop reads contiguous memory (L lower triangular with a positive diagonal; column i of L is row i of Lᵀ).
+    private static float[] BackSubstitute(Matrix<double> lower, float[] f, int rank)
     {
         var m = lower.RowCount;
-        var l = lower.ToColumnMajorArray();
-        var x = new double[m * b.ColumnCount];
-        for (var c = 0; c < b.ColumnCount; c++)
-            for (var i = m - 1; i >= 0; i--)
+        var l = lower.AsColumnMajorArray() ?? lower.ToColumnMajorArray();
+        var a = new double[m * rank];
+        for (var i = m - 1; i >= 0; i--)
+        {
+            var row = a.AsSpan(i * rank, rank);
+            for (var c = 0; c < rank; c++) row[c] = f[i * rank + c];
+            for (var j = i + 1; j < m; j++)
             {
-                var sum = b[i, c];
-                for (var j = i + 1; j < m; j++) sum -= l[i * m + j] * x[j * b.ColumnCount + c]; // (Lᵀ)[i, j] = L[j, i]
-                x[i * b.ColumnCount + c] = sum / l[i * m + i];
+                var lji = l[i * m + j];
+                var below = a.AsSpan(j * rank, rank);
+                for (var c = 0; c < rank; c++) row[c] -= lji * below[c];
             }
-        return Matrix<double>.Build.Dense(m, b.ColumnCount, (i, c) => x[i * b.ColumnCount + c]);
+            var diagonal = l[i * m + i];
+            for (var c = 0; c < rank; c++) row[c] /= diagonal;
+        }
+        var result = new float[a.Length];
+        for (var k = 0; k < a.Length; k++) result[k] = (float)a[k];
+        return result;
     }
 }

@@ -225,7 +225,7 @@ public class EmpiricalBiasCorrectionTests
     }
 
     [Fact]
-    public void Candidates_sharing_their_first_layer_measure_it_once_and_are_corrected_as_when_measured_anew()
+    public void Candidates_sharing_their_first_layer_and_their_reference_measure_each_once_and_are_corrected_as_when_measured_anew()
     {
         var reference = TwoGemms();
         var both = Apply(new Int8WeightQuantization(), reference);
@@ -233,11 +233,16 @@ public class EmpiricalBiasCorrectionTests
         var context = new PassContext(Samples(reference, 5, 128, 32)) { Reference = reference };
 
         var correctedBoth = Apply(EmpiricalBiasCorrection.FromContext(context), both);
-        Assert.Equal(2, context.MeasuredLayerOutputs.Measurements);
+        Assert.Equal(3, context.MeasuredLayerOutputs.Measurements); // fc and head in the candidate, both in one run of the reference
         var correctedFirstOnly = Apply(EmpiricalBiasCorrection.FromContext(context), firstOnly);
 
-        // fc's part is the same int8 Gemm in both; head's part differs (its own weight, and fc's correction before it).
-        Assert.Equal(3, context.MeasuredLayerOutputs.Measurements);
+        // fc's part is the same int8 Gemm in both, the reference the same; head's part differs (its own weight, and fc's
+        // correction before it).
+        Assert.Equal(4, context.MeasuredLayerOutputs.Measurements);
+        // The reference ran once on each batch for the four checks (before and after each correction).
+        var (ran, replayed) = context.MeasuredLayerOutputs.RecordedBatches;
+        Assert.InRange(ran, 1, 128);
+        Assert.Equal(3 * ran, replayed);
         var anew = Apply(new EmpiricalBiasCorrection(context.Calibration!, reference), firstOnly);
         Assert.Equal(anew.ToByteArray(), correctedFirstOnly.ToByteArray());
         Assert.NotEqual(firstOnly.ToByteArray(), correctedFirstOnly.ToByteArray());

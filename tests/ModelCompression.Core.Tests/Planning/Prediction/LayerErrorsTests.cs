@@ -37,6 +37,32 @@ public sealed class LayerErrorsTests
     }
 
     [Fact]
+    public void A_grouped_layer_with_pruned_rows_spanning_several_cached_blocks_gets_the_direct_quadratic_form()
+    {
+        const int k = 1024, n = 96, groups = 2; // 1,024 inputs: 32 rows a block, so each group's 48 rows span two
+        var moments = CorrelatedInputs.Moments([CorrelatedInputs.Rows(300, k, seed: 1), CorrelatedInputs.Rows(300, k, seed: 2, mixingSeed: 3)], k);
+        var weight = CorrelatedInputs.Gaussians(n * k, seed: 4);
+        var layer = new LayerWeight("conv", "Conv", weight, n, k, groups, [n, k, 1, 1], ChannelAxis: 0);
+        var pruned = weight.Select((w, i) => (i / k % 5) switch { 0 => 0f, 1 => w, _ => w * 0.8f }).ToArray(); // pruned, unchanged, scaled rows
+
+        double Direct(float[] rows)
+        {
+            double sum = 0;
+            for (var r = 0; r < n; r++)
+            {
+                var h = moments.Of(r / (n / groups));
+                for (var i = 0; i < k; i++)
+                    for (var j = 0; j < k; j++) sum += (double)rows[r * k + i] * h[i * k + j] * rows[r * k + j];
+            }
+            return sum;
+        }
+
+        var delta = pruned.Zip(weight, (p, w) => p - w).ToArray();
+        var expected = Direct(delta) / Direct(weight);
+        Assert.Equal(expected, new OutputError(layer, moments).Relative(pruned), 1e-5 * expected);
+    }
+
+    [Fact]
     public void Without_moments_the_error_is_the_weights_own_relative_error()
     {
         var (_, _, layer, _, _) = Setup();
