@@ -107,7 +107,7 @@ public static class Calibrator
                 {
                     throw Failed(start, e);
                 }
-                _batchSize ??= (int)Math.Clamp(options.MaxBatchOutputBytes / Math.Max(1, outputs.Values.Sum(o => o.Data.LongLength)), 1, options.BatchSize);
+                _batchSize ??= options.BatchSizeFor(feed.Values.Sum(i => i.Data.LongLength), outputs.Values.Sum(o => o.Data.LongLength));
                 onRun(Values(feed, outputs));
                 start += count;
             }

@@ -55,12 +55,13 @@ public sealed class Evaluator : IDisposable
     {
         RunCount = 0;
         var batching = samples.CanBatch && _outputsHaveBatchAxis && _options.BatchSize > 1;
-        var batchSize = 1; // the first run, of one sample, sizes the others: MaxBatchOutputBytes of outputs at most
+        var batchSize = 1; // the first run, of one sample, sizes the others (EvaluationOptions.BatchSizeFor)
         var start = 0;
         while (batching && start < samples.Count)
         {
             var count = Math.Min(batchSize, samples.Count - start);
-            var outputs = Execute(samples.Batch(start, count), samples, start, count);
+            var feed = samples.Batch(start, count);
+            var outputs = Execute(feed, samples, start, count);
             // An output whose axis 0 is not the batch after all (e.g. a transposed sequence): run singly from here.
             if (outputs.Any(o => o.Rank == 0 || o.Shape[0] != count))
             {
@@ -68,7 +69,7 @@ public sealed class Evaluator : IDisposable
                 break;
             }
             if (start == 0)
-                batchSize = (int)Math.Clamp(_options.MaxBatchOutputBytes / Math.Max(1, outputs.Sum(o => o.Data.LongLength)), 1, _options.BatchSize);
+                batchSize = _options.BatchSizeFor(feed.Values.Sum(i => i.Data.LongLength), outputs.Sum(o => o.Data.LongLength));
             var values = outputs.Select(o => o.ToFloats()).ToArray();
             var lastAxes = outputs.Select(LastAxis).ToArray();
             var sample = new OutputValues[outputs.Length];

@@ -12,6 +12,14 @@ public class EvaluatorTests
 {
     private const int Features = 8, Hidden = 16, Classes = 5, Count = 150;
 
+    [Theory]
+    [InlineData(100, 100, 64)]          // small samples: the batch size
+    [InlineData(4096, 100, 8)]          // 32 KB of inputs
+    [InlineData(100, 1 << 20, 16)]      // 16 MB of outputs
+    [InlineData(1 << 20, 1 << 30, 1)]   // one sample beyond both caps still runs
+    public void Batches_hold_at_most_the_inputs_and_outputs_the_options_allow_and_at_least_one_sample(long inputBytes, long outputBytes, int expected) =>
+        Assert.Equal(expected, EvaluationOptions.Default.BatchSizeFor(inputBytes, outputBytes));
+
     // A random two-layer MLP x [N, 8] → logits [N, 5]; noise > 0 perturbs its first layer's weights.
     private static ModelProto Mlp(double noise = 0)
     {

@@ -83,9 +83,10 @@ public class SharedModelEvaluationTests
         Assert.Equal(1.0, reference.Score);
         Assert.Equal(1.0, self);
 
-        // Batched for real: [40, 6625] floats (1.06 MB) per sample caps batches at 15 within 16 MB; 20 samples take 1 + 15 + 4.
+        // Batched for real: [40, 6625] floats (1.06 MB) per sample caps batches at 15 within 16 MB; 20 samples take 1 + 15 + 4
+        // (without the cap on inputs, which makes its 184 KB lines run one at a time).
         var first20 = samples.Subset(Enumerable.Range(0, 20));
-        using (var evaluator = new Evaluator(model, "ppocr-rec"))
+        using (var evaluator = new Evaluator(model, "ppocr-rec", new EvaluationOptions { MaxBatchInputBytes = long.MaxValue }))
         {
             evaluator.Run(first20, (i, outputs) => Assert.Equal(reference.ArgMaxOf(0, i), outputs[0].ArgMax()));
             Assert.Equal(3, evaluator.RunCount);

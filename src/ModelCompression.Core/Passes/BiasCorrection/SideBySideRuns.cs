@@ -84,8 +84,8 @@ internal sealed class ModelProbe : IDisposable, IBatchRunner
 /// <summary>
 /// Runs several models on the same samples, batch by batch, and hands each batch's fetched values (one dictionary per
 /// model, in order) to a callback before the next batch runs: memory stays bounded by one batch whatever the number
-/// of samples. Batches are sized as <see cref="Evaluator"/> sizes them (the first run, of one sample, caps the batch
-/// at <see cref="EvaluationOptions.MaxBatchOutputBytes"/>); a model that does not take a batch runs one sample at a time.
+/// of samples. Batches are sized as <see cref="Evaluator"/> sizes them (the first run, of one sample, sizes the batch:
+/// <see cref="EvaluationOptions.BatchSizeFor"/>); a model that does not take a batch runs one sample at a time.
 /// </summary>
 internal static class SideBySideRuns
 {
@@ -98,10 +98,12 @@ internal static class SideBySideRuns
         while (batching && start < samples.Count)
         {
             var count = Math.Min(batchSize ?? 1, samples.Count - start);
+            IReadOnlyDictionary<string, NdArray> feed;
             IReadOnlyList<IReadOnlyDictionary<string, NdArray>> outputs;
             try
             {
-                outputs = Run(probes, start, count, samples.Batch(start, count));
+                feed = samples.Batch(start, count);
+                outputs = Run(probes, start, count, feed);
             }
             catch (OnnxRuntimeException) when (count > 1)
             {
@@ -112,7 +114,7 @@ internal static class SideBySideRuns
             {
                 throw Failed(samples, start, e);
             }
-            batchSize ??= (int)Math.Clamp(options.MaxBatchOutputBytes / Math.Max(1, outputs.Sum(o => o.Values.Sum(v => v.Data.LongLength))), 1, options.BatchSize);
+            batchSize ??= options.BatchSizeFor(feed.Values.Sum(i => i.Data.LongLength), outputs.Sum(o => o.Values.Sum(v => v.Data.LongLength)));
             onBatch(outputs);
             start += count;
         }
