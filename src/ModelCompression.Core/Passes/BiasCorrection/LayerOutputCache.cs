@@ -4,9 +4,10 @@ namespace ModelCompression.Core.Passes.BiasCorrection;
 
 /// <summary>
 /// Layer output statistics already measured, keyed by the bytes of the model part that produced them and how they were
-/// measured, and the reference's outputs for bias correction's checks (<see cref="OutputsOf"/>). The candidates of one search often share their first layers' settings, so bias correction would measure the
-/// same part again; the same bytes give the same statistics, so each is measured once. An entry holds two numbers per
-/// channel; hashing a part costs one serialisation of it.
+/// measured, and the reference's outputs for bias correction's checks (<see cref="OutputsOf"/>). The candidates of one
+/// search often share their first layers' settings, so bias correction would measure the same part again; the same
+/// bytes give the same statistics, so each is measured once. An entry holds two numbers per channel; hashing a part
+/// costs one serialisation of it.
 /// </summary>
 internal sealed class LayerOutputCache
 {
