@@ -140,8 +140,9 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
         var samples = _calibration.Spread(Math.Min(_options.MaxSamples, _calibration.Count));
         var outputs = model.Graph.Output.Select(o => o.Name).Where(n => referenceGraph.IsGraphOutput(n)).ToList();
         var snapshot = new ModelSnapshot(model);
-        var targets = MeasureReference(slots, samples);
-        var reference = _measured.OutputsOf(_reference, $"{string.Join(", ", outputs)} on {samples.Count} samples of {samples.File}, {_options.Run}");
+        var referenceHash = OnnxModelFile.HashOf(_reference);
+        var targets = MeasureReference(referenceHash, slots, samples);
+        var reference = _measured.OutputsOf(referenceHash, $"{string.Join(", ", outputs)} on {samples.Count} samples of {samples.File}, {_options.Run}");
         var before = OutputError(model, samples, outputs, reference);
 
         // Layer by layer: each measured (on the part of the model it depends on) with the corrections before it in place.
@@ -202,10 +203,10 @@ public sealed class EmpiricalBiasCorrection : IGraphPass
     }
 
     // The reference's statistics of every slot's output: the values a search's earlier candidates did not ask for, in one run.
-    private Dictionary<string, ChannelStatistics> MeasureReference(IReadOnlyList<(BiasSlot Slot, string Reference)> slots, SampleSet samples)
+    private Dictionary<string, ChannelStatistics> MeasureReference(string referenceHash, IReadOnlyList<(BiasSlot Slot, string Reference)> slots, SampleSet samples)
     {
         var axes = slots.DistinctBy(s => s.Reference).ToDictionary(s => s.Reference, s => s.Slot.ChannelAxis, StringComparer.Ordinal);
-        return _measured.GetOrMeasure(_reference, axes.ToDictionary(a => a.Key, a => How(a.Value, samples), StringComparer.Ordinal), missing =>
+        return _measured.GetOrMeasure(referenceHash, axes.ToDictionary(a => a.Key, a => How(a.Value, samples), StringComparer.Ordinal), missing =>
         {
             var targets = missing.ToDictionary(v => v, v => new ChannelStatistics(axes[v]), StringComparer.Ordinal);
             using var reference = ModelProbe.Open(_reference, "the reference model", missing, [], _options.Run);

@@ -37,14 +37,14 @@ internal sealed class LayerOutputCache
     }
 
     /// <summary>
-    /// The statistics of several values of <paramref name="model"/>, those not measured before measured together by
-    /// one call of <paramref name="measureMissing"/> (one run of the model).
+    /// The statistics of several values of a whole model, those not measured before measured together by one call of
+    /// <paramref name="measureMissing"/> (one run of the model).
     /// </summary>
+    /// <param name="hash">The model's <see cref="OnnxModelFile.HashOf"/>.</param>
     /// <param name="howOf">Per value: everything else its statistics depend on, as for a part.</param>
-    public Dictionary<string, ChannelStatistics> GetOrMeasure(ModelProto model, IReadOnlyDictionary<string, string> howOf,
+    public Dictionary<string, ChannelStatistics> GetOrMeasure(string hash, IReadOnlyDictionary<string, string> howOf,
         Func<IReadOnlyList<string>, IReadOnlyDictionary<string, ChannelStatistics>> measureMissing)
     {
-        var hash = OnnxModelFile.HashOf(model);
         var result = new Dictionary<string, ChannelStatistics>(StringComparer.Ordinal);
         lock (_measured)
             foreach (var (value, how) in howOf)
@@ -69,10 +69,10 @@ internal sealed class LayerOutputCache
         }
     }
 
-    /// <summary>The outputs of <paramref name="model"/> kept so far, for runs measured as <paramref name="how"/> says.</summary>
-    public RecordedOutputs OutputsOf(ModelProto model, string how)
+    /// <summary>The outputs kept so far of the model whose <see cref="OnnxModelFile.HashOf"/> is <paramref name="hash"/>, for runs measured as <paramref name="how"/> says.</summary>
+    public RecordedOutputs OutputsOf(string hash, string how)
     {
-        var key = $"{OnnxModelFile.HashOf(model)} {how}";
+        var key = $"{hash} {how}";
         lock (_outputs)
         {
             if (!_outputs.TryGetValue(key, out var recorded)) _outputs[key] = recorded = new RecordedOutputs(RecordedOutputBytes);
