@@ -14,7 +14,7 @@ namespace ModelCompression.Core.Evaluation;
 public sealed class ModelRunner : IDisposable
 {
     /// <summary>ONNX Runtime's session setting for the intra-op pool's busy waiting (on by default).</summary>
-    internal const string AllowSpinning = "session.intra_op.allow_spinning";
+    private const string AllowSpinning = "session.intra_op.allow_spinning";
 
     private readonly InferenceSession _session;
 
@@ -31,8 +31,8 @@ public sealed class ModelRunner : IDisposable
     internal static InferenceSession CreateSession(ModelProto model, string modelName, GraphOptimizationLevel optimization, int intraOpThreads, bool quiet = false)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = optimization, IntraOpNumThreads = intraOpThreads };
-        // Idle pool threads sleep instead of spinning: builds share the machine (msbuild -m, test assemblies side by
-        // side), and spinning threads keep the cores from the threads with work. Results are the same.
+        // Idle pool threads sleep instead of spinning: the spinning cost the worker CPU time that parallel builds can
+        // use (measured in README's "Search cost"), and the results are the same.
         options.AddSessionConfigEntry(AllowSpinning, "0");
         // ORT logs warnings (e.g. unused initializers) to stderr; they are not ours to show.
         options.LogSeverityLevel = quiet ? OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL : OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
