@@ -1,5 +1,6 @@
 using ModelCompression.Core.Onnx;
 using ModelCompression.Distillation.Conversion.Operators;
+using ModelCompression.Distillation.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,13 +20,13 @@ internal static class OperatorRegistry
         ["MatMul"] = new BinaryOperator(torch.matmul),
         ["BatchNormalization"] = new BatchNormalizationOperator(),
         // Element-wise arithmetic (numpy broadcasting)
-        ["Add"] = new BinaryOperator((a, b) => a + b),
-        ["Sub"] = new BinaryOperator((a, b) => a - b),
+        ["Add"] = new BinaryOperator(HeldScalars.Plus),
+        ["Sub"] = new BinaryOperator((a, b) => a - b), // no Scalar: TorchSharp's sub has no alpha
         ["Mul"] = new BinaryOperator((a, b) => a * b),
         ["Div"] = new DivOperator(),
         ["Pow"] = new BinaryOperator((a, b) => a.pow(b)),
-        ["Sum"] = new VariadicOperator((a, b) => a + b),
-        ["Mean"] = new VariadicOperator((a, b) => a + b, mean: true),
+        ["Sum"] = new VariadicOperator(HeldScalars.Plus),
+        ["Mean"] = new VariadicOperator(HeldScalars.Plus, mean: true),
         ["Max"] = new VariadicOperator(torch.maximum),
         ["Min"] = new VariadicOperator(torch.minimum),
         ["Sqrt"] = new UnaryOperator(x => x.sqrt()),

@@ -1,4 +1,5 @@
 using ModelCompression.Core.Planning;
+using ModelCompression.Distillation.Native;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -84,9 +85,9 @@ public sealed class DistillationLoss
         for (var i = 0; i < _scores.Count; i++)
         {
             var term = Term(i, student[i], teacher[i]);
-            sum = sum is null ? term : sum + term;
+            sum = sum is null ? term : HeldScalars.Plus(sum, term);
         }
-        return (sum! / _scores.Count).MoveToOuterDisposeScope();
+        return HeldScalars.With(_scores.Count, count => sum!.div(count)).MoveToOuterDisposeScope();
     }
 
     /// <summary>The training loss: <see cref="Soft"/>, mixed with the labels' cross-entropy when there are labels that index the first output (<see cref="LabelClasses"/>).</summary>
@@ -96,7 +97,8 @@ public sealed class DistillationLoss
         if (labels is null || _labelWeight == 0 || LabelClasses == 0) return Soft(student, teacher);
         using var scope = NewDisposeScope();
         var crossEntropy = F.nll_loss(LogProbabilities(student[0], _scores[0], 1), labels);
-        var loss = (1 - _labelWeight) * Soft(student, teacher) + _labelWeight * crossEntropy;
+        var soft = Soft(student, teacher);
+        var loss = HeldScalars.With(1 - _labelWeight, _labelWeight, (softWeight, labelWeight) => HeldScalars.Plus(soft.mul(softWeight), crossEntropy.mul(labelWeight)));
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -110,7 +112,7 @@ public sealed class DistillationLoss
             var logStudent = LogProbabilities(student.reshape(-1, classes), scores, _temperature);
             var logTeacher = LogProbabilities(teacher.reshape(-1, classes), scores, _temperature);
             var kl = (logTeacher.exp() * (logTeacher - logStudent)).sum(-1).mean();
-            return kl * (_temperature * _temperature);
+            return HeldScalars.With(_temperature * _temperature, scale => kl.mul(scale));
         }
         var studentRows = student.reshape(student.shape[0], -1);
         var teacherRows = teacher.reshape(teacher.shape[0], -1);
@@ -126,6 +128,6 @@ public sealed class DistillationLoss
     private static Tensor LogProbabilities(Tensor scores, OutputScores kind, double temperature)
     {
         var logits = kind == OutputScores.Probabilities ? scores.clamp_min(1e-30).log() : scores;
-        return F.log_softmax(temperature == 1 ? logits : logits / temperature, -1);
+        return F.log_softmax(temperature == 1 ? logits : HeldScalars.With(temperature, t => logits.div(t)), -1);
     }
 }

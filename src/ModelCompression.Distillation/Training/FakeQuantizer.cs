@@ -1,6 +1,7 @@
 using ModelCompression.Core.Distillation;
 using ModelCompression.Core.Passes.Palettization;
 using ModelCompression.Core.Passes.Quantization.Int4;
+using ModelCompression.Distillation.Native;
 using static TorchSharp.torch;
 
 namespace ModelCompression.Distillation.Training;
@@ -86,7 +87,7 @@ public sealed class FakeQuantizer : IDisposable
         using var quantized = Quantize(weight);
         using var detached = weight.detach();
         using var zero = weight - detached;
-        return quantized + zero;
+        return HeldScalars.Plus(quantized, zero);
     }
 
     public void Dispose() => DisposeFits();
@@ -129,7 +130,7 @@ public sealed class FakeQuantizer : IDisposable
     {
         if (_blockScales is null) throw new InvalidOperationException("The block scales are fitted by Refresh before the first forward pass.");
         var blocks = Blocks(rows, _blockSize);
-        var rounded = (blocks / _blockScales).round().clamp(-8, 7) * _blockScales;
+        var rounded = HeldScalars.With(-8, 7, (low, high) => (blocks / _blockScales).round().clamp(low, high)) * _blockScales;
         return Unblocked(rounded, rows.shape[1]);
     }
 
@@ -140,8 +141,8 @@ public sealed class FakeQuantizer : IDisposable
         var columns = rows.shape[1];
         var blocks = Blocks(rows, _quantization.BlockSize > 0 ? Math.Min(_quantization.BlockSize, columns) : columns);
         var extreme = blocks.abs().amax([-1], keepdim: true);
-        var scale = where(extreme > 0, extreme / qmax, ones_like(extreme)); // an all-zero block: any scale reproduces it
-        return Unblocked((blocks / scale).round().clamp(-qmax, qmax) * scale, columns);
+        var scale = HeldScalars.With(0, qmax, (zero, top) => where(extreme.gt(zero), extreme.div(top), ones_like(extreme))); // an all-zero block: any scale reproduces it
+        return Unblocked(HeldScalars.With(-qmax, qmax, (low, high) => (blocks / scale).round().clamp(low, high)) * scale, columns);
     }
 
     // [rows, columns] → [rows, blocks, block], the last block padded with zeros (which never raise a block's max|w|).

@@ -175,7 +175,8 @@ public sealed class StudentTrainer(MetricKind metric, DistillationOptions option
         var partners = Enumerable.Range(0, batch.Count).ToArray();
         random.Shuffle(partners);
         using var partnerIndex = tensor(partners.Select(p => (long)p).ToArray(), [partners.Length]);
-        var mixed = batch.Inputs.ToDictionary(i => i.Key, i => lambda * i.Value + (1 - lambda) * i.Value.index_select(0, partnerIndex), StringComparer.Ordinal);
+        var mixed = batch.Inputs.ToDictionary(i => i.Key, i => HeldScalars.With(lambda, 1 - lambda,
+            (own, partner) => HeldScalars.Plus(i.Value.mul(own), i.Value.index_select(0, partnerIndex).mul(partner))), StringComparer.Ordinal);
         var teacherOutputs = Teacher!(mixed.ToDictionary(m => m.Key, m => BatchSource.ToArray(m.Value), StringComparer.Ordinal));
         var outputs = student.OutputNames.Select(name => BatchSource.ToTensor(
             teacherOutputs.TryGetValue(name, out var output) ? output : throw new InvalidOperationException($"The teacher function returned no output '{name}'."), asFloat: true)).ToList();

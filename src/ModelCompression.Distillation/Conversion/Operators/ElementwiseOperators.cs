@@ -1,4 +1,5 @@
 using ModelCompression.Core.Onnx;
+using ModelCompression.Distillation.Native;
 using static TorchSharp.torch;
 
 namespace ModelCompression.Distillation.Conversion.Operators;
@@ -35,7 +36,7 @@ internal sealed class VariadicOperator(Func<Tensor, Tensor, Tensor> combine, boo
     {
         var result = call.Input(0);
         for (var i = 1; i < call.InputCount; i++) result = combine(result, call.Input(i));
-        return [mean ? result / (double)call.InputCount : result];
+        return [mean ? HeldScalars.With(call.InputCount, count => result.div(count)) : result];
     }
 }
 

@@ -1,0 +1,35 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ModelCompression.Distillation.Native;
+
+/// <summary>
+/// Tensor arithmetic whose number arguments are Scalars held until the native call returns. TorchSharp turns a number
+/// argument (and the implicit alpha of <c>a + b</c>) into a temporary Scalar whose finalizer frees its
+/// native value, and nothing holds that object during the call that reads it: a collection started by another thread
+/// can free the value mid-call (libtorch then fails in <c>Scalar::toFloat</c>; seen in CI with tests side by side).
+/// </summary>
+internal static class HeldScalars
+{
+    private static Scalar? _one;
+
+    /// <summary>The alpha of a plain sum: created once and held by this field, so never finalized.</summary>
+    private static Scalar One => LazyInitializer.EnsureInitialized(ref _one, () => 1.ToScalar());
+
+    public static Tensor Plus(Tensor a, Tensor b) => a.add(b, One);
+
+    /// <summary>Runs <paramref name="operation"/> on <paramref name="value"/> as a Scalar held until it returns.</summary>
+    public static Tensor With(double value, Func<Scalar, Tensor> operation)
+    {
+        using var scalar = value.ToScalar();
+        return operation(scalar);
+    }
+
+    /// <summary>Runs <paramref name="operation"/> on two values as Scalars held until it returns.</summary>
+    public static Tensor With(double first, double second, Func<Scalar, Scalar, Tensor> operation)
+    {
+        using var a = first.ToScalar();
+        using var b = second.ToScalar();
+        return operation(a, b);
+    }
+}
