@@ -18,6 +18,13 @@ internal static class HeldScalars
 
     public static Tensor Plus(Tensor a, Tensor b) => a.add(b, One);
 
+    /// <summary>1 − <paramref name="x"/>: TorchSharp's <c>1 - x</c> adds a temporary 1 with a temporary alpha.</summary>
+    public static Tensor OneMinus(Tensor x)
+    {
+        using var negated = x.negative();
+        return negated.add(One, One);
+    }
+
     /// <summary>Runs <paramref name="operation"/> on <paramref name="value"/> as a Scalar held until it returns.</summary>
     public static Tensor With(double value, Func<Scalar, Tensor> operation)
     {

@@ -117,8 +117,8 @@ public sealed class DistillationLoss
         var studentRows = student.reshape(student.shape[0], -1);
         var teacherRows = teacher.reshape(teacher.shape[0], -1);
         return _metric == MetricKind.Cosine
-            ? (1 - F.cosine_similarity(studentRows, teacherRows, dim: 1, eps: 1e-8)).mean()
-            : (studentRows - teacherRows).square().mean() / _teacherVariances[output];
+            ? HeldScalars.OneMinus(F.cosine_similarity(studentRows, teacherRows, dim: 1, eps: 1e-8)).mean()
+            : HeldScalars.With(_teacherVariances[output], variance => (studentRows - teacherRows).square().mean().div(variance));
     }
 
     /// <summary>
@@ -127,7 +127,7 @@ public sealed class DistillationLoss
     /// </summary>
     private static Tensor LogProbabilities(Tensor scores, OutputScores kind, double temperature)
     {
-        var logits = kind == OutputScores.Probabilities ? scores.clamp_min(1e-30).log() : scores;
+        var logits = kind == OutputScores.Probabilities ? HeldScalars.With(1e-30, floor => scores.clamp_min(floor)).log() : scores;
         return F.log_softmax(temperature == 1 ? logits : HeldScalars.With(temperature, t => logits.div(t)), -1);
     }
 }
