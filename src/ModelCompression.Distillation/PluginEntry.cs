@@ -19,7 +19,8 @@ public static class PluginEntry
     /// <summary>One small computation through TorchSharp and libtorch: proves the plugin runs on this machine.</summary>
     public static string SelfCheck()
     {
-        using var a = torch.arange(6, dtype: torch.float32).reshape(2, 3);
+        using var six = 6.ToScalar(); // held: TorchSharp's implicit conversion makes a Scalar nothing holds during the call
+        using var a = torch.arange(six, dtype: torch.float32).reshape(2, 3);
         using var product = a.matmul(a.t());
         var values = product.data<float>().ToArray().Select(v => v.ToString(CultureInfo.InvariantCulture));
         return $"TorchSharp {typeof(torch).Assembly.GetName().Version}: [[0,1,2],[3,4,5]] times its transpose is [{string.Join(", ", values)}]";

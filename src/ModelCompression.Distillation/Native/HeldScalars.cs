@@ -18,6 +18,12 @@ internal static class HeldScalars
 
     public static Tensor Plus(Tensor a, Tensor b) => a.add(b, One);
 
+    /// <summary><paramref name="a"/> + <paramref name="b"/>, a Scalar the caller holds (TorchSharp's own adds a temporary alpha).</summary>
+    public static Tensor Plus(Tensor a, Scalar b) => a.add(b, One);
+
+    /// <summary>Adds <paramref name="b"/> to <paramref name="a"/> in place.</summary>
+    public static Tensor PlusInPlace(Tensor a, Scalar b) => a.add_(b, One);
+
     /// <summary>1 − <paramref name="x"/>: TorchSharp's <c>1 - x</c> adds a temporary 1 with a temporary alpha.</summary>
     public static Tensor OneMinus(Tensor x)
     {

@@ -1,5 +1,6 @@
 using ModelCompression.Core.Planning;
 using ModelCompression.Distillation.Native;
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -70,9 +71,11 @@ public sealed class DistillationLoss
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        if (scores.lt(0).any().item<bool>()) return false;
+        using var zero = 0.ToScalar();
+        if (scores.lt(zero).any().item<bool>()) return false;
         var rowSums = scores.to_type(ScalarType.Float64).sum(-1);
-        return (rowSums - 1).abs().max().item<double>() <= ProbabilityTolerance;
+        using var one = 1.ToScalar();
+        return rowSums.sub(one).abs().max().item<double>() <= ProbabilityTolerance;
     }
 
     /// <summary>The distillation term alone (what the holdout is scored by).</summary>

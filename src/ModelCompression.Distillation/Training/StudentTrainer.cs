@@ -80,7 +80,7 @@ public sealed class StudentTrainer(MetricKind metric, DistillationOptions option
         var quantizers = quantized.ToDictionary(
             q => student.Parameters.ContainsKey(q.Key) ? q.Key : throw new ArgumentException($"The quantized weight '{q.Key}' is not a trained parameter.", nameof(quantized)),
             q => new FakeQuantizer(q.Value), StringComparer.Ordinal);
-        using var optimizer = optim.Adam(parameters.Select(p => p.Value), Options.LearningRate);
+        using var optimizer = new HeldScalarAdam(parameters.Select(p => p.Value), Options.LearningRate);
         // The rate decays to zero over the planned epochs (cosine): at a constant rate the holdout agreement of a
         // fashion-cnn student swung ±1 point from epoch to epoch instead of settling.
         var schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, Options.Epochs);

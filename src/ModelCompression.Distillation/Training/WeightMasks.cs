@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ModelCompression.Distillation.Training;
@@ -13,10 +14,11 @@ internal sealed class WeightMasks : IDisposable
     public WeightMasks(IEnumerable<TorchSharp.Modules.Parameter> parameters)
     {
         using var _ = no_grad();
+        using var zero = 0.ToScalar();
         foreach (var parameter in parameters)
         {
             using var scope = NewDisposeScope();
-            var mask = parameter.ne(0).to_type(parameter.dtype);
+            var mask = parameter.ne(zero).to_type(parameter.dtype);
             if (mask.sum().item<float>() < parameter.numel()) _masks.Add((parameter, mask.DetachFromDisposeScope()));
         }
     }

@@ -1,5 +1,6 @@
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Distillation.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace ModelCompression.Distillation.Conversion.Operators;
 internal sealed class LeakyReluOperator : IOnnxOperator
 {
     public Tensor[] Run(OperatorCall call) =>
-        [nn.functional.leaky_relu(call.Input(0), call.Node.GetFloat("alpha", 0.01f))];
+        [HeldScalars.With(call.Node.GetFloat("alpha", 0.01f), slope => call.Input(0).leaky_relu(slope))];
 }
 
 /// <summary>HardSigmoid: max(0, min(1, alpha·x + beta)), alpha 0.2 and beta 0.5 by default.</summary>
@@ -18,7 +19,11 @@ internal sealed class HardSigmoidOperator : IOnnxOperator
     public Tensor[] Run(OperatorCall call) =>
         [HardSigmoid(call.Input(0), call.Node.GetFloat("alpha", 0.2f), call.Node.GetFloat("beta", 0.5f))];
 
-    public static Tensor HardSigmoid(Tensor x, double alpha, double beta) => (x * alpha + beta).clamp(0.0, 1.0);
+    public static Tensor HardSigmoid(Tensor x, double alpha, double beta)
+    {
+        var linear = HeldScalars.With(alpha, beta, (slope, offset) => HeldScalars.Plus(x.mul(slope), offset));
+        return HeldScalars.With(0, 1, (low, high) => linear.clamp(low, high));
+    }
 }
 
 /// <summary>HardSwish: x · HardSigmoid(x) with alpha 1/6 and beta 0.5.</summary>

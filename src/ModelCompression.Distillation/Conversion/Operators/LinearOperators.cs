@@ -1,5 +1,7 @@
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Distillation.Native;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ModelCompression.Distillation.Conversion.Operators;
@@ -16,9 +18,9 @@ internal sealed class GemmOperator : IOnnxOperator
         var alpha = call.Node.GetFloat("alpha", 1f);
         var beta = call.Node.GetFloat("beta", 1f);
         var product = a.matmul(b);
-        if (alpha != 1f) product *= alpha;
+        if (alpha != 1f) product = HeldScalars.With(alpha, scale => product.mul(scale));
         if (call.OptionalInput(2) is not { } c) return [product];
-        return [beta == 1f ? product + c : product + c * beta];
+        return [HeldScalars.Plus(product, beta == 1f ? c : HeldScalars.With(beta, weight => c.mul(weight)))];
     }
 }
 
@@ -37,9 +39,9 @@ internal sealed class BatchNormalizationOperator : IOnnxOperator
         Array.Fill(channelShape, 1L);
         channelShape[1] = -1;
         Tensor PerChannel(int input) => call.Input(input).reshape(channelShape);
-        var epsilon = call.Node.GetFloat("epsilon", 1e-5f);
-        var normalized = (x - PerChannel(3)) / (PerChannel(4) + epsilon).sqrt();
-        return [normalized * PerChannel(1) + PerChannel(2)];
+        using var epsilon = call.Node.GetFloat("epsilon", 1e-5f).ToScalar();
+        var normalized = (x - PerChannel(3)) / HeldScalars.Plus(PerChannel(4), epsilon).sqrt();
+        return [HeldScalars.Plus(normalized * PerChannel(1), PerChannel(2))];
     }
 }
 

@@ -1,5 +1,6 @@
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Distillation.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -107,7 +108,9 @@ internal sealed class GatherOperator : IOnnxOperator
         var axis = (int)Axes.Normalize(call.Node.GetInt("axis", 0), data.dim());
         var length = data.shape[axis];
         var positive = indices.to_type(ScalarType.Int64);
-        positive = torch.where(positive < 0, positive + length, positive);
+        using (var zero = 0L.ToScalar())
+        using (var count = length.ToScalar())
+            positive = torch.where(positive.lt(zero), HeldScalars.Plus(positive, count), positive);
         var picked = data.index_select(axis, positive.flatten());
         long[] shape = [.. data.shape[..axis], .. indices.shape, .. data.shape[(axis + 1)..]];
         return [picked.reshape(shape)];

@@ -50,7 +50,10 @@ internal sealed class SliceOperator : IOnnxOperator
         start = Math.Clamp(start, 0, length - 1);
         end = Math.Clamp(end, -1, length - 1);
         // TorchSharp slices only forwards: pick the positions start, start+step, ... (> end) explicitly.
-        var positions = start > end ? torch.arange(start, end, step, ScalarType.Int64) : torch.empty(0, ScalarType.Int64);
-        return x.index_select(axis, positions);
+        if (start <= end) return x.index_select(axis, torch.empty(0, ScalarType.Int64));
+        using var first = start.ToScalar();
+        using var limit = end.ToScalar();
+        using var delta = step.ToScalar();
+        return x.index_select(axis, torch.arange(first, limit, delta, ScalarType.Int64));
     }
 }
