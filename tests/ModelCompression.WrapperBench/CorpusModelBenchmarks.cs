@@ -32,6 +32,7 @@ public abstract class CorpusModelBenchmarks
 
     private readonly Type _wrapperType;
     private readonly HandWrittenPaths?[] _pathsByBatch = new HandWrittenPaths?[LargeBatch + 1];
+    private readonly IReadOnlyDictionary<string, NdArray>?[] _feedsByBatch = new IReadOnlyDictionary<string, NdArray>?[LargeBatch + 1];
     private SessionOptions? _options;
     private InferenceSession? _session;
     private RunOptions? _runOptions;
@@ -81,6 +82,7 @@ public abstract class CorpusModelBenchmarks
         foreach (var batchSize in BatchSizes().Order())
         {
             var feed = batchSize == 1 ? samples.Sample(0) : samples.Batch(0, batchSize);
+            _feedsByBatch[batchSize] = feed;
             var paths = new HandWrittenPaths(_session, _runOptions, feed);
             _pathsByBatch[batchSize] = paths;
             var outputs = new Dictionary<string, byte[][]>(paths.OutputsOfEveryPath());
@@ -125,6 +127,17 @@ public abstract class CorpusModelBenchmarks
     {
         using var outputs = _pathsByBatch[batchSize]!.RunOrtValueArrays();
         return outputs[0].GetTensorDataAsSpan<float>()[0];
+    }
+
+    /// <summary>
+    /// The model's generated class over another model of the same signature (the compressed model a build makes), with
+    /// the same session options and its inputs written with the feed of <paramref name="batchSize"/>. Call after setup.
+    /// </summary>
+    public IGeneratedWrapper WrapperOver(string modelPath, int batchSize)
+    {
+        var wrapper = (IGeneratedWrapper)Activator.CreateInstance(_wrapperType, modelPath, _options)!;
+        foreach (var (name, value) in _feedsByBatch[batchSize]!) value.Data.CopyTo(wrapper.InputBytes(name));
+        return wrapper;
     }
 
     private static bool HasFreeBatchAxis(ValueInfoProto input) =>

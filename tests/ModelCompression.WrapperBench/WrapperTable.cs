@@ -42,7 +42,7 @@ internal static class WrapperTable
             report.ResultStatistics!.Mean, report.GcStats.GetBytesAllocatedPerOperation(benchmark));
     }
 
-    private static string Time(double nanoseconds) => nanoseconds switch
+    public static string Time(double nanoseconds) => nanoseconds switch
     {
         < NanosecondsPerMicrosecond => string.Create(CultureInfo.InvariantCulture, $"{nanoseconds:F1} ns"),
         < NanosecondsPerMillisecond => string.Create(CultureInfo.InvariantCulture, $"{nanoseconds / NanosecondsPerMicrosecond:F1} µs"),
