@@ -13,8 +13,8 @@ internal static class HeldScalars
 {
     private static Scalar? _one;
 
-    /// <summary>The alpha of a plain sum: created once and held by this field, so never finalized.</summary>
-    private static Scalar One => LazyInitializer.EnsureInitialized(ref _one, () => 1.ToScalar());
+    /// <summary>1, the alpha of a plain sum: created once and held by this field, so never finalized.</summary>
+    public static Scalar One => LazyInitializer.EnsureInitialized(ref _one, () => 1.ToScalar());
 
     public static Tensor Plus(Tensor a, Tensor b) => a.add(b, One);
 

@@ -74,8 +74,7 @@ public sealed class DistillationLoss
         using var zero = 0.ToScalar();
         if (scores.lt(zero).any().item<bool>()) return false;
         var rowSums = scores.to_type(ScalarType.Float64).sum(-1);
-        using var one = 1.ToScalar();
-        return rowSums.sub(one).abs().max().item<double>() <= ProbabilityTolerance;
+        return rowSums.sub(HeldScalars.One).abs().max().item<double>() <= ProbabilityTolerance;
     }
 
     /// <summary>The distillation term alone (what the holdout is scored by).</summary>

@@ -31,8 +31,8 @@ public sealed class HeldScalarsAuditTests
     public void The_distillation_assembly_makes_no_unheld_Scalars()
     {
         var offences = TorchSharpCalls(typeof(HeldScalars).Assembly.Location)
-            .Where(call => Offence(call.Target) is not null)
-            .Select(call => $"{call.Caller} calls {call.Target}: {Offence(call.Target)}")
+            .Select(call => Offence(call.Target) is { } offence ? $"{call.Caller} calls {call.Target}: {offence}" : null)
+            .OfType<string>()
             .Distinct()
             .ToList();
 
