@@ -33,6 +33,7 @@ public abstract class CorpusModelBenchmarks
     private readonly Type _wrapperType;
     private readonly HandWrittenPaths?[] _pathsByBatch = new HandWrittenPaths?[LargeBatch + 1];
     private readonly IReadOnlyDictionary<string, NdArray>?[] _feedsByBatch = new IReadOnlyDictionary<string, NdArray>?[LargeBatch + 1];
+    private readonly List<SessionOptions> _extraOptions = [];
     private SessionOptions? _options;
     private InferenceSession? _session;
     private RunOptions? _runOptions;
@@ -99,6 +100,8 @@ public abstract class CorpusModelBenchmarks
         _runOptions?.Dispose();
         _session?.Dispose();
         _options?.Dispose();
+        foreach (var options in _extraOptions) options.Dispose();
+        _extraOptions.Clear();
     }
 
     [Benchmark]
@@ -133,9 +136,23 @@ public abstract class CorpusModelBenchmarks
     /// The model's generated class over another model of the same signature (the compressed model a build makes), with
     /// the same session options and its inputs written with the feed of <paramref name="batchSize"/>. Call after setup.
     /// </summary>
-    public IGeneratedWrapper WrapperOver(string modelPath, int batchSize)
+    public IGeneratedWrapper WrapperOver(string modelPath, int batchSize) => WrapperOver(modelPath, batchSize, _options!);
+
+    /// <summary>
+    /// The model's generated class over the original model with <paramref name="intraOpThreads"/> intra-op threads (the
+    /// caller's choice, through the constructor taking SessionOptions), its inputs written as in
+    /// <see cref="WrapperOver(string, int)"/>. Call after setup.
+    /// </summary>
+    public IGeneratedWrapper WrapperWithIntraOpThreads(int intraOpThreads, int batchSize)
     {
-        var wrapper = (IGeneratedWrapper)Activator.CreateInstance(_wrapperType, modelPath, _options)!;
+        var options = new SessionOptions { IntraOpNumThreads = intraOpThreads, ExecutionMode = _options!.ExecutionMode, GraphOptimizationLevel = _options.GraphOptimizationLevel };
+        _extraOptions.Add(options);
+        return WrapperOver(ModelPath, batchSize, options);
+    }
+
+    private IGeneratedWrapper WrapperOver(string modelPath, int batchSize, SessionOptions options)
+    {
+        var wrapper = (IGeneratedWrapper)Activator.CreateInstance(_wrapperType, modelPath, options)!;
         foreach (var (name, value) in _feedsByBatch[batchSize]!) value.Data.CopyTo(wrapper.InputBytes(name));
         return wrapper;
     }

@@ -10,7 +10,9 @@ namespace ModelCompression.WrapperBench;
 /// rounds of two paths' per-call times in the same round. What BenchmarkDotNet's one process per case cannot separate
 /// from a path (where the process's memory landed, the machine's other load) then falls on both sides of a ratio alike.
 /// Each <c>--compressed DIR</c> adds the wrapper over <c>DIR/&lt;model&gt;/model.onnx</c> (what a build makes of the
-/// model), compared with NamedOnnxValue over the original: the change a user sees when the build takes over.
+/// model), compared with NamedOnnxValue over the original: the change a user sees when the build takes over. Each
+/// <c>--intra-op-threads N</c> adds the wrapper over the original with N intra-op threads (0: ONNX Runtime's default)
+/// instead of the one every other path uses: what the threads a caller gives ONNX Runtime change.
 /// </summary>
 internal static class PairedComparison
 {
@@ -34,14 +36,20 @@ internal static class PairedComparison
     }
 
     /// <summary>
-    /// Usage: <c>paired [--filter TEXT] [--rounds N] [--compressed DIR]...</c>. Prints a markdown table and writes it to
-    /// BenchmarkDotNet.Artifacts/results/paired-table.md.
+    /// Usage: <c>paired [--filter TEXT] [--rounds N] [--compressed DIR]... [--intra-op-threads N]...</c>. Prints a markdown
+    /// table and writes it to BenchmarkDotNet.Artifacts/results/paired-table.md.
     /// </summary>
     public static int Run(string[] args)
     {
         var filter = Option(args, "--filter");
         var rounds = int.Parse(Option(args, "--rounds") ?? DefaultRounds.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         var compressedRoots = Options(args, "--compressed").Select(Path.GetFullPath).ToList();
+        var threadCounts = Options(args, "--intra-op-threads").Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToList();
+        if (threadCounts.Any(n => n < 0))
+        {
+            Console.Error.WriteLine("--intra-op-threads takes a thread count, or 0 for ONNX Runtime's default.");
+            return 2;
+        }
         foreach (var missing in compressedRoots.Where(root => !Directory.Exists(root)))
         {
             Console.Error.WriteLine($"--compressed {missing}: no such folder (make it with the CompressCorpusModels target, README).");
@@ -57,7 +65,7 @@ internal static class PairedComparison
             try
             {
                 foreach (var batchSize in model.WrapperBatchSizes())
-                    AppendRows(table, model, batchSize, rounds, compressedRoots);
+                    AppendRows(table, model, batchSize, rounds, compressedRoots, threadCounts);
             }
             finally
             {
@@ -76,19 +84,21 @@ internal static class PairedComparison
         return 0;
     }
 
-    private static void AppendRows(StringBuilder table, CorpusModelBenchmarks model, int batchSize, int rounds, IReadOnlyList<string> compressedRoots)
+    private static void AppendRows(
+        StringBuilder table, CorpusModelBenchmarks model, int batchSize, int rounds, IReadOnlyList<string> compressedRoots, IReadOnlyList<int> threadCounts)
     {
-        var compressed = compressedRoots
+        var extraWrappers = compressedRoots
             .Select(root => (Name: $"{WrapperPath}, {Path.GetFileName(root)}", Model: Path.Combine(root, model.Folder, "model.onnx")))
             .Where(c => File.Exists(c.Model))
             .Select(c => (c.Name, Wrapper: model.WrapperOver(c.Model, batchSize)))
+            .Concat(threadCounts.Select(n => (Name: n == 0 ? $"{WrapperPath}, default intra-op threads" : $"{WrapperPath}, {n} intra-op threads", Wrapper: model.WrapperWithIntraOpThreads(n, batchSize))))
             .ToList();
         List<PathTimes> paths =
         [
             new(WrapperPath, () => model.Wrapper(batchSize)),
             new(IoBindingPath, () => model.IoBinding(batchSize)),
             new(NamedOnnxValuePath, () => model.NamedOnnxValues(batchSize)),
-            .. compressed.Select(c => new PathTimes(c.Name, () => c.Wrapper.Run(batchSize))),
+            .. extraWrappers.Select(c => new PathTimes(c.Name, () => c.Wrapper.Run(batchSize))),
         ];
         Console.Error.WriteLine($"{model.Folder}, batch {batchSize}: {string.Join(", ", paths.Select(p => p.Name))}, {rounds} rounds");
 
@@ -106,7 +116,7 @@ internal static class PairedComparison
         }
         finally
         {
-            foreach (var (_, wrapper) in compressed) wrapper.Dispose();
+            foreach (var (_, wrapper) in extraWrappers) wrapper.Dispose();
         }
 
         var ioBinding = paths.Single(p => p.Name == IoBindingPath);
