@@ -13,8 +13,12 @@ internal static class HeldScalars
 {
     private static Scalar? _one;
 
+    private static Scalar? _two;
+
     /// <summary>1, the alpha of a plain sum: created once and held by this field, so never finalized.</summary>
     public static Scalar One => LazyInitializer.EnsureInitialized(ref _one, () => 1.ToScalar());
+
+    private static Scalar Two => LazyInitializer.EnsureInitialized(ref _two, () => 2.ToScalar());
 
     public static Tensor Plus(Tensor a, Tensor b) => a.add(b, One);
 
@@ -23,6 +27,9 @@ internal static class HeldScalars
 
     /// <summary>Adds <paramref name="b"/> to <paramref name="a"/> in place.</summary>
     public static Tensor PlusInPlace(Tensor a, Scalar b) => a.add_(b, One);
+
+    /// <summary><paramref name="x"/>², as TorchSharp's <c>square()</c> computes it (pow with a temporary 2).</summary>
+    public static Tensor Squared(Tensor x) => x.pow(Two);
 
     /// <summary>1 − <paramref name="x"/>: TorchSharp's <c>1 - x</c> adds a temporary 1 with a temporary alpha.</summary>
     public static Tensor OneMinus(Tensor x)

@@ -120,7 +120,7 @@ public sealed class DistillationLoss
         var teacherRows = teacher.reshape(teacher.shape[0], -1);
         return _metric == MetricKind.Cosine
             ? HeldScalars.OneMinus(F.cosine_similarity(studentRows, teacherRows, dim: 1, eps: 1e-8)).mean()
-            : HeldScalars.With(_teacherVariances[output], variance => (studentRows - teacherRows).square().mean().div(variance));
+            : HeldScalars.With(_teacherVariances[output], variance => HeldScalars.Squared(studentRows - teacherRows).mean().div(variance));
     }
 
     /// <summary>
