@@ -17,9 +17,9 @@ namespace ModelCompression.Distillation.Tests.Native;
 public sealed class HeldScalarsAuditTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// TorchSharp's methods that turn a number into a Scalar inside, and every TorchSharp method
-    /// that calls one of them, each with the calls that lead to the conversion. A method that holds the Scalar it makes
-    /// would be counted too; none that the distillation assembly calls does.
+    /// TorchSharp's methods that turn a number into a Scalar inside, and every TorchSharp method that calls one of them,
+    /// each with the calls that lead to the conversion. A method that holds the Scalar it makes would be counted too; none
+    /// that the distillation assembly calls does.
     /// </summary>
     private static readonly Lazy<Dictionary<string, string>> TorchSharpConverters = new(() => Converters(typeof(TorchSharp.torch).Assembly.Location));
 
