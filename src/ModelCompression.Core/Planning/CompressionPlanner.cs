@@ -161,8 +161,9 @@ public sealed class CompressionPlanner(
     }
 
     /// <summary>
-    /// Every unit at its smallest option in the family first; if that breaks a budget, the options get their drops
-    /// (predicted, or measured for channel shares) and the knapsack solves. Returns the family's solution and the knobs
+    /// Every unit at its smallest option in the family first (accurate enough but too slow: again with int8 activations
+    /// quantized); if that breaks a budget, the options get their drops (predicted, or measured for channel shares) and
+    /// the knapsack solves. Returns the family's solution and the knobs
     /// it holds with (bias correction, folded factors).
     /// </summary>
     private (CompressionSketch Sketch, QuantizationKnobs Knobs) SolveFamily(Func<SettingProbe, bool> family)
@@ -173,6 +174,7 @@ public sealed class CompressionPlanner(
             (sketch, unit) => unit.MinBy(o => o.Bytes)!.ApplyTo(sketch));
         var first = Measure(smallest, knobs);
         if (first is not null && Holds(first)) return (smallest, knobs);
+        if (first is not null && TooSlowOnly(first) && WithInt8Activations(smallest, knobs) is { } faster) return (smallest, faster.Knobs);
         Calibrate(knobs);
         MeasurePruning(knobs, all.Where(o => o.Kind == UnitKind.Channels).ToList());
         return Solve(knobs, family);
@@ -292,9 +294,11 @@ public sealed class CompressionPlanner(
                 && Measure(sketch, used with { BiasCorrection = true }) is { } withCorrection && withCorrection.Search.Drop < candidate.Search.Drop)
                 (candidate, used) = (withCorrection, used with { BiasCorrection = true });
             // Accurate enough but slower, with factored layers: the same factors multiplied back at load run as one layer.
-            if (budgets.AllowsDrop(candidate.Search.Drop) && !budgets.AllowsLatency(candidate.Latency) && sketch.Layers.Values.Any(l => l.Rank > 0)
+            if (TooSlowOnly(candidate) && sketch.Layers.Values.Any(l => l.Rank > 0)
                 && Measure(sketch, used with { FoldFactors = true }) is { } folded)
                 (candidate, used) = (folded, used with { FoldFactors = true });
+            if (TooSlowOnly(candidate) && WithInt8Activations(sketch, used) is { } faster)
+                (candidate, used) = faster;
 
             if (Holds(candidate))
             {
@@ -347,6 +351,25 @@ public sealed class CompressionPlanner(
     }
 
     private bool Holds(Candidate c) => budgets.AllowsDrop(c.Search.Drop) && budgets.AllowsLatency(c.Latency);
+
+    private bool TooSlowOnly(Candidate c) => budgets.AllowsDrop(c.Search.Drop) && !budgets.AllowsLatency(c.Latency);
+
+    /// <summary>
+    /// The sketch's int8 layers with quantized activations (static with each calibration, then dynamic), measured until
+    /// one holds: those run on ONNX Runtime's integer kernels, where weight-only int8 runs in float, so a combination
+    /// accurate enough but too slow may hold that way. Null when none holds (or the sketch has no such layer: the plans
+    /// are then the one already measured).
+    /// </summary>
+    private (Candidate Candidate, QuantizationKnobs Knobs)? WithInt8Activations(CompressionSketch sketch, QuantizationKnobs knobs)
+    {
+        if (knobs.Int8 != Int8Form.Weights) return null;
+        foreach (var variant in space.Int8Variants().Where(v => v.Int8 != Int8Form.Weights))
+        {
+            var form = knobs with { Int8 = variant.Int8, Calibration = variant.Calibration };
+            if (Measure(sketch, form) is { } candidate && Holds(candidate)) return (candidate, form);
+        }
+        return null;
+    }
 
     private Candidate? Measure(CompressionSketch sketch, QuantizationKnobs knobs) =>
         Measure(sketch.Describe(knobs, space.Layers.Count), PlanBuilder.Build(basePlan, sketch, knobs, space), sketch);

@@ -26,9 +26,12 @@ public sealed class CompressionSpace
         DynamicEligible = dynamicEligible;
     }
 
-    /// <summary>A space of the given layers and channel groups, with no layer static or dynamic int8 can take (for tests of the planner).</summary>
-    public static CompressionSpace Of(IReadOnlyList<LayerSpace> layers, IReadOnlyList<PruningSpace> pruning) =>
-        new(layers, pruning, new HashSet<string>(StringComparer.Ordinal), new HashSet<string>(StringComparer.Ordinal));
+    /// <summary>
+    /// A space of the given layers and channel groups (for tests of the planner): static int8 can take
+    /// <paramref name="staticEligible"/>, dynamic int8 no layer.
+    /// </summary>
+    public static CompressionSpace Of(IReadOnlyList<LayerSpace> layers, IReadOnlyList<PruningSpace> pruning, IEnumerable<string>? staticEligible = null) =>
+        new(layers, pruning, (staticEligible ?? []).ToHashSet(StringComparer.Ordinal), new HashSet<string>(StringComparer.Ordinal));
 
     public IReadOnlyList<LayerSpace> Layers { get; }
 

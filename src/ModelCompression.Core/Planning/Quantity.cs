@@ -71,7 +71,7 @@ public static partial class Quantity
 
     public static string FormatDuration(TimeSpan duration) => duration.TotalMilliseconds switch
     {
-        < 1 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMicroseconds:0} µs"),
+        < 1 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMicroseconds:0.#} µs"),
         < 1000 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMilliseconds:0.###} ms"),
         _ => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalSeconds:0.##} s"),
     };

@@ -21,11 +21,16 @@ public sealed class CompressionPlannerTests
     private static CompressionSpace Space(params (string Node, long Parameters)[] layers) =>
         CompressionSpace.Of(layers.Select(l => new LayerSpace(l.Node, "Gemm", l.Parameters, Settings)).ToList(), []);
 
+    // The four layers with only the given settings, every layer one static int8 can take.
+    private static CompressionSpace StaticInt8Space(LayerSetting[] settings) =>
+        CompressionSpace.Of(FourLayers().Layers.Select(l => l with { Settings = settings }).ToList(), [], FourLayers().Layers.Select(l => l.Node));
+
     private static LayerErrors Errors(CompressionSpace space) =>
         new(space.Layers.SelectMany(l => l.Settings.Select(s => KeyValuePair.Create((l.Node, s), Error(l.Node, s)))));
 
-    private static PlannerResult Plan(CompressionSpace space, FakeMeasurer measurer, double budget = 0.01, SearchLimits? limits = null, QuantizationKnobs? defaults = null) =>
-        new CompressionPlanner(measurer, Plan0, space, new Budgets(budget, null, null), limits ?? SearchLimits.Default,
+    private static PlannerResult Plan(
+        CompressionSpace space, FakeMeasurer measurer, double budget = 0.01, SearchLimits? limits = null, QuantizationKnobs? defaults = null, TimeSpan? maxLatency = null) =>
+        new CompressionPlanner(measurer, Plan0, space, new Budgets(budget, null, maxLatency), limits ?? SearchLimits.Default,
             new SearchProgress(new RecordingLog(), "accuracy"), Errors(space), defaults: defaults).Run();
 
     private static readonly Core.Planning.Plan Plan0 = Core.Planning.Plan.Empty;
@@ -119,6 +124,24 @@ public sealed class CompressionPlannerTests
 
         Assert.True(result.TimedOut);
         Assert.Single(result.Candidates);
+    }
+
+    [Theory]
+    [InlineData(false)] // int8 everywhere is accurate enough: the smallest combination, too slow as it is
+    [InlineData(true)]  // 2-bit palettes everywhere are not: the knapsack's combination, too slow as it is
+    public void A_latency_budget_that_only_quantized_activations_meet_is_met_with_them(bool palettes)
+    {
+        var space = StaticInt8Space(palettes ? [new(WeightFormat.Int8), new(WeightFormat.Palette, 2)] : [new(WeightFormat.Int8)]);
+        // Weight-only forms run at the original's speed; int8 with static activations on integer kernels, at 0.6 of it.
+        static bool HasStaticInt8(Core.Planning.Plan plan) => plan.Steps.Any(s => s.Pass == PassCatalog.Int8Static);
+        var measurer = new FakeMeasurer(space, Coefficients, Error) { LatencyRatioOf = plan => HasStaticInt8(plan) ? 0.6 : 1 };
+
+        var result = Plan(space, measurer, maxLatency: TimeSpan.FromMilliseconds(0.8));
+
+        var holding = result.Candidates.Where(c => c.Search.Drop <= 0.01 && c.Latency.Candidate <= TimeSpan.FromMilliseconds(0.8)).ToList();
+        Assert.NotEmpty(holding);
+        Assert.All(holding, c => Assert.True(HasStaticInt8(c.Plan), c.Plan.ToString()));
+        Assert.Contains(WeightFormat.Int8, result.Solution.Layers.Values.Select(l => l.Format));
     }
 
     [Theory]

@@ -196,7 +196,7 @@ public class CompressorTests
 
         var error = Assert.Single(log.Diagnostics);
         Assert.Equal(DiagnosticCode.LatencyBudgetNotMet, error.Code);
-        Assert.Contains("MaxLatency allows 0 µs", error.Message);
+        Assert.Contains("MaxLatency allows 0.1 µs", error.Message);
         Assert.False(File.Exists(request.OutputPath));
     }
 

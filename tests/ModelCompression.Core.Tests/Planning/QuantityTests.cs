@@ -30,6 +30,13 @@ public class QuantityTests
         Assert.Equal(milliseconds, Quantity.ParseDuration(text, "MaxLatency", "m.onnx").TotalMilliseconds, 6);
 
     [Theory]
+    [InlineData(120.0, "120 µs")]
+    [InlineData(120.4, "120.4 µs")] // against a 120 µs budget a message must not say "takes 120 µs, allows 120 µs"
+    [InlineData(2500.0, "2.5 ms")]
+    public void Durations_print_with_the_precision_a_latency_budget_needs(double microseconds, string expected) =>
+        Assert.Equal(expected, Quantity.FormatDuration(TimeSpan.FromMicroseconds(microseconds)));
+
+    [Theory]
     [InlineData("1")]
     [InlineData("abc%")]
     [InlineData("150%")]

@@ -7,7 +7,8 @@ namespace ModelCompression.Core.Tests.Planning.Fakes;
 /// <summary>
 /// A model the planner cannot tell from a real one: sizes follow each layer's nominal bits, the drop of a sketch is the
 /// sum of each layer's true coefficient times its option's error, plus <see cref="Interaction"/> of that sum squared
-/// (drops add up worse than alone), and the latency is the original's. No model runs.
+/// (drops add up worse than alone), and the latency is what <see cref="LatencyRatioOf"/> says of the plan (by default the
+/// original's). No model runs.
 /// </summary>
 internal sealed class FakeMeasurer(CompressionSpace space, IReadOnlyDictionary<string, double> trueCoefficients, Func<string, LayerSetting, double> error) : ICandidateMeasurer
 {
@@ -15,8 +16,8 @@ internal sealed class FakeMeasurer(CompressionSpace space, IReadOnlyDictionary<s
 
     public double Interaction { get; init; }
 
-    /// <summary>Added to every measured latency ratio (a slower model).</summary>
-    public double LatencyRatio { get; init; } = 1;
+    /// <summary>A plan's latency over the original's.</summary>
+    public Func<Plan, double> LatencyRatioOf { get; init; } = _ => 1;
 
     public int Evaluations { get; private set; }
 
@@ -43,7 +44,7 @@ internal sealed class FakeMeasurer(CompressionSpace space, IReadOnlyDictionary<s
         var sketch = PlanBuilder.SketchOf(plan);
         return new Candidate(label, plan, () => new ModelProto(), plan.ToString(), SizeOf(sketch),
             new Measurement(OriginalScore - DropOf(sketch), OriginalScore, 512),
-            new LatencyComparison(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(LatencyRatio)));
+            new LatencyComparison(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(LatencyRatioOf(plan))));
     }
 
     public double SensitivityOf(Plan plan, string label) => DropOf(PlanBuilder.SketchOf(plan));
