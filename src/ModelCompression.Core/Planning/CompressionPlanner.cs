@@ -163,8 +163,8 @@ public sealed class CompressionPlanner(
     /// <summary>
     /// Every unit at its smallest option in the family first (accurate enough but too slow: again with int8 activations
     /// quantized); if that breaks a budget, the options get their drops (predicted, or measured for channel shares) and
-    /// the knapsack solves. Returns the family's solution and the knobs
-    /// it holds with (bias correction, folded factors).
+    /// the knapsack solves. Returns the family's solution and the knobs it holds with (bias correction, folded factors,
+    /// the int8 form).
     /// </summary>
     private (CompressionSketch Sketch, QuantizationKnobs Knobs) SolveFamily(Func<SettingProbe, bool> family)
     {
