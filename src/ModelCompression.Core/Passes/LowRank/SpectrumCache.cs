@@ -6,46 +6,31 @@ namespace ModelCompression.Core.Passes.LowRank;
 /// <summary>
 /// Spectra by weight content: the planner tries many ranks for the same layers, and each candidate applies the pass
 /// to a fresh copy of the model, so the SVD of a weight is computed once and found again by the hash of its values
-/// and shape. Bounded in bytes; the oldest spectra go first. Thread-safe.
+/// and shape. Bounded in bytes (the latest is kept even when larger); the least recently used spectra go first. Thread-safe.
 /// </summary>
 public sealed class SpectrumCache(long capacityBytes = SpectrumCache.DefaultCapacityBytes)
 {
     /// <summary>Enough for every eligible weight of the shared models at once (fashion-cnn's largest takes 7 MB).</summary>
     public const long DefaultCapacityBytes = 256L << 20;
 
-    private readonly Dictionary<string, WeightSpectrum> _spectra = new(StringComparer.Ordinal);
-    private readonly Queue<string> _order = new();
-    private long _bytes;
+    private readonly DataAware.BoundedCache _spectra = new(capacityBytes, keepsTheNewest: true);
+    private int _computed;
 
     /// <summary>The cache the pass uses when none is given.</summary>
     public static SpectrumCache Shared { get; } = new();
 
     /// <summary>How many decompositions this cache has computed (hits excluded).</summary>
-    public int Computed { get; private set; }
+    public int Computed => _computed;
 
-    /// <summary>The spectrum of the row-major <paramref name="rows"/> × <paramref name="columns"/> matrix, computed on first use.</summary>
-    public WeightSpectrum Get(float[] weight, int rows, int columns)
+    /// <summary>
+    /// The spectrum of the row-major <paramref name="rows"/> × <paramref name="columns"/> matrix, computed on first use
+    /// (once, when several threads ask for it at the same time).
+    /// </summary>
+    public WeightSpectrum Get(float[] weight, int rows, int columns) => _spectra.GetOrAdd(Key(weight, rows, columns), () =>
     {
-        var key = Key(weight, rows, columns);
-        lock (_spectra)
-            if (_spectra.TryGetValue(key, out var known)) return known;
-        var spectrum = WeightSpectrum.Of(weight, rows, columns); // outside the lock: a decomposition takes up to seconds
-        lock (_spectra)
-        {
-            if (_spectra.TryGetValue(key, out var raced)) return raced;
-            Computed++;
-            _spectra[key] = spectrum;
-            _order.Enqueue(key);
-            _bytes += spectrum.Bytes;
-            while (_bytes > capacityBytes && _order.Count > 1)
-            {
-                var oldest = _order.Dequeue();
-                _bytes -= _spectra[oldest].Bytes;
-                _spectra.Remove(oldest);
-            }
-        }
-        return spectrum;
-    }
+        Interlocked.Increment(ref _computed);
+        return WeightSpectrum.Of(weight, rows, columns);
+    }, spectrum => spectrum.Bytes);
 
     private static string Key(float[] weight, int rows, int columns)
     {

@@ -40,15 +40,16 @@ public sealed class LayerErrors
     }
 
     /// <summary>
-    /// Predicts every option of every layer of <paramref name="space"/>: O(options · N·K²) with input moments. Errors are
-    /// rounded to four significant digits, so that float rounding of another CPU's vector width never reorders options.
+    /// Predicts every option of every layer of <paramref name="space"/>: O(options · N·K²) with input moments. A layer's
+    /// options are predicted side by side, each on its own (the errors do not depend on the thread count), as many at
+    /// once as <see cref="ConcurrentOptionBytes"/> allows and at most one per core. Errors are rounded to four
+    /// significant digits, so that float rounding of another CPU's vector width never reorders options.
     /// </summary>
-    public static LayerErrors Predict(ModelProto model, CompressionSpace space, ILayerStatistics? statistics, QuantizationKnobs knobs, Action<int, int>? progress = null)
+    public static LayerErrors Predict(ModelProto model, CompressionSpace space, ILayerStatistics? statistics, QuantizationKnobs knobs)
     {
         var weights = LayerWeight.Of(model, space.Layers.Select(l => l.Node).ToHashSet(StringComparer.Ordinal));
         var spectra = new SpectrumCache();
         var errors = new List<KeyValuePair<(string, LayerSetting), double>>();
-        var total = space.Layers.Sum(l => l.Settings.Count);
         foreach (var layer in space.Layers)
         {
             if (!weights.TryGetValue(layer.Node, out var weight)) continue;
@@ -59,16 +60,32 @@ public sealed class LayerErrors
             var covariance = factored ? InputHessian.Centred(moments!) : null;
             var outputError = new OutputError(weight, moments);
             var centredError = factored ? new OutputError(weight, moments!.Centred()) : outputError;
-            foreach (var setting in layer.Settings)
+            var predicted = new double[layer.Settings.Count];
+            try
             {
-                var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra, hessians, covariance);
-                var error = (setting.Rank > 0 ? centredError : outputError).Relative(approximation);
-                errors.Add(KeyValuePair.Create((layer.Node, setting), RoundSignificant(error)));
-                progress?.Invoke(errors.Count, total);
+                Parallel.For(0, layer.Settings.Count, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentOptions(weight) }, s =>
+                {
+                    var setting = layer.Settings[s];
+                    var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra, hessians, covariance);
+                    predicted[s] = RoundSignificant((setting.Rank > 0 ? centredError : outputError).Relative(approximation));
+                });
             }
+            catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]); // as a sequential loop would throw it
+            }
+            errors.AddRange(layer.Settings.Select((setting, s) => KeyValuePair.Create((layer.Node, setting), predicted[s])));
         }
         return new LayerErrors(errors, weights.ToDictionary(w => w.Key, w => (w.Value.Inputs, w.Value.Outputs), StringComparer.Ordinal));
     }
+
+    /// <summary>Bytes the options of one layer may hold at once while they are predicted side by side.</summary>
+    public const long ConcurrentOptionBytes = 1L << 30;
+
+    // An option holds a few copies of the weight while it is approximated (GPTQ's sweep keeps it in double, with its
+    // rounded result): about 32 B per weight, so a 16M-weight layer predicts two options at a time, a small layer one per core.
+    private static int ConcurrentOptions(LayerWeight weight) =>
+        (int)Math.Clamp(ConcurrentOptionBytes / Math.Max(1L, 32L * weight.Rows.Length), 1, Environment.ProcessorCount);
 
     private static double RoundSignificant(double value) =>
         value <= 0 || !double.IsFinite(value) ? Math.Max(0, value) : Math.Round(value, Math.Clamp(3 - (int)Math.Floor(Math.Log10(value)), 0, 15));

@@ -88,6 +88,24 @@ public sealed class LayerErrorsTests
         Assert.True(Of(new(WeightFormat.Int4, Rounding: Rounding.Hessian)) < Of(new(WeightFormat.Int4)));
     }
 
+    [Fact]
+    public void Options_predicted_side_by_side_each_get_the_error_they_get_alone()
+    {
+        var (model, space, layer, _, moments) = Setup();
+        var statistics = new Statistics(new() { ["layer_a"] = moments });
+        var hessians = new[] { InputHessian.Of(moments, 0) };
+        var unfactored = space.Layers.Single(l => l.Node == "layer_a").Settings.Where(s => s.Rank == 0).ToList();
+
+        var errors = LayerErrors.Predict(model, space, statistics, QuantizationKnobs.Default);
+
+        Assert.True(unfactored.Count >= 10, $"{unfactored.Count} options");
+        foreach (var setting in unfactored)
+        {
+            var alone = new OutputError(layer, moments).Relative(SettingApproximation.Approximate(layer, setting, QuantizationKnobs.Default, new(), hessians));
+            Assert.True(Math.Abs(errors.Of("layer_a", setting)!.Value - alone) <= 5e-4 * alone, $"{setting}: {errors.Of("layer_a", setting)} predicted, {alone} alone");
+        }
+    }
+
     private sealed class Statistics(Dictionary<string, InputMoments> moments) : ILayerStatistics
     {
         public InputMoments? For(string node) => moments.GetValueOrDefault(node);
