@@ -3,44 +3,36 @@ using System.Diagnostics;
 namespace ModelCompression.EndToEnd.Tests.Harness;
 
 /// <summary>
-/// Other processes that keep the CPU busy (a shell spinning in a loop per core), as another build on the same
-/// machine would; disposing kills each of them by its own id, also when the test fails.
+/// A process that keeps one core busy (a shell spinning in a loop, pinned there with <c>taskset</c>), as another
+/// build on the same machine would; disposing kills it by its own id, also when the test fails.
 /// </summary>
-public sealed class BusyProcesses : IDisposable
+public sealed class BusyCore : IDisposable
 {
-    private readonly List<Process> _processes = [];
+    private readonly Process _process;
 
-    private BusyProcesses() { }
+    private BusyCore(Process process) => _process = process;
 
-    /// <summary>One spinning process per core this process may use.</summary>
-    public static BusyProcesses OnePerCore()
+    /// <summary>A spinning process on <paramref name="core"/> alone.</summary>
+    public static BusyCore On(int core) =>
+        new(Process.Start(new ProcessStartInfo("taskset", ["-c", core.ToString(System.Globalization.CultureInfo.InvariantCulture), "/bin/sh", "-c", "while :; do :; done"])
+            { UseShellExecute = false })!);
+
+    /// <summary>The first core this process may run on (a container may not be given core 0).</summary>
+    public static int FirstAllowedCore()
     {
-        var busy = new BusyProcesses();
-        try
-        {
-            for (var i = 0; i < Environment.ProcessorCount; i++)
-                busy._processes.Add(Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "while :; do :; done"]) { UseShellExecute = false })!);
-        }
-        catch
-        {
-            busy.Dispose();
-            throw;
-        }
-        return busy;
+        // "Cpus_allowed_list:	0-1" or "…	2,4-7"
+        var list = File.ReadLines("/proc/self/status").First(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)).Split(':')[1].Trim();
+        return int.Parse(list.Split(',', '-')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public void Dispose()
     {
-        foreach (var process in _processes)
+        try
         {
-            try
-            {
-                if (!process.HasExited) process.Kill();
-                process.WaitForExit();
-            }
-            catch (InvalidOperationException) { /* it has already gone */ }
-            finally { process.Dispose(); }
+            if (!_process.HasExited) _process.Kill();
+            _process.WaitForExit();
         }
-        _processes.Clear();
+        catch (InvalidOperationException) { /* it has already gone */ }
+        finally { _process.Dispose(); }
     }
 }

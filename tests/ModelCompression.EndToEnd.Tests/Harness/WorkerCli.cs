@@ -23,11 +23,18 @@ public static class WorkerCli
         Run(workingDirectory, environment, DotNet.DefaultTimeout, arguments);
 
     /// <param name="timeout">Kill the worker after this long (<see cref="DotNet.Run(string, IReadOnlyDictionary{string, string}, TimeSpan, string[])"/>).</param>
-    public static WorkerResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
+    public static WorkerResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments) =>
+        Run(workingDirectory, environment, timeout, core: null, arguments);
+
+    /// <param name="core">Run the worker on this core alone (<c>taskset</c>), as on a one-core machine; null: on any.</param>
+    public static WorkerResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, int? core, params string[] arguments)
     {
         if (!File.Exists(Path))
             throw new InvalidOperationException($"The worker '{Path}' is not built; build the solution first.");
-        return new WorkerResult(DotNet.Run(workingDirectory, environment, timeout, ["exec", Path, .. arguments]));
+        string[] worker = ["exec", Path, .. arguments];
+        return new WorkerResult(core is { } c
+            ? DotNet.RunProgram("taskset", workingDirectory, environment, timeout, ["-c", c.ToString(System.Globalization.CultureInfo.InvariantCulture), "dotnet", .. worker])
+            : DotNet.Run(workingDirectory, environment, timeout, worker));
     }
 }
 

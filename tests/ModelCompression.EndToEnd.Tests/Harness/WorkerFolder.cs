@@ -84,10 +84,11 @@ public sealed class WorkerFolder : IDisposable
     /// <c>compress</c> as a CompressedModel item that sets only MaxAccuracyDrop: every technique, the default metric and
     /// search time, and calibration.npz when the folder holds one. Killed after <paramref name="timeout"/> (default 10 minutes).
     /// </summary>
-    public WorkerResult CompressWithDefaults(string maxAccuracyDrop, TimeSpan? timeout = null)
+    /// <param name="core">Run the worker on this core alone; null: on any.</param>
+    public WorkerResult CompressWithDefaults(string maxAccuracyDrop, TimeSpan? timeout = null, int? core = null)
     {
         string[] calibration = File.Exists(CalibrationPath) ? ["--calibration-data", CalibrationPath] : [];
-        return WorkerCli.Run(Path, new Dictionary<string, string>(), timeout ?? DotNet.DefaultTimeout,
+        return WorkerCli.Run(Path, new Dictionary<string, string>(), timeout ?? DotNet.DefaultTimeout, core,
             ["compress", ModelPath, "--output", OutputPath, "--validation-data", ValidationPath, .. calibration,
              "--signature", SignaturePath, "--class-name", "Model", "--report-dir", ReportDirectory, "--lock", LockPath,
              "--max-accuracy-drop", maxAccuracyDrop]);
