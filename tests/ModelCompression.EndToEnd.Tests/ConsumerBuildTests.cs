@@ -1,9 +1,11 @@
 using ModelCompression.Core.Planning.Locking;
 using ModelCompression.EndToEnd.Tests.Harness;
+using ModelCompression.Testing;
 
 namespace ModelCompression.EndToEnd.Tests;
 
 /// <summary>A user's app with the packed package: what a build produces, and when it compresses again.</summary>
+[RunsForMinutes]
 public sealed class ConsumerBuildTests(PackedPackage package)
 {
     private const string Model = "Models/digits-mlp.onnx";

@@ -6,6 +6,7 @@ using ModelCompression.Testing;
 namespace ModelCompression.EndToEnd.Tests;
 
 /// <summary>The committed lock and the shipped model depend only on the inputs, never on the run or the machine's locale.</summary>
+[RunsForMinutes]
 public sealed class DeterminismTests(ITestOutputHelper output)
 {
     [Fact]

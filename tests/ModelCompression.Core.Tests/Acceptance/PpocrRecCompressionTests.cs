@@ -7,6 +7,7 @@ namespace ModelCompression.Core.Tests.Acceptance;
 
 /// <summary>ppocr-rec as <see cref="RealModelCompressionTests"/> judges the other models, in a class of its own so that it runs beside them.</summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
+[RunsForMinutes]
 public sealed class PpocrRecCompressionTests
 {
     [Fact]

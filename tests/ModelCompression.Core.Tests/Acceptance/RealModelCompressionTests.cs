@@ -15,6 +15,7 @@ namespace ModelCompression.Core.Tests.Acceptance;
 /// fashion-cnn with every technique is judged on the first run of the end-to-end determinism test, which searches it anyway.
 /// </summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
+[RunsForMinutes]
 public class RealModelCompressionTests
 {
     /// <summary>The quantization family of the previous milestone: int8, int4 and fp16 storage, no structural changes.</summary>

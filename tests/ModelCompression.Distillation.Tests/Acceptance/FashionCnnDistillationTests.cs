@@ -7,6 +7,7 @@ namespace ModelCompression.Distillation.Tests.Acceptance;
 
 /// <summary>fashion-cnn as <see cref="DistillationAcceptanceTests"/> judges digits-mlp, in a class of its own so that it runs beside them.</summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
+[RunsForMinutes]
 public sealed class FashionCnnDistillationTests
 {
     [Fact]
