@@ -7,7 +7,8 @@ namespace ModelCompression.Core.Passes.DataAware;
 /// gets H_kk = 1 (its weights do not matter, GPTQ's convention), and λ = <see cref="DefaultDampening"/> of the mean
 /// diagonal is added to the diagonal, so H is positive definite even from fewer rows than K. Factored in double; the
 /// factors are kept in <see cref="Factors"/> (bounded), not in the instance, so a large model's layers do not all hold
-/// theirs at once (45 layers of K = 2304 would hold 3.8 GB; the cache keeps 12 of them).
+/// theirs at once (45 layers of K = 2304 would hold 3.8 GB; the cache keeps 12 of them). H itself is the collected
+/// moments' own array, not a copy: every layer's H lives as long as the layer statistics, so a copy would double them.
 /// </summary>
 public sealed class InputHessian
 {
@@ -22,20 +23,21 @@ public sealed class InputHessian
 
     private static readonly BoundedCache Factors = new(FactorCacheBytes);
 
-    private readonly float[] _values; // K × K row-major, dead inputs fixed, undampened
+    private readonly ReadOnlyMemory<float> _values; // K × K row-major, undampened; dead inputs' rows and columns zero
+    private readonly bool[] _dead;
 
-    private InputHessian(int dimension, float[] values, bool[] dead, double dampening)
+    private InputHessian(int dimension, ReadOnlyMemory<float> values, bool[] dead, double dampening)
     {
         Dimension = dimension;
         _values = values;
-        Dead = dead;
+        _dead = dead;
         Dampening = dampening;
     }
 
     public int Dimension { get; }
 
     /// <summary>Inputs whose second moment is 0: always zero on the calibration data.</summary>
-    public IReadOnlyList<bool> Dead { get; }
+    public IReadOnlyList<bool> Dead => _dead;
 
     /// <summary>λ as a share of the mean diagonal.</summary>
     public double Dampening { get; }
@@ -43,31 +45,54 @@ public sealed class InputHessian
     /// <param name="moments">H, <paramref name="dimension"/>² values row-major (one group of <see cref="LayerStatistics.InputMoments"/>).</param>
     /// <summary>The H of one group of collected moments, made once per moments object (its O(K³) factors then serve every candidate).</summary>
     public static InputHessian Of(LayerStatistics.InputMoments moments, int group) =>
-        Shared.GetValue(moments, m => new InputHessian?[m.Groups])[group] ??= Of(moments.Of(group), moments.Dimension);
+        Shared.GetValue(moments, m => new InputHessian?[m.Groups])[group] ??=
+            Over(moments.Matrix.AsMemory(group * moments.Dimension * moments.Dimension, moments.Dimension * moments.Dimension), moments.Dimension, DefaultDampening);
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<LayerStatistics.InputMoments, InputHessian?[]> Shared = new();
 
     /// <summary>The H of an ungrouped layer's input covariance (<see cref="LayerStatistics.InputMoments.Centred"/>): what a bias-corrected layer's output error weighs.</summary>
     public static InputHessian Centred(LayerStatistics.InputMoments moments) => Of(moments.Centred(), 0);
 
-    public static InputHessian Of(ReadOnlySpan<float> moments, int dimension, double dampening = DefaultDampening)
+    /// <summary>The H of <paramref name="moments"/>, copied (the caller's values may change later).</summary>
+    public static InputHessian Of(ReadOnlySpan<float> moments, int dimension, double dampening = DefaultDampening) =>
+        Over(moments.ToArray(), dimension, dampening);
+
+    // Reads the values in place unless a dead input's row or column holds a non-zero (an input whose square underflowed):
+    // then a copy with them zeroed.
+    private static InputHessian Over(ReadOnlyMemory<float> moments, int dimension, double dampening)
     {
         if (moments.Length != dimension * dimension)
             throw new ArgumentException($"{moments.Length} values do not fill a {dimension}×{dimension} matrix.", nameof(moments));
-        var values = moments.ToArray();
+        var values = moments.Span;
         var dead = new bool[dimension];
+        var deadLinesAreZero = true;
         for (var k = 0; k < dimension; k++)
         {
             if (values[k * dimension + k] > 0) continue;
             dead[k] = true;
-            for (var j = 0; j < dimension; j++) values[k * dimension + j] = values[j * dimension + k] = 0;
-            values[k * dimension + k] = 1;
+            for (var j = 0; j < dimension && deadLinesAreZero; j++)
+                deadLinesAreZero = j == k || (values[k * dimension + j] == 0 && values[j * dimension + k] == 0);
         }
-        return new InputHessian(dimension, values, dead, dampening);
+        return new InputHessian(dimension, deadLinesAreZero ? moments : WithDeadLinesZeroed(values, dead), dead, dampening);
     }
 
-    /// <summary>H as collected (dead inputs fixed), K × K row-major, without the dampening.</summary>
-    internal ReadOnlySpan<float> Undampened => _values;
+    private static float[] WithDeadLinesZeroed(ReadOnlySpan<float> moments, bool[] dead)
+    {
+        var values = moments.ToArray();
+        var dimension = dead.Length;
+        for (var k = 0; k < dimension; k++)
+            if (dead[k])
+                for (var j = 0; j < dimension; j++)
+                    values[k * dimension + j] = values[j * dimension + k] = 0;
+        return values;
+    }
+
+    /// <summary>
+    /// H as collected, K × K row-major, without the dampening. A dead input's row and column are zero apart from its
+    /// diagonal entry, which is not positive here and which <see cref="Diagonal"/> and the factors count as 1: readers skip
+    /// <see cref="Dead"/> inputs.
+    /// </summary>
+    internal ReadOnlySpan<float> Undampened => _values.Span;
 
     /// <summary>λ: what the dampening adds to every diagonal entry.</summary>
     internal double DiagonalShift => Lambda(Dampening);
@@ -76,7 +101,7 @@ public sealed class InputHessian
     public double[] Diagonal()
     {
         var lambda = Lambda(Dampening);
-        return Enumerable.Range(0, Dimension).Select(k => _values[k * Dimension + k] + lambda).ToArray();
+        return Enumerable.Range(0, Dimension).Select(k => DiagonalEntry(k) + lambda).ToArray();
     }
 
     /// <summary>The lower Cholesky factor L of the dampened H = L·Lᵀ.</summary>
@@ -137,13 +162,21 @@ public sealed class InputHessian
     private double Lambda(double dampening)
     {
         double trace = 0;
-        for (var k = 0; k < Dimension; k++) trace += _values[k * Dimension + k];
+        for (var k = 0; k < Dimension; k++) trace += DiagonalEntry(k);
         return dampening * trace / Dimension;
     }
 
     private Matrix<double> Dampened(double dampening)
     {
         var lambda = Lambda(dampening);
-        return Matrix<double>.Build.Dense(Dimension, Dimension, (i, j) => _values[i * Dimension + j] + (i == j ? lambda : 0));
+        var values = _values.Span;
+        var columnMajor = new double[values.Length];
+        for (var j = 0; j < Dimension; j++)
+            for (var i = 0; i < Dimension; i++)
+                columnMajor[j * Dimension + i] = i == j ? DiagonalEntry(i) + lambda : values[i * Dimension + j];
+        return Matrix<double>.Build.Dense(Dimension, Dimension, columnMajor);
     }
+
+    // H_kk, with a dead input's entry 1 (GPTQ's convention: its weights then cost as if it fired, and H stays definite).
+    private float DiagonalEntry(int k) => _dead[k] ? 1 : _values.Span[k * Dimension + k];
 }
