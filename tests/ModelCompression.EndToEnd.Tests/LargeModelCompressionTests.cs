@@ -14,7 +14,7 @@ namespace ModelCompression.EndToEnd.Tests;
 /// <summary>
 /// A model of over 100 MB (<see cref="ConvTowerShape.HundredMegabytes"/>) compressed with default settings and a 1%
 /// budget, by the worker out of process so that its peak memory is its own. The planner must go beyond int8 on it
-/// within the budget, and a build machine with 5.5 GB must be enough.
+/// within the budget, and a build machine with 5.5 GiB must be enough.
 /// </summary>
 [Trait(TestTiers.Name, TestTiers.Slow)]
 public sealed partial class LargeModelCompressionTests(ITestOutputHelper output)

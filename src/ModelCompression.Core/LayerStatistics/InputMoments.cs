@@ -13,7 +13,10 @@ namespace ModelCompression.Core.LayerStatistics;
 public sealed record InputMoments(int Dimension, int Groups, long Rows, float[] Matrix)
 {
     /// <summary>The matrix of one group, Dimension × Dimension row-major.</summary>
-    public ReadOnlySpan<float> Of(int group) => Matrix.AsSpan(group * Dimension * Dimension, Dimension * Dimension);
+    public ReadOnlySpan<float> Of(int group) => MemoryOf(group).Span;
+
+    /// <summary><see cref="Of"/> as memory, for a reader that keeps it.</summary>
+    public ReadOnlyMemory<float> MemoryOf(int group) => Matrix.AsMemory(group * Dimension * Dimension, Dimension * Dimension);
 
     /// <summary>The first moment E[x], Groups × Dimension; null when it was not collected.</summary>
     public float[]? Mean { get; init; }

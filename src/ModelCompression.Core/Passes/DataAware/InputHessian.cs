@@ -46,7 +46,7 @@ public sealed class InputHessian
     /// <summary>The H of one group of collected moments, made once per moments object (its O(K³) factors then serve every candidate).</summary>
     public static InputHessian Of(LayerStatistics.InputMoments moments, int group) =>
         Shared.GetValue(moments, m => new InputHessian?[m.Groups])[group] ??=
-            Over(moments.Matrix.AsMemory(group * moments.Dimension * moments.Dimension, moments.Dimension * moments.Dimension), moments.Dimension, DefaultDampening);
+            Over(moments.MemoryOf(group), moments.Dimension, DefaultDampening);
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<LayerStatistics.InputMoments, InputHessian?[]> Shared = new();
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ModelCompression.Core.LayerStatistics;
 using ModelCompression.Core.Passes.DataAware;
+using ModelCompression.Testing;
 
 namespace ModelCompression.Core.Tests.Passes.DataAware;
 
@@ -59,17 +60,8 @@ public sealed class InputHessianTests
         Assert.Equal(InputHessian.Of(zeroed, K).InverseCholeskyUpper(), hessian.InverseCholeskyUpper());
     }
 
-    // A symmetric positive definite K × K matrix: A·Aᵀ / K + I/2 of seeded values.
-    private static float[] Moments(int seed)
-    {
-        var random = new Random(seed);
-        var a = Enumerable.Range(0, K * K).Select(_ => random.NextSingle() - 0.5f).ToArray();
-        var h = new float[K * K];
-        for (var i = 0; i < K; i++)
-            for (var j = 0; j < K; j++)
-                h[i * K + j] = Enumerable.Range(0, K).Sum(t => a[i * K + t] * a[j * K + t]) / K + (i == j ? 0.5f : 0);
-        return h;
-    }
+    // The second moment of 4·K correlated rows: symmetric and positive definite.
+    private static float[] Moments(int seed) => CorrelatedInputs.Moments(CorrelatedInputs.Rows(4 * K, K, seed, mixingSeed: seed), K).Matrix;
 
     // The input never fires: its row, column and diagonal entry are 0.
     private static float[] WithDeadInput(float[] h, int input)
