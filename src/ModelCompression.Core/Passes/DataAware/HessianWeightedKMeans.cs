@@ -1,5 +1,6 @@
 using MathNet.Numerics.LinearAlgebra;
 using ModelCompression.Core.Passes.Palettization;
+using Simd = System.Numerics;
 
 namespace ModelCompression.Core.Passes.DataAware;
 
@@ -79,38 +80,58 @@ public static class HessianWeightedKMeans
         return result;
     }
 
+    // A block's sums stay in a core's cache: 4 rows at most (more were slower, measured), fewer for wide palettes and layers.
+    private const long RefitBlockBytes = 4 << 20;
+
     private static float[] Refit(float[] entries, int[] paletteRows, int[] codes, float[] rows, WeightRows layout, IReadOnlyList<InputHessian> hessians)
     {
         var (size, k) = (entries.Length, layout.Inputs);
         var (a, b) = (new double[size * size], new double[size]);
-        var summed = new double[size * k]; // row p: Σ of H's rows j whose code is p (H is symmetric)
-        var code = new int[k];
-        foreach (var r in paletteRows)
+        // Per row of a block, row p of its sums: Σ of H's rows j whose code is p (H is symmetric). A block's rows read
+        // each row of H once, while it is in the cache.
+        var blockRows = (int)Math.Clamp(RefitBlockBytes / (8L * size * k), 1, 4);
+        var summed = new double[blockRows][];
+        var code = new int[blockRows][];
+        for (var start = 0; start < paletteRows.Length;)
         {
-            var hessian = hessians[r / layout.RowsPerGroup];
+            var group = paletteRows[start] / layout.RowsPerGroup;
+            var count = 1;
+            while (count < blockRows && start + count < paletteRows.Length && paletteRows[start + count] / layout.RowsPerGroup == group) count++;
+            var hessian = hessians[group];
             var h = hessian.Undampened;
             var (shift, dead) = (hessian.DiagonalShift, hessian.Dead);
-            Array.Clear(summed);
+            for (var t = 0; t < count; t++)
+            {
+                if (summed[t] is null) (summed[t], code[t]) = (new double[size * k], new int[k]);
+                else Array.Clear(summed[t]);
+                for (var j = 0; j < k; j++) code[t][j] = codes[layout.TensorIndex(paletteRows[start + t], j)];
+            }
             for (var j = 0; j < k; j++)
             {
-                code[j] = codes[layout.TensorIndex(r, j)];
                 if (dead[j]) continue; // never reaches the output
-                var sum = summed.AsSpan(code[j] * k, k);
                 var row = h.Slice(j * k, k);
-                for (var i = 0; i < k; i++) sum[i] += row[i];
-                sum[j] += shift;
-            }
-            var w = rows.AsSpan(r * k, k);
-            for (var p = 0; p < size; p++)
-            {
-                var sum = summed.AsSpan(p * k, k);
-                for (var i = 0; i < k; i++)
+                for (var t = 0; t < count; t++)
                 {
-                    if (dead[i]) continue;
-                    a[code[i] * size + p] += sum[i];
-                    b[p] += sum[i] * w[i];
+                    var sum = summed[t].AsSpan(code[t][j] * k, k);
+                    AddWidened(sum, row);
+                    sum[j] += shift;
                 }
             }
+            for (var t = 0; t < count; t++)
+            {
+                var w = rows.AsSpan(paletteRows[start + t] * k, k);
+                for (var p = 0; p < size; p++)
+                {
+                    var sum = summed[t].AsSpan(p * k, k);
+                    for (var i = 0; i < k; i++)
+                    {
+                        if (dead[i]) continue;
+                        a[code[t][i] * size + p] += sum[i];
+                        b[p] += sum[i] * w[i];
+                    }
+                }
+            }
+            start += count;
         }
         // An entry no code uses keeps its value; a tiny ridge keeps A definite when two entries' codes always co-occur.
         var ridge = 1e-9 * Enumerable.Range(0, size).Max(p => a[p * size + p]);
@@ -128,6 +149,23 @@ public static class HessianWeightedKMeans
         {
             return entries; // not definite in rounding: the k-means entries stand
         }
+    }
+
+    // sum += values, each widened to double: one IEEE addition per element, the same in a vector as alone, so the
+    // result does not depend on the vector width.
+    private static void AddWidened(Span<double> sum, ReadOnlySpan<float> values)
+    {
+        var i = 0;
+        if (Simd.Vector.IsHardwareAccelerated)
+            for (var step = Simd.Vector<float>.Count; i <= values.Length - step; i += step)
+            {
+                Simd.Vector.Widen(new Simd.Vector<float>(values[i..]), out var low, out var high);
+                var first = sum.Slice(i, Simd.Vector<double>.Count);
+                var second = sum.Slice(i + Simd.Vector<double>.Count, Simd.Vector<double>.Count);
+                (new Simd.Vector<double>(first) + low).CopyTo(first);
+                (new Simd.Vector<double>(second) + high).CopyTo(second);
+            }
+        for (; i < values.Length; i++) sum[i] += values[i];
     }
 
     // A palette's distinct entries (sorted; the table pads each palette by repeating its last centroid).

@@ -45,14 +45,19 @@ public sealed class LayerErrors
     /// once as <see cref="ConcurrentOptionBytes"/> allows and at most one per core. Errors are rounded to four
     /// significant digits, so that float rounding of another CPU's vector width never reorders options.
     /// </summary>
-    public static LayerErrors Predict(ModelProto model, CompressionSpace space, ILayerStatistics? statistics, QuantizationKnobs knobs)
+    /// <param name="done">Told how many more options are done (from any thread), for progress.</param>
+    public static LayerErrors Predict(ModelProto model, CompressionSpace space, ILayerStatistics? statistics, QuantizationKnobs knobs, Action<int>? done = null)
     {
         var weights = LayerWeight.Of(model, space.Layers.Select(l => l.Node).ToHashSet(StringComparer.Ordinal));
         var spectra = new SpectrumCache();
         var errors = new List<KeyValuePair<(string, LayerSetting), double>>();
         foreach (var layer in space.Layers)
         {
-            if (!weights.TryGetValue(layer.Node, out var weight)) continue;
+            if (!weights.TryGetValue(layer.Node, out var weight))
+            {
+                done?.Invoke(layer.Settings.Count);
+                continue;
+            }
             var moments = statistics?.For(layer.Node) is { } m && m.Dimension == weight.Inputs && m.Groups == weight.Groups ? m : null;
             var hessians = moments is null ? null : Enumerable.Range(0, moments.Groups).Select(g => InputHessian.Of(moments, g)).ToList();
             // Factored layers are bias-corrected: their error is weighed on the input covariance (made only for layers with factored options).
@@ -68,6 +73,7 @@ public sealed class LayerErrors
                     var setting = layer.Settings[s];
                     var approximation = SettingApproximation.Approximate(weight, setting, knobs, spectra, hessians, covariance);
                     predicted[s] = RoundSignificant((setting.Rank > 0 ? centredError : outputError).Relative(approximation));
+                    done?.Invoke(1);
                 });
             }
             catch (AggregateException e) when (e.InnerExceptions.Count == 1)

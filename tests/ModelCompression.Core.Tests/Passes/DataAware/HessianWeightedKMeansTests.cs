@@ -1,3 +1,4 @@
+using MathNet.Numerics.LinearAlgebra;
 using ModelCompression.Core.Passes.DataAware;
 using ModelCompression.Core.Passes.Palettization;
 
@@ -41,6 +42,44 @@ public sealed class HessianWeightedKMeansTests
         Assert.NotEqual(kMeans.Table, refitted.Table);
         var (before, after) = (layer.Error(rowsView.Rows(kMeans.Decode())), layer.Error(rowsView.Rows(refitted.Decode())));
         Assert.True(after < before, $"refitted {after:E3} against k-means {before:E3} on held-out inputs");
+    }
+
+    [Fact]
+    public void Refitted_entries_solve_their_codes_normal_equations_with_each_rows_own_groups_h()
+    {
+        // Two groups of 9 rows and palettes of 6 rows: the middle palette's rows read both groups' H.
+        const int outputs = 18, inputs = 40, rowsPerPalette = 6;
+        var layer = new SyntheticLayer(outputs, inputs, seed: 3);
+        var hessians = new[] { layer.Hessian, new SyntheticLayer(outputs, inputs, seed: 5).Hessian };
+        var layout = new WeightRows(outputs, inputs, 2, Transposed: false);
+        var paletteOf = Enumerable.Range(0, outputs * inputs).Select(i => i / inputs / rowsPerPalette).ToArray();
+
+        var refitted = HessianWeightedKMeans.Fit(layer.Weights, 2, outputs / rowsPerPalette, paletteOf, layout, hessians, refitEntries: true);
+
+        var decoded = refitted.Decode();
+        for (var palette = 0; palette < outputs / rowsPerPalette; palette++)
+        {
+            var size = refitted.Codes.Where((_, i) => paletteOf[i] == palette).Max() + 1;
+            var (a, b) = (new double[size, size], new double[size]);
+            for (var r = palette * rowsPerPalette; r < (palette + 1) * rowsPerPalette; r++)
+            {
+                var h = hessians[r / layout.RowsPerGroup];
+                for (var i = 0; i < inputs; i++)
+                    for (var j = 0; j < inputs; j++)
+                    {
+                        var hij = h.Undampened[i * inputs + j] + (i == j ? h.DiagonalShift : 0);
+                        a[refitted.Codes[r * inputs + i], refitted.Codes[r * inputs + j]] += hij;
+                        b[refitted.Codes[r * inputs + i]] += hij * layer.Weights[r * inputs + j];
+                    }
+            }
+            var entries = Matrix<double>.Build.DenseOfArray(a).Solve(MathNet.Numerics.LinearAlgebra.Vector<double>.Build.DenseOfArray(b));
+            for (var r = palette * rowsPerPalette; r < (palette + 1) * rowsPerPalette; r++)
+                for (var i = 0; i < inputs; i++)
+                {
+                    var expected = entries[refitted.Codes[r * inputs + i]];
+                    Assert.True(Math.Abs(decoded[r * inputs + i] - expected) <= 1e-4 * Math.Abs(expected) + 1e-7, $"row {r}, input {i}: {decoded[r * inputs + i]} against {expected}");
+                }
+        }
     }
 
     [Fact]

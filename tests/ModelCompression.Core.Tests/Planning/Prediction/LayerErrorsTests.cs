@@ -72,14 +72,16 @@ public sealed class LayerErrorsTests
     }
 
     [Fact]
-    public void Every_option_is_predicted_and_fewer_bits_err_more()
+    public void Every_option_is_predicted_reported_done_and_fewer_bits_err_more()
     {
         var (model, space, _, inputs, moments) = Setup();
         var statistics = new Statistics(new() { ["layer_a"] = moments });
+        var done = 0;
 
-        var errors = LayerErrors.Predict(model, space, statistics, QuantizationKnobs.Default);
+        var errors = LayerErrors.Predict(model, space, statistics, QuantizationKnobs.Default, options => Interlocked.Add(ref done, options));
 
         Assert.Equal(space.Layers.Sum(l => l.Settings.Count), errors.Count);
+        Assert.Equal(errors.Count, done);
         double Of(LayerSetting s) => errors.Of("layer_a", s)!.Value;
         Assert.True(Of(new(WeightFormat.Int8)) < Of(new(WeightFormat.Int4)));
         Assert.True(Of(new(WeightFormat.Int4)) < Of(new(WeightFormat.Palette, 2)));
