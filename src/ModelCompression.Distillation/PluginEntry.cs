@@ -19,10 +19,7 @@ public static class PluginEntry
     /// <summary>One small computation through TorchSharp and libtorch: proves the plugin runs on this machine.</summary>
     public static string SelfCheck()
     {
-        // Start, stop and step held: TorchSharp's arange(stop) makes its 0 and 1 as Scalars nothing holds during the call.
-        using var zero = 0.ToScalar();
-        using var six = 6.ToScalar();
-        using var a = torch.arange(zero, six, HeldScalars.One, dtype: torch.float32).reshape(2, 3);
+        using var a = HeldScalars.Arange(0L, 6L, 1L, torch.ScalarType.Float32).reshape(2, 3);
         using var product = a.matmul(a.t());
         var values = product.data<float>().ToArray().Select(v => v.ToString(CultureInfo.InvariantCulture));
         return $"TorchSharp {typeof(torch).Assembly.GetName().Version}: [[0,1,2],[3,4,5]] times its transpose is [{string.Join(", ", values)}]";

@@ -38,6 +38,24 @@ internal static class HeldScalars
         return negated.add(One, One);
     }
 
+    /// <summary>arange(start, stop, step) in <paramref name="type"/>: TorchSharp's overloads that take numbers make temporary Scalars.</summary>
+    public static Tensor Arange(long start, long stop, long step, ScalarType type)
+    {
+        using var first = start.ToScalar();
+        using var limit = stop.ToScalar();
+        using var delta = step.ToScalar();
+        return torch.arange(first, limit, delta, type);
+    }
+
+    /// <inheritdoc cref="Arange(long, long, long, ScalarType)"/>
+    public static Tensor Arange(double start, double stop, double step, ScalarType type)
+    {
+        using var first = start.ToScalar();
+        using var limit = stop.ToScalar();
+        using var delta = step.ToScalar();
+        return torch.arange(first, limit, delta, type);
+    }
+
     /// <summary>Runs <paramref name="operation"/> on <paramref name="value"/> as a Scalar held until it returns.</summary>
     public static Tensor With(double value, Func<Scalar, Tensor> operation)
     {

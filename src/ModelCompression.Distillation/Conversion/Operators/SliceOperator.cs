@@ -1,5 +1,6 @@
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Distillation.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,9 +52,6 @@ internal sealed class SliceOperator : IOnnxOperator
         end = Math.Clamp(end, -1, length - 1);
         // TorchSharp slices only forwards: pick the positions start, start+step, ... (> end) explicitly.
         if (start <= end) return x.index_select(axis, torch.empty(0, ScalarType.Int64));
-        using var first = start.ToScalar();
-        using var limit = end.ToScalar();
-        using var delta = step.ToScalar();
-        return x.index_select(axis, torch.arange(first, limit, delta, ScalarType.Int64));
+        return x.index_select(axis, HeldScalars.Arange(start, end, step, ScalarType.Int64));
     }
 }

@@ -1,5 +1,6 @@
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
+using ModelCompression.Distillation.Native;
 using ModelCompression.Core.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -129,12 +130,9 @@ internal sealed class RangeOperator : IOnnxOperator
     public Tensor[] Run(OperatorCall call)
     {
         var start = call.Input(0);
-        Scalar Read(int i) => start.is_floating_point()
-            ? call.Input(i).to_type(ScalarType.Float64).item<double>().ToScalar()
-            : call.Longs(i)[0].ToScalar();
-        using var first = Read(0);
-        using var limit = Read(1);
-        using var delta = Read(2);
-        return [torch.arange(first, limit, delta, start.dtype)];
+        double Read(int i) => call.Input(i).to_type(ScalarType.Float64).item<double>();
+        return [start.is_floating_point()
+            ? HeldScalars.Arange(Read(0), Read(1), Read(2), start.dtype)
+            : HeldScalars.Arange(call.Longs(0)[0], call.Longs(1)[0], call.Longs(2)[0], start.dtype)];
     }
 }
