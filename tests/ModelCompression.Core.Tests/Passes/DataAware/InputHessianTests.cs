@@ -61,6 +61,32 @@ public sealed class InputHessianTests
     }
 
     // The second moment of 4·K correlated rows: symmetric and positive definite.
+    [Fact]
+    public void The_inverse_factor_is_upper_triangular_and_its_gram_matrix_inverts_the_dampened_H()
+    {
+        const int k = 37; // several blocks of columns in the triangular inverse, the last one partial
+        var hessian = InputHessian.Of(CorrelatedInputs.Moments(CorrelatedInputs.Rows(4 * k, k, 5, mixingSeed: 5), k).Matrix, k);
+
+        var u = hessian.InverseCholeskyUpper();
+
+        for (var i = 0; i < k; i++)
+            for (var j = 0; j < i; j++)
+                Assert.Equal(0, u[i * k + j]);
+        // (Uᵀ·U)·(H + λI) = I
+        for (var i = 0; i < k; i++)
+            for (var j = 0; j < k; j++)
+            {
+                double product = 0;
+                for (var m = 0; m < k; m++)
+                {
+                    double gram = 0;
+                    for (var t = 0; t <= Math.Min(i, m); t++) gram += u[t * k + i] * u[t * k + m];
+                    product += gram * (hessian.Undampened[m * k + j] + (m == j ? hessian.DiagonalShift : 0));
+                }
+                Assert.True(Math.Abs(product - (i == j ? 1 : 0)) < 1e-9, $"({i}, {j}): {product}");
+            }
+    }
+
     private static float[] Moments(int seed) => CorrelatedInputs.Moments(CorrelatedInputs.Rows(4 * K, K, seed, mixingSeed: seed), K).Matrix;
 
     // The input never fires: its row, column and diagonal entry are 0.
