@@ -80,7 +80,8 @@ public static class HessianWeightedKMeans
         return result;
     }
 
-    // A block's sums stay in a core's cache: 4 rows at most (more were slower, measured), fewer for wide palettes and layers.
+    // A block's sums stay in a core's cache: a few rows (more were slower), fewer for wide palettes and layers.
+    private const int MaxRefitBlockRows = 4;
     private const long RefitBlockBytes = 4 << 20;
 
     private static float[] Refit(float[] entries, int[] paletteRows, int[] codes, float[] rows, WeightRows layout, IReadOnlyList<InputHessian> hessians)
@@ -89,7 +90,7 @@ public static class HessianWeightedKMeans
         var (a, b) = (new double[size * size], new double[size]);
         // Per row of a block, row p of its sums: Σ of H's rows j whose code is p (H is symmetric). A block's rows read
         // each row of H once, while it is in the cache.
-        var blockRows = (int)Math.Clamp(RefitBlockBytes / (8L * size * k), 1, 4);
+        var blockRows = (int)Math.Clamp(RefitBlockBytes / (8L * size * k), 1, MaxRefitBlockRows);
         var summed = new double[blockRows][];
         var code = new int[blockRows][];
         for (var start = 0; start < paletteRows.Length;)

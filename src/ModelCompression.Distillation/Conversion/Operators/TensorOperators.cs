@@ -1,7 +1,7 @@
 using ModelCompression.Core.Graph;
 using ModelCompression.Core.Onnx;
-using ModelCompression.Distillation.Native;
 using ModelCompression.Core.Tensors;
+using ModelCompression.Distillation.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
