@@ -249,11 +249,11 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         log.Info($"{name}: searching ({space.Layers.Count} compressible layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
         var lossless = evaluator.Apply(basePlan);
         var options = space.Layers.Sum(l => l.Settings.Count);
-        var started = progress.Elapsed;
         LayerErrors errors;
+        TimeSpan took;
         using (var step = progress.BeginStep($"predicting the output error of {options} options of {space.Layers.Count} layers", options, "options"))
-            errors = LayerErrors.Predict(lossless, space, statistics, QuantizationKnobs.Default, step.Advance);
-        log.Info($"{name}: predicted the output error of {errors.Count} options of {space.Layers.Count} layers from their input statistics, {ReportWriter.Duration(progress.Elapsed - started)}");
+            (errors, took) = (LayerErrors.Predict(lossless, space, statistics, QuantizationKnobs.Default, step.Advance), step.Elapsed);
+        log.Info($"{name}: predicted the output error of {errors.Count} options of {space.Layers.Count} layers from their input statistics, {ReportWriter.Duration(took)}");
         var candidates = new List<Candidate>();
         IReadOnlyList<SettingProbe> probes = [];
         var searchDrop = request.Budgets.MaxAccuracyDrop;

@@ -126,6 +126,9 @@ public sealed class SearchProgress
             _timer = progress._time.CreateTimer(_ => Heartbeat(), null, progress.HeartbeatInterval, progress.HeartbeatInterval);
         }
 
+        /// <summary>How long the step has run.</summary>
+        public TimeSpan Elapsed => _progress._time.GetElapsedTime(_start);
+
         /// <summary>Units completed so far.</summary>
         public int Done => Volatile.Read(ref _done);
 
@@ -143,7 +146,7 @@ public sealed class SearchProgress
             {
                 if (_ended) return;
                 var far = _units is { } total ? $"{Done.ToString(CultureInfo.InvariantCulture)}/{total} {_unitName}" : "running";
-                _progress._log.Info($"  {_description}: {far} after {ReportWriter.Duration(_progress._time.GetElapsedTime(_start))} — elapsed {ReportWriter.Duration(_progress.Elapsed)}");
+                _progress._log.Info($"  {_description}: {far} after {ReportWriter.Duration(Elapsed)} — elapsed {ReportWriter.Duration(_progress.Elapsed)}");
             }
         }
     }

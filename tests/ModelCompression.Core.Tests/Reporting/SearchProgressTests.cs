@@ -69,6 +69,7 @@ public class SearchProgressTests
             step.Advance(250);
             time.Advance(TimeSpan.FromSeconds(10));
             Assert.Equal(400, step.Done);
+            Assert.Equal(TimeSpan.FromSeconds(20), step.Elapsed);
         }
         time.Advance(TimeSpan.FromSeconds(60));
         using (progress.BeginStep("measuring latency"))

@@ -90,9 +90,9 @@ public static class HessianWeightedKMeans
         var (a, b) = (new double[size * size], new double[size]);
         // Per row of a block, row p of its sums: Σ of H's rows j whose code is p (H is symmetric). A block's rows read
         // each row of H once, while it is in the cache.
-        var blockRows = (int)Math.Clamp(RefitBlockBytes / (8L * size * k), 1, MaxRefitBlockRows);
-        var summed = new double[blockRows][];
-        var code = new int[blockRows][];
+        var blockRows = (int)Math.Clamp(RefitBlockBytes / (8L * size * k), 1, Math.Min(MaxRefitBlockRows, paletteRows.Length));
+        var summed = Enumerable.Range(0, blockRows).Select(_ => new double[size * k]).ToArray();
+        var code = Enumerable.Range(0, blockRows).Select(_ => new int[k]).ToArray();
         for (var start = 0; start < paletteRows.Length;)
         {
             var group = paletteRows[start] / layout.RowsPerGroup;
@@ -103,8 +103,7 @@ public static class HessianWeightedKMeans
             var (shift, dead) = (hessian.DiagonalShift, hessian.Dead);
             for (var t = 0; t < count; t++)
             {
-                if (summed[t] is null) (summed[t], code[t]) = (new double[size * k], new int[k]);
-                else Array.Clear(summed[t]);
+                Array.Clear(summed[t]);
                 for (var j = 0; j < k; j++) code[t][j] = codes[layout.TensorIndex(paletteRows[start + t], j)];
             }
             for (var j = 0; j < k; j++)

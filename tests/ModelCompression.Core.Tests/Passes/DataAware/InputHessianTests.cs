@@ -60,7 +60,6 @@ public sealed class InputHessianTests
         Assert.Equal(InputHessian.Of(zeroed, K).InverseCholeskyUpper(), hessian.InverseCholeskyUpper());
     }
 
-    // The second moment of 4·K correlated rows: symmetric and positive definite.
     [Fact]
     public void The_inverse_factor_is_upper_triangular_and_its_gram_matrix_inverts_the_dampened_H()
     {
@@ -87,6 +86,7 @@ public sealed class InputHessianTests
             }
     }
 
+    // The second moment of 4·K correlated rows: symmetric and positive definite.
     private static float[] Moments(int seed) => CorrelatedInputs.Moments(CorrelatedInputs.Rows(4 * K, K, seed, mixingSeed: seed), K).Matrix;
 
     // The input never fires: its row, column and diagonal entry are 0.
