@@ -6,7 +6,7 @@ namespace ModelCompression.EndToEnd.Tests;
 
 /// <summary>
 /// A plan lock is a file in the repository: edited by hand, merged badly, or crafted. The worker never applies a plan
-/// it did not choose, and never ships a model other than the locked one in locked mode.
+/// it did not choose, and in locked mode never ships a model other than the locked one on the platform that made it.
 /// </summary>
 public sealed class UntrustedLockTests
 {
@@ -77,13 +77,52 @@ public sealed class UntrustedLockTests
         using var folder = new WorkerFolder();
         folder.Compress().AssertSucceeded();
         var locked = Assert.Single(PlanLockFile.Read(folder.LockPath).Plans);
+        Assert.Equal(PlanLock.CurrentPlatform, locked.Platform);
         PlanLockFile.Write(folder.LockPath, PlanLockSet.Of([locked with { CompressedModelSha256 = new string('0', 64) }]));
 
         var run = folder.Compress("--locked-mode").AssertFailsWith("MC5005");
 
         Assert.Contains($"but the lock records {new string('0', 64)}", run.Output);
+        Assert.Contains($"though the lock was made on this platform ({PlanLock.CurrentPlatform})", run.Output);
         Assert.False(File.Exists(folder.OutputPath));
         folder.Compress().AssertSucceeded(); // outside locked mode the plan is measured as it is
+    }
+
+    /// <summary>A lock written before locks recorded their platform is held to its bytes as before, and the error says why they may differ.</summary>
+    [Fact]
+    public void In_locked_mode_a_lock_that_does_not_say_where_it_was_made_is_held_to_its_model()
+    {
+        using var folder = new WorkerFolder();
+        folder.Compress().AssertSucceeded();
+        var locked = Assert.Single(PlanLockFile.Read(folder.LockPath).Plans);
+        PlanLockFile.Write(folder.LockPath, PlanLockSet.Of([locked with { CompressedModelSha256 = new string('0', 64), Platform = null }]));
+        Assert.DoesNotContain("\"platform\"", File.ReadAllText(folder.LockPath));
+
+        var run = folder.Compress("--locked-mode").AssertFailsWith("MC5005");
+
+        Assert.Contains("the lock does not say where it was made", run.Output);
+        Assert.False(File.Exists(folder.OutputPath));
+    }
+
+    /// <summary>
+    /// Another platform's ONNX Runtime rounds the statistics the passes use otherwise (a lock made on x64 gives other bytes
+    /// on arm64), so there the locked plan's model is measured against the budgets instead of refused.
+    /// </summary>
+    [Fact]
+    public void In_locked_mode_a_lock_made_on_another_platform_ships_the_plans_model_as_measured_here()
+    {
+        using var folder = new WorkerFolder();
+        folder.Compress().AssertSucceeded();
+        var locked = Assert.Single(PlanLockFile.Read(folder.LockPath).Plans);
+        var elsewhere = PlanLock.CurrentPlatform == "osx-arm64" ? "linux-x64" : "osx-arm64";
+        PlanLockFile.Write(folder.LockPath, PlanLockSet.Of([locked with { CompressedModelSha256 = new string('0', 64), Platform = elsewhere }]));
+        var lockBefore = File.ReadAllText(folder.LockPath);
+
+        var run = folder.Compress("--locked-mode").AssertSucceeded();
+
+        Assert.Contains($"the locked model was made on {elsewhere}", run.Output);
+        Assert.True(File.Exists(folder.OutputPath));
+        Assert.Equal(lockBefore, File.ReadAllText(folder.LockPath)); // the lock is the committed one, never rewritten by a build that applies it
     }
 
     /// <summary>A 3 GB (sparse) lock is refused before it is read, not an out-of-memory crash.</summary>

@@ -336,7 +336,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
     /// <summary>
     /// A current lock: its plan is applied without a search and measured again on the validation data.
     /// Breaking a budget now (a new ONNX Runtime, other CPU kernels) is MC5003: the budget regressed.
-    /// A plan that does not apply is MC5004; in locked mode, a model other than the one locked is MC5005.
+    /// A plan that does not apply is MC5004; in locked mode, a model other than the one locked on this platform is MC5005.
     /// </summary>
     private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>, SearchCounts) ApplyLockedPlan(
         PlanLock locked, int index, string lockPath, CandidateEvaluator evaluator, CompressionRequest request, string name)
@@ -353,8 +353,11 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         }
         if (measured.Hash != locked.CompressedModelSha256)
         {
-            if (request.LockedMode) throw LockErrors.DifferentModel(request.ModelPath, lockPath, locked, index, measured.Hash);
-            log.Info($"{name}: the locked plan produced a model that differs from the one recorded in the lock (ONNX Runtime {locked.OnnxRuntimeVersion} then, {PlanLock.CurrentOnnxRuntimeVersion} now); it is measured as it is");
+            if (locked.MadeElsewhere)
+                log.Info($"{name}: the locked model was made on {locked.Platform}; {PlanLock.CurrentPlatform}'s ONNX Runtime rounds the statistics the passes " +
+                         $"compute with otherwise, so the same plan gives other bytes here (SHA-256 {measured.Hash}): it is measured against the budgets as it is");
+            else if (request.LockedMode) throw LockErrors.DifferentModel(request.ModelPath, lockPath, locked, index, measured.Hash);
+            else log.Info($"{name}: the locked plan produced a model that differs from the one recorded in the lock (ONNX Runtime {locked.OnnxRuntimeVersion} then, {PlanLock.CurrentOnnxRuntimeVersion} now); it is measured as it is");
         }
         var budgets = request.Budgets;
         var candidate = evaluator.Judge(evaluator.ConfirmLatency(measured, budgets));
@@ -370,7 +373,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
     private static PlanLock NewLock(LockInputs inputs, Candidate chosen, long originalSize) =>
         new(inputs, PlanLock.CurrentOnnxRuntimeVersion, chosen.Plan,
             new LockedResult(chosen.Label, chosen.Search.Score, chosen.Validation!.Score, chosen.Validation.OriginalScore, chosen.SizeBytes, originalSize),
-            chosen.Hash);
+            chosen.Hash, PlanLock.CurrentPlatform);
 
     /// <summary>Writes only the sidecar of the model as it is (no compression), its shapes fixed by the first validation sample if any.</summary>
     public void WriteSignatureOnly(CompressionRequest request)

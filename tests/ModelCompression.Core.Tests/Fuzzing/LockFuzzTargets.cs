@@ -18,10 +18,10 @@ internal static class LockFuzzTargets
     /// <summary>A lock file's text parsed, and each plan compared with the inputs it names, as a build reads it.</summary>
     public static FuzzTarget LockFile()
     {
-        var seeds = new[] { PlanLockSet.Of([Locked(TwoSteps, 0.01), Locked(EveryPass, 0.02)]), PlanLockSet.Of([Locked(TwoSteps, 0.01)]) }
+        var seeds = new[] { PlanLockSet.Of([Locked(TwoSteps, 0.01), Locked(EveryPass, 0.02) with { Platform = "linux-x64" }]), PlanLockSet.Of([Locked(TwoSteps, 0.01)]) }
             .Select(set => Encoding.UTF8.GetBytes(PlanLockFile.ToJson(set))).ToArray();
         var json = new ByteMutator("{", "}", "[", "]", ",", ":", "\"", "null", "true", "1e400", "-1", "0", "2", "\"plans\"", "\"plan\"",
-            "\"formatVersion\"", "\"fingerprint\"", "\"parameters\"", "\"settings\"", "\\u0000", new string('[', 40));
+            "\"formatVersion\"", "\"fingerprint\"", "\"platform\"", "3", "\"parameters\"", "\"settings\"", "\\u0000", new string('[', 40));
         return new FuzzTarget("plan-lock", seeds, json, bytes =>
         {
             var set = PlanLockFile.Parse(Encoding.UTF8.GetString(bytes), LockPath);

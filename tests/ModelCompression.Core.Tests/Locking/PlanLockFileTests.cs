@@ -99,9 +99,9 @@ public class PlanLockFileTests
             { valid[..(valid.Length / 2)], "it is not valid JSON" },
             { "", "it is not valid JSON" },
             { "[1, 2]", "'the file' is not a JSON object" },
-            { valid.Replace("\"formatVersion\": 2", "\"formatVersion\": 3"), "it is in lock format version 3, and this tool (" },
-            { valid.Replace("\"formatVersion\": 2", "\"formatVersion\": 0"), "it is in lock format version 0, and this tool (" },
-            { valid.Replace("\"formatVersion\": 2", "\"formatVersion\": \"2\""), "'formatVersion' should be a whole number but is \"2\"" },
+            { valid.Replace("\"formatVersion\": 3", "\"formatVersion\": 4"), "it is in lock format version 4, and this tool (" },
+            { valid.Replace("\"formatVersion\": 3", "\"formatVersion\": 0"), "it is in lock format version 0, and this tool (" },
+            { valid.Replace("\"formatVersion\": 3", "\"formatVersion\": \"3\""), "'formatVersion' should be a whole number but is \"3\"" },
             { valid.Replace("\"plans\": [", "\"plans\": {").Replace("}\n  ]", "}\n  }"), "it is not valid JSON" },
             { valid.Replace("\"modelSha256\"", "\"modelHash\""), "it has no 'plans[0].inputs.modelSha256'" },
             { valid.Replace(new string('b', 64), "bbbb"), "'plans[0].inputs.validationDataSha256' should be a SHA-256" },
@@ -109,6 +109,9 @@ public class PlanLockFileTests
             { valid.Replace("\"sizeBytes\": 626688", "\"sizeBytes\": 1.5"), "'plans[0].achieved.sizeBytes' should be a whole number but is 1.5" },
             { valid.Replace("\"block\": \"32\"", "\"nodes\": \"32\""), "'plans[0].plan[1].parameters' holds 'nodes' twice" },
             { new string('[', 5000) + new string(']', 5000), "it is not valid JSON" },
+            { MadeOn("linux-x64").Replace("\"linux-x64\"", "\"../../etc/passwd\""), "'plans[0].platform' should be a runtime identifier such as \"linux-x64\"" },
+            { MadeOn("linux-x64").Replace("\"linux-x64\"", "\"\""), "'plans[0].platform' should be a runtime identifier" },
+            { MadeOn("linux-x64").Replace("\"linux-x64\"", "null"), "'plans[0].platform' should be a string but is null" },
         };
     }
 
@@ -143,7 +146,38 @@ public class PlanLockFileTests
             { "model hash", valid.Replace(new string('c', 64), new string('e', 64)) },
             { "budget", valid.Replace("\"maxAccuracyDrop\": 0.01", "\"maxAccuracyDrop\": 0.5") },
             { "achieved score", valid.Replace("0.9087", "0.9999") },
+            { "platform", MadeOn("osx-arm64").Replace("osx-arm64", "linux-x64") },
+            { "platform added", valid.Replace($"\"{new string('c', 64)}\"", $"\"{new string('c', 64)}\",\n      \"platform\": \"linux-x64\"") },
         };
+    }
+
+    private static string MadeOn(string platform) => PlanLockFile.ToJson(PlanLockSet.Of([ExampleLock() with { Platform = platform }]));
+
+    /// <summary>
+    /// A lock names the platform that made its model, after the model's hash, in format 3 (so a tool that reads only
+    /// format 2 refuses it by its version, not as an edited plan); a format 2 lock, with no platform, still reads, with its
+    /// fingerprint, as a plan made somewhere unknown.
+    /// </summary>
+    [Fact]
+    public void A_lock_records_where_its_model_was_made_and_an_older_lock_without_it_still_reads()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("model.compression.lock.json");
+        var madeHere = ExampleLock() with { Platform = PlanLock.CurrentPlatform };
+        PlanLockFile.Write(path, PlanLockSet.Of([madeHere]));
+
+        Assert.Contains($"\"compressedModelSha256\": \"{new string('c', 64)}\",\n      \"platform\": \"{PlanLock.CurrentPlatform}\",\n      \"fingerprint\"", File.ReadAllText(path));
+        var read = Assert.Single(PlanLockFile.Read(path).Plans);
+        Assert.Equal(madeHere, read);
+        Assert.False(read.MadeElsewhere);
+        Assert.True((madeHere with { Platform = PlanLock.CurrentPlatform + "-elsewhere" }).MadeElsewhere);
+
+        var older = PlanLockFile.ToJson(PlanLockSet.Of([ExampleLock()])).Replace("\"formatVersion\": 3", "\"formatVersion\": 2");
+        Assert.Contains("\"formatVersion\": 2", older);
+        Assert.DoesNotContain("platform", older);
+        var unknown = Assert.Single(PlanLockFile.Parse(older, path).Plans);
+        Assert.Null(unknown.Platform);
+        Assert.False(unknown.MadeElsewhere);
     }
 
     /// <summary>The fingerprint covers the plan: a hand edit is refused, never applied.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
 namespace ModelCompression.Core.Planning.Locking;
@@ -40,13 +41,30 @@ public sealed record LockStatus(LockState State, IReadOnlyList<string> Reasons, 
 /// <param name="OnnxRuntimeVersion">The runtime that measured the plan. Not part of <see cref="Inputs"/>: after an
 /// upgrade the plan is applied and measured again, and a regression is MC5003, not a silent re-plan.</param>
 /// <param name="CompressedModelSha256">The SHA-256 of the compressed model file the plan produced (<see cref="ContentHash.OfFile"/>).</param>
-public sealed record PlanLock(LockInputs Inputs, string OnnxRuntimeVersion, Plan Plan, LockedResult Result, string CompressedModelSha256)
+/// <param name="Platform">Where that model was made (<see cref="CurrentPlatform"/>); null in locks written before it was recorded.</param>
+public sealed record PlanLock(LockInputs Inputs, string OnnxRuntimeVersion, Plan Plan, LockedResult Result, string CompressedModelSha256, string? Platform = null)
 {
-    /// <summary>The version of the file format; a reader refuses newer ones (MC5004) and treats older ones as stale.</summary>
-    public const int FormatVersion = 2;
+    /// <summary>
+    /// The version of the file format; a reader refuses newer ones (MC5004) and treats ones older than
+    /// <see cref="OldestReadFormat"/> as stale. Version 3 added each plan's platform, so a tool that reads only 2 says so.
+    /// </summary>
+    public const int FormatVersion = 3;
+
+    /// <summary>The oldest format read as it is: version 2, whose plans name no platform.</summary>
+    public const int OldestReadFormat = 2;
 
     /// <summary>The ONNX Runtime this process runs on, e.g. "1.31.1".</summary>
     public static string CurrentOnnxRuntimeVersion => OrtEnv.Instance().GetVersionString();
+
+    /// <summary>
+    /// The operating system and processor this process runs on, as a runtime identifier ("linux-x64", "osx-arm64"): which
+    /// native build of ONNX Runtime computes the statistics the passes use. Other builds round them otherwise (arm64's
+    /// kernels are not x64's), so the same plan gives other bytes there.
+    /// </summary>
+    public static string CurrentPlatform => RuntimeInformation.RuntimeIdentifier;
+
+    /// <summary>Whether the locked model was made on another platform than this one, so its bytes are not expected here.</summary>
+    public bool MadeElsewhere => Platform is not null && Platform != CurrentPlatform;
 
     /// <summary>Current when <paramref name="current"/> equals the locked inputs; otherwise stale, with every difference.</summary>
     public LockStatus Compare(LockInputs current)

@@ -106,9 +106,9 @@ public static class PlanLockFile
         {
             var root = new Node(document.RootElement, "", path);
             var version = root.Property("formatVersion").Int();
-            if (version < PlanLock.FormatVersion && version >= 1) return PlanLockSet.Outdated(version);
-            if (version != PlanLock.FormatVersion)
-                throw Invalid(path, $"it is in lock format version {version}, and this tool ({Compressor.ToolVersion}) reads version {PlanLock.FormatVersion}");
+            if (version < PlanLock.OldestReadFormat && version >= 1) return PlanLockSet.Outdated(version);
+            if (version is < PlanLock.OldestReadFormat or > PlanLock.FormatVersion)
+                throw Invalid(path, $"it is in lock format version {version}, and this tool ({Compressor.ToolVersion}) reads versions {PlanLock.OldestReadFormat} to {PlanLock.FormatVersion}");
             var plans = root.Property("plans").Items().Select(ReadPlan).ToList();
             if (PlanLockSet.SameSettings(plans) is { } same)
                 throw Invalid(path, $"'plans[{string.Join("]' and 'plans[", same)}]' are for the same settings");
@@ -145,7 +145,8 @@ public static class PlanLockFile
             achieved.Property("originalScore").Double(),
             achieved.Property("sizeBytes").Long(),
             achieved.Property("originalSizeBytes").Long());
-        var locked = new PlanLock(lockInputs, node.Property("onnxRuntimeVersion").String(), plan, result, node.Property("compressedModelSha256").Hash());
+        var locked = new PlanLock(lockInputs, node.Property("onnxRuntimeVersion").String(), plan, result, node.Property("compressedModelSha256").Hash(),
+            node.OptionalProperty("platform")?.Platform());
         var fingerprint = node.Property("fingerprint");
         if (fingerprint.Hash() != Fingerprint(locked))
             throw Invalid(node.File, $"'{node.Location}' was changed after it was written: its content does not match its 'fingerprint', so it may not describe a plan this tool chose");
@@ -201,6 +202,8 @@ public static class PlanLockFile
         json.WriteEndObject();
 
         json.WriteString("compressedModelSha256", plan.CompressedModelSha256);
+        // Absent from plans written in format 2 (and kept in a newer file): their fingerprints read as before.
+        if (plan.Platform is not null) json.WriteString("platform", plan.Platform);
         if (fingerprint is not null) json.WriteString("fingerprint", fingerprint);
         json.WriteEndObject();
     }
@@ -279,6 +282,14 @@ public static class PlanLockFile
         }
 
         public string? HashOrNull() => IsNull ? null : Hash();
+
+        public string Platform()
+        {
+            var text = String();
+            return text.Length is > 0 and <= 64 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_')
+                ? text
+                : throw Wrong("a runtime identifier such as \"linux-x64\"");
+        }
 
         public int Int() => Element.ValueKind == JsonValueKind.Number && Element.TryGetInt32(out var v) ? v : throw Wrong("a whole number");
 
