@@ -33,15 +33,15 @@ public sealed record LockStatus(LockState State, IReadOnlyList<string> Reasons, 
 }
 
 /// <summary>
-/// One locked plan: the plan chosen for these inputs, so that every machine applies the same plan (and
-/// gets a byte-identical model) without searching. A lock file (<see cref="PlanLockSet"/>) holds one per
-/// distinct <see cref="LockSettings"/>.
+/// One locked plan: the plan chosen for these inputs, so that every machine applies the same plan (and, on the
+/// platform that made it, gets a byte-identical model) without searching. A lock file (<see cref="PlanLockSet"/>)
+/// holds one per distinct <see cref="LockSettings"/>.
 /// </summary>
 /// <param name="Inputs">What the plan was made from; a change makes the plan stale.</param>
 /// <param name="OnnxRuntimeVersion">The runtime that measured the plan. Not part of <see cref="Inputs"/>: after an
 /// upgrade the plan is applied and measured again, and a regression is MC5003, not a silent re-plan.</param>
 /// <param name="CompressedModelSha256">The SHA-256 of the compressed model file the plan produced (<see cref="ContentHash.OfFile"/>).</param>
-/// <param name="Platform">Where that model was made (<see cref="CurrentPlatform"/>); null in locks written before it was recorded.</param>
+/// <param name="Platform">Where that model was made (<see cref="CurrentPlatform"/>); null in plans written in format 2.</param>
 public sealed record PlanLock(LockInputs Inputs, string OnnxRuntimeVersion, Plan Plan, LockedResult Result, string CompressedModelSha256, string? Platform = null)
 {
     /// <summary>
