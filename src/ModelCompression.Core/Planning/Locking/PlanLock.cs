@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
 namespace ModelCompression.Core.Planning.Locking;
@@ -56,12 +55,8 @@ public sealed record PlanLock(LockInputs Inputs, string OnnxRuntimeVersion, Plan
     /// <summary>The ONNX Runtime this process runs on, e.g. "1.31.1".</summary>
     public static string CurrentOnnxRuntimeVersion => OrtEnv.Instance().GetVersionString();
 
-    /// <summary>
-    /// The operating system and processor this process runs on, as a runtime identifier ("linux-x64", "osx-arm64"): which
-    /// native build of ONNX Runtime computes the statistics the passes use. Other builds round them otherwise (arm64's
-    /// kernels are not x64's), so the same plan gives other bytes there.
-    /// </summary>
-    public static string CurrentPlatform => RuntimeInformation.RuntimeIdentifier;
+    /// <summary>Where this process computes: <see cref="KernelPlatform.Current"/>.</summary>
+    public static string CurrentPlatform => KernelPlatform.Current;
 
     /// <summary>Whether the locked model was made on another platform than this one, so its bytes are not expected here.</summary>
     public bool MadeElsewhere => Platform is not null && Platform != CurrentPlatform;
