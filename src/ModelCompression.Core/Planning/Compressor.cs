@@ -25,7 +25,8 @@ namespace ModelCompression.Core.Planning;
 /// Makes the distiller (the worker loads the ModelCompression.Build.Distillation plugin and libtorch in it) the first time a
 /// plan distils, never otherwise; null when distillation is not possible (<see cref="CompressionRequest.CanDistill"/>).
 /// </param>
-public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller = null)
+/// <param name="time">The clock of the search's progress lines and time limit (a test passes a manual one).</param>
+public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller = null, TimeProvider? time = null)
 {
     private readonly Lazy<IDistiller>? _distiller = distiller is null ? null : new Lazy<IDistiller>(distiller);
 
@@ -112,7 +113,7 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
         // Bias correction compares compressed layers with the lossless model's.
         var context = new PassContext(calibration) { Reference = lossless, LayerStatistics = statistics, TrainedWeights = weightsSource };
         var evaluator = new CandidateEvaluator(source, modelFile, context, searchReference, validationReference, validation.Sample(0), LatencyOptions.Default);
-        var progress = new SearchProgress(log, MetricKinds.Name(metric));
+        var progress = new SearchProgress(log, MetricKinds.Name(metric), time);
 
         var lockedPlan = status.Plan;
         var (candidates, selection, probes, counts) = lockedPlan is not null
@@ -244,10 +245,12 @@ public sealed class Compressor(ICompressionLog log, Func<IDistiller>? distiller 
     /// so that it settles on safer candidates.
     /// </summary>
     private (IReadOnlyList<Candidate>, CandidateSelection, IReadOnlyList<SettingProbe>, SearchCounts) Search(CandidateEvaluator evaluator, Plan basePlan,
-        CompressionSpace space, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name, ILayerStatistics? statistics)
+        CompressionSpace space, CompressionRequest request, Reference searchReference, SampleSet calibration, SearchProgress progress, string name, LazyLayerStatistics statistics)
     {
         log.Info($"{name}: searching ({space.Layers.Count} compressible layers, candidates ranked on {searchReference.Samples.Count} samples of {Path.GetFileName(calibration.File)})");
         var lossless = evaluator.Apply(basePlan);
+        // Collected (with their own progress lines) before the prediction step, whose lines and time then count options only.
+        if (space.Layers.Count > 0) _ = statistics.Value;
         var options = space.Layers.Sum(l => l.Settings.Count);
         LayerErrors errors;
         TimeSpan took;

@@ -7,6 +7,7 @@ using ModelCompression.Core.Passes.Lossless;
 using ModelCompression.Core.Planning;
 using ModelCompression.Core.Planning.Locking;
 using ModelCompression.Core.Reporting;
+using ModelCompression.Core.Tests.Reporting;
 using ModelCompression.Core.Tensors;
 using ModelCompression.Signatures;
 using ModelCompression.Testing;
@@ -336,5 +337,41 @@ public class CompressorTests
 
         Assert.Equal(DiagnosticCode.DataNamesMismatch, e.Code);
         Assert.False(File.Exists(request.OutputPath));
+    }
+
+    [Fact]
+    public void The_layer_statistics_are_collected_before_the_prediction_step_so_its_progress_counts_options_only()
+    {
+        var (request, dir) = Setup();
+        using var _ = dir;
+        var time = new ManualTime();
+        // Collecting takes a heartbeat's time here: a prediction step already running would print "0/N options" and count it.
+        var log = new ClockLog(time, "collecting layer statistics", SearchProgress.DefaultHeartbeat);
+
+        new Compressor(log, time: time).Run(request);
+
+        Assert.Contains(log.Lines, l => l.Contains("collecting layer statistics", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Lines, l => l.Contains("predicting the output error", StringComparison.Ordinal));
+        Assert.Contains(log.Lines, l => l.Contains("predicted the output error", StringComparison.Ordinal) && l.EndsWith(", 0:00", StringComparison.Ordinal));
+    }
+
+    /// <summary>A log that moves the clock on by <paramref name="by"/> once, when a line containing <paramref name="trigger"/> arrives.</summary>
+    private sealed class ClockLog(ManualTime time, string trigger, TimeSpan by) : ICompressionLog
+    {
+        private bool _moved;
+
+        public List<string> Lines { get; } = [];
+
+        public void Info(string message)
+        {
+            Lines.Add(message);
+            if (_moved || !message.Contains(trigger, StringComparison.Ordinal)) return;
+            _moved = true;
+            time.Advance(by);
+        }
+
+        public void Detail(string message) => Lines.Add(message);
+
+        public void Report(Diagnostic diagnostic) { }
     }
 }
