@@ -74,13 +74,14 @@ public static class LockErrors
     /// </summary>
     public static CompressionException DifferentModel(string modelFile, string lockPath, PlanLock locked, int index, string producedSha256)
     {
+        const string passes = "the passes that compute with ONNX Runtime (constant folding, calibration, bias correction) gave other values";
         var runtime = PlanLock.CurrentOnnxRuntimeVersion;
         var cause = runtime != locked.OnnxRuntimeVersion
             ? $"ONNX Runtime changed from {locked.OnnxRuntimeVersion} to {runtime}, and the passes that compute with it (constant folding, calibration, bias correction) give other values"
             : locked.Platform is null
-                ? $"the passes that compute with ONNX Runtime (constant folding, calibration, bias correction) gave other values here ({PlanLock.CurrentPlatform}); " +
-                  "the lock does not say where it was made (an earlier version wrote it), and another platform's ONNX Runtime (an arm64 machine's for an x64 build) rounds otherwise"
-                : $"the passes that compute with ONNX Runtime (constant folding, calibration, bias correction) gave other values on this machine, though the lock was made on this platform ({locked.Platform}), or the lock was edited";
+                ? $"{passes} here ({PlanLock.CurrentPlatform}); the lock does not say where it was made (an earlier version wrote it), " +
+                  "and another platform's ONNX Runtime (an arm64 machine's for an x64 build) rounds otherwise"
+                : $"{passes} on this machine, though the lock was made on this platform ({locked.Platform}), or the lock was edited";
         return new CompressionException(DiagnosticCode.LockedModelDiffers, modelFile,
             $"The locked plan ({locked.Result.Candidate}, 'plans[{index}]' of '{lockPath}') applied to '{modelFile}' gives a model with SHA-256 {producedSha256}, " +
             $"but the lock records {locked.CompressedModelSha256}: {cause}. Locked mode ({LockedModeSetting}) ships only the locked model. " +
